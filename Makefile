@@ -1,0 +1,32 @@
+# FoodFlow OS — the two commands: `make demo` runs the stack with a simulated plant,
+# `make test` runs every test. Both install what they need first (idempotent).
+
+# Builds stay warm outside the clone, so CI on the same machine is incremental.
+CARGO_TARGET_DIR ?= $(HOME)/.cache/foodflow/target
+export CARGO_TARGET_DIR
+CARGO ?= cargo
+
+.PHONY: deps build demo test lint bench-ingest clean-run
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(CARGO) build --workspace --bins
+
+demo: build
+	@scripts/demo.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test: deps lint
+	$(CARGO) test --workspace --no-fail-fast
+
+bench-ingest: deps
+	$(CARGO) build --release --workspace --bins
+	@scripts/bench-ingest.sh
+
+clean-run:
+	rm -rf .run

@@ -1,0 +1,171 @@
+//! `foodflow-edge run`: wires profile, journal, connectors, HTTP and the terminal view.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use foodflow_edge::connectors::stats::{SourceStats, Sources};
+use foodflow_edge::connectors::{mqtt, opcua};
+use foodflow_edge::http::{HttpState, router};
+use foodflow_edge::journal::{Journal, Store};
+use foodflow_edge::metrics::Metrics;
+use foodflow_edge::profile;
+use tokio_util::sync::CancellationToken;
+
+pub struct RunOptions {
+    pub profile: PathBuf,
+    pub data_dir: Option<PathBuf>,
+    pub http: Option<String>,
+    pub view: bool,
+    pub opcua_endpoints: Vec<String>,
+    pub mqtt_brokers: Vec<String>,
+}
+
+fn split_override(s: &str) -> anyhow::Result<(&str, &str)> {
+    s.split_once('=')
+        .with_context(|| format!("override {s:?} must be NAME=URL"))
+}
+
+pub async fn run(o: RunOptions) -> anyhow::Result<()> {
+    let mut p = profile::load(&o.profile)?;
+    for ov in &o.opcua_endpoints {
+        let (name, url) = split_override(ov)?;
+        let src = p.opcua.iter_mut().find(|s| s.name == name).with_context(|| {
+            format!("--opcua-endpoint {name}: the profile has no OPC UA source named {name:?}")
+        })?;
+        src.endpoint = url.to_owned();
+    }
+    for ov in &o.mqtt_brokers {
+        let (name, url) = split_override(ov)?;
+        let src = p.mqtt.iter_mut().find(|s| s.name == name).with_context(|| {
+            format!("--mqtt-broker {name}: the profile has no MQTT source named {name:?}")
+        })?;
+        mqtt::parse_broker_url(url).map_err(anyhow::Error::msg)?;
+        src.broker = url.to_owned();
+    }
+    let data_dir = o
+        .data_dir
+        .or(p.journal.data_dir.clone())
+        .context("no journal directory: pass --data-dir or set journal.data_dir in the profile")?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    std::fs::write(data_dir.join("device-id"), p.device.id.as_str())
+        .with_context(|| format!("cannot write to {}", data_dir.display()))?;
+
+    let metrics = Metrics::new();
+    let store = Store::open(&data_dir.join("journal"), p.device.id.clone())?;
+    let (journal, writer) = Journal::start(
+        store,
+        p.journal.group_commit_max,
+        p.quotas.clone(),
+        metrics.clone(),
+    )?;
+    let sources = Arc::new(Sources::default());
+    let cancel = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+
+    for src in p.mqtt.clone() {
+        let stats = SourceStats::new(&metrics, &src.name, "mqtt");
+        sources.add(stats.clone());
+        let (j, c) = (journal.clone(), cancel.clone());
+        tasks.spawn(async move {
+            let name = src.name.clone();
+            if let Err(e) = mqtt::run(src, j, stats, c).await {
+                tracing::error!(source = %name, error = %e, "MQTT source stopped");
+            }
+        });
+    }
+    for src in p.opcua.clone() {
+        let stats = SourceStats::new(&metrics, &src.name, "opcua");
+        sources.add(stats.clone());
+        let (j, c) = (journal.clone(), cancel.clone());
+        tasks.spawn(async move {
+            let name = src.name.clone();
+            if let Err(e) = opcua::run(src, j, stats, c).await {
+                tracing::error!(source = %name, error = %e, "OPC UA source stopped");
+            }
+        });
+    }
+    if !p.cameras.is_empty() {
+        tracing::warn!(
+            cameras = p.cameras.len(),
+            "camera sources are not built yet; the profile's cameras are ignored"
+        );
+    }
+
+    {
+        let j = journal.clone();
+        let c = cancel.clone();
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tokio::select! {
+                    _ = c.cancelled() => return,
+                    _ = tick.tick() => j.run_retention().await,
+                }
+            }
+        });
+    }
+
+    let listen = o.http.unwrap_or(p.http.listen.clone());
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} for /healthz and /metrics; pick a free address with --http"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, device = %p.device.id, data_dir = %data_dir.display(), "edge runtime started; /healthz and /metrics are served");
+    let app = router(HttpState {
+        metrics: metrics.clone(),
+        sources: sources.clone(),
+        device: p.device.id.to_string(),
+    });
+    let http_cancel = cancel.clone();
+    tasks.spawn(async move {
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { http_cancel.cancelled().await })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+    if o.view {
+        tasks.spawn(crate::view::run(
+            p.device.id.to_string(),
+            sources.clone(),
+            metrics.clone(),
+            cancel.clone(),
+        ));
+    }
+
+    shutdown_signal().await;
+    tracing::info!("stopping: acknowledging what is durable, flushing the journal");
+    cancel.cancel();
+    while tasks.join_next().await.is_some() {}
+    drop(journal);
+    tokio::task::spawn_blocking(move || writer.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the journal writer panicked"))?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,219 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use foodflow_protocol::{Event, Payload, PriorityClass, Severity};
+use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Packet, Publish, QoS};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::{parse_broker_url, topic_matches};
+use crate::connectors::codec::{CodecError, json, sparkplug};
+use crate::connectors::ConnectorError;
+use crate::connectors::stats::SourceStats;
+use crate::journal::{AppendResult, Journal};
+use crate::profile::{Codec, MqttSource, MqttSubscription};
+use crate::time::now_ns;
+
+/// Most PUBACKs waiting for their group commit at once; beyond it the connector stops reading
+/// from the socket, which pushes back on the broker.
+const ACK_QUEUE: usize = 16_384;
+
+/// Logs a bad payload at most once per topic every 10 s, with the count suppressed since.
+struct BadLog {
+    last: HashMap<String, (Instant, u64)>,
+}
+
+impl BadLog {
+    fn note(&mut self, source: &str, topic: &str, err: &CodecError) {
+        let now = Instant::now();
+        let e = self.last.entry(topic.to_owned()).or_insert((now - Duration::from_secs(60), 0));
+        if now.duration_since(e.0) >= Duration::from_secs(10) {
+            tracing::warn!(source, topic, suppressed = e.1, error = %err, "bad payload skipped; it is kept in the journal as an event");
+            *e = (now, 0);
+        } else {
+            e.1 += 1;
+        }
+    }
+}
+
+/// Runs one MQTT source until `cancel` fires. Reconnects by itself (rumqttc retries on the next
+/// poll); the persistent session makes the broker redeliver whatever was not acknowledged.
+pub async fn run(
+    src: MqttSource,
+    journal: Journal,
+    stats: Arc<SourceStats>,
+    cancel: CancellationToken,
+) -> Result<(), ConnectorError> {
+    let (host, port) = parse_broker_url(&src.broker).map_err(|message| ConnectorError::Config {
+        source_name: src.name.clone(),
+        message,
+    })?;
+    let mut opts = MqttOptions::new(src.client_id.clone(), host, port);
+    opts.set_keep_alive(Duration::from_secs(src.keep_alive_s.max(5)));
+    opts.set_clean_session(false);
+    opts.set_manual_acks(true);
+    opts.set_max_packet_size(16 << 20, 1 << 20);
+    opts.set_request_channel_capacity(ACK_QUEUE);
+    if let Some(user) = &src.username {
+        let pass = match &src.password_env {
+            Some(var) => std::env::var(var).map_err(|_| ConnectorError::Config {
+                source_name: src.name.clone(),
+                message: format!("environment variable {var} (password_env) is not set"),
+            })?,
+            None => String::new(),
+        };
+        opts.set_credentials(user.clone(), pass);
+    }
+    let (client, mut eventloop) = AsyncClient::new(opts, ACK_QUEUE);
+
+    // PUBACKs go out strictly in arrival order, each once its group commit is durable.
+    let (ack_tx, mut ack_rx) = mpsc::channel::<(Publish, oneshot::Receiver<AppendResult>)>(ACK_QUEUE);
+    let acker_client = client.clone();
+    let acker = tokio::spawn(async move {
+        while let Some((publish, durable)) = ack_rx.recv().await {
+            match durable.await {
+                Ok(Ok(_)) => {
+                    if acker_client.ack(&publish).await.is_err() {
+                        break;
+                    }
+                }
+                // Not durable: no PUBACK, so the broker redelivers after a reconnect.
+                _ => {}
+            }
+        }
+    });
+
+    let mut hosts: HashMap<usize, sparkplug::Host> = HashMap::new();
+    let mut bad_log = BadLog { last: HashMap::new() };
+    let mut backoff = Duration::from_millis(200);
+    let mut was_connected = false;
+    loop {
+        let ev = tokio::select! {
+            _ = cancel.cancelled() => break,
+            ev = eventloop.poll() => ev,
+        };
+        match ev {
+            Ok(MqttEvent::Incoming(Packet::ConnAck(ack))) => {
+                tracing::info!(source = %src.name, session_present = ack.session_present, "connected to MQTT broker");
+                stats.set_connected(true);
+                was_connected = true;
+                backoff = Duration::from_millis(200);
+                for sub in &src.subscriptions {
+                    client.subscribe(sub.topic.clone(), QoS::AtLeastOnce).await?;
+                }
+            }
+            Ok(MqttEvent::Incoming(Packet::Publish(p))) => {
+                stats.messages.fetch_add(1, Ordering::Relaxed);
+                let Some((idx, sub)) = src
+                    .subscriptions
+                    .iter()
+                    .enumerate()
+                    .find(|(_, s)| topic_matches(&s.topic, &p.topic))
+                else {
+                    // Not ours (e.g. a leftover subscription of the persistent session).
+                    if p.qos != QoS::AtMostOnce {
+                        let _ = client.ack(&p).await;
+                    }
+                    continue;
+                };
+                let now = now_ns();
+                let records = match decode(sub, hosts.entry(idx).or_default(), &p, now) {
+                    Ok((records, rebirth)) => {
+                        if let Some(rb) = rebirth {
+                            tracing::info!(source = %src.name, topic = %rb.topic, "requesting a Sparkplug rebirth");
+                            client.publish(rb.topic, QoS::AtMostOnce, false, rb.payload).await?;
+                        }
+                        records
+                    }
+                    Err(e) => {
+                        stats.bad.fetch_add(1, Ordering::Relaxed);
+                        bad_log.note(&src.name, &p.topic, &e);
+                        vec![(now, bad_payload_event(&p, &e))]
+                    }
+                };
+                if records.is_empty() {
+                    if p.qos != QoS::AtMostOnce {
+                        let _ = client.ack(&p).await;
+                    }
+                    continue;
+                }
+                stats.observe(&records);
+                let durable = journal
+                    .submit(sub.stream.clone(), PriorityClass::Telemetry, records)
+                    .await?;
+                if p.qos != QoS::AtMostOnce {
+                    if ack_tx.send((p, durable)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if was_connected {
+                    stats.set_connected(false);
+                    was_connected = false;
+                    tracing::warn!(source = %src.name, error = %e, "MQTT connection lost; reconnecting");
+                } else {
+                    tracing::debug!(source = %src.name, error = %e, "MQTT connect failed");
+                }
+                stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+    stats.set_connected(false);
+    // Let queued acks go out for what is already durable, then leave.
+    drop(ack_tx);
+    let drain = async {
+        let _ = acker.await;
+        let _ = client.disconnect().await;
+        // Drive the event loop so the PUBACKs and DISCONNECT are written.
+        while let Ok(ev) = eventloop.poll().await {
+            if matches!(ev, MqttEvent::Outgoing(rumqttc::Outgoing::Disconnect)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(3), drain).await;
+    Ok(())
+}
+
+fn decode(
+    sub: &MqttSubscription,
+    host: &mut sparkplug::Host,
+    p: &Publish,
+    now: i64,
+) -> Result<(Vec<(i64, Payload)>, Option<sparkplug::Rebirth>), CodecError> {
+    match sub.codec {
+        Codec::Json => {
+            let cfg = sub.json.clone().unwrap_or_default();
+            json::decode(&p.topic, &p.payload, &cfg, now).map(|r| (r, None))
+        }
+        Codec::SparkplugB => {
+            let out = host.handle(&p.topic, &p.payload, now)?;
+            Ok((out.records, out.rebirth))
+        }
+    }
+}
+
+fn bad_payload_event(p: &Publish, e: &CodecError) -> Payload {
+    let shown: String = String::from_utf8_lossy(&p.payload[..p.payload.len().min(256)])
+        .chars()
+        .map(|c| if c.is_control() { '·' } else { c })
+        .collect();
+    Payload::Event(Event {
+        name: "bad_payload".into(),
+        severity: Severity::Warning,
+        message: format!(
+            "topic {}: {e}; payload ({} bytes): {shown}",
+            p.topic,
+            p.payload.len()
+        ),
+    })
+}

@@ -1,0 +1,92 @@
+//! Per-source live state for the terminal view and `/metrics`: counters are registry atomics,
+//! the last values are a small capped map.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use foodflow_protocol::{Payload, Value};
+
+use crate::metrics::Metrics;
+
+/// How many distinct tags a source keeps a last value for (the view shows a few).
+const LAST_VALUES_CAP: usize = 256;
+
+pub struct SourceStats {
+    pub name: String,
+    pub kind: &'static str,
+    pub connected: Arc<AtomicU64>,
+    pub messages: Arc<AtomicU64>,
+    pub records: Arc<AtomicU64>,
+    pub bad: Arc<AtomicU64>,
+    pub gaps: Arc<AtomicU64>,
+    pub reconnects: Arc<AtomicU64>,
+    last: Mutex<BTreeMap<String, (Value, i64)>>,
+}
+
+impl SourceStats {
+    pub fn new(metrics: &Metrics, name: &str, kind: &'static str) -> Arc<Self> {
+        let l = [("source", name), ("protocol", kind)];
+        Arc::new(Self {
+            name: name.to_owned(),
+            kind,
+            connected: metrics.gauge("foodflow_source_connected", "1 while the source is connected", &l),
+            messages: metrics.counter("foodflow_ingest_messages_total", "Messages or notifications received", &l),
+            records: metrics.counter("foodflow_ingest_records_total", "Records made durable in the journal", &l),
+            bad: metrics.counter("foodflow_ingest_bad_payloads_total", "Payloads that could not be decoded (kept as events)", &l),
+            gaps: metrics.counter("foodflow_ingest_gaps_total", "Gap records written (outages, sequence gaps)", &l),
+            reconnects: metrics.counter("foodflow_source_reconnects_total", "Connection attempts after a loss", &l),
+            last: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    pub fn set_connected(&self, up: bool) {
+        self.connected.store(u64::from(up), Ordering::Relaxed);
+    }
+
+    /// Notes what was journaled: counts, gaps and the newest value per tag.
+    pub fn observe(&self, records: &[(i64, Payload)]) {
+        self.records.fetch_add(records.len() as u64, Ordering::Relaxed);
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        for (ts, p) in records {
+            match p {
+                Payload::Gap(_) => {
+                    self.gaps.fetch_add(1, Ordering::Relaxed);
+                }
+                Payload::Reading(r) => {
+                    let ts = r.source_ts_ns.unwrap_or(*ts);
+                    if let Some(slot) = last.get_mut(&r.tag) {
+                        // Historical or late values never pass for the current one.
+                        if ts >= slot.1 {
+                            *slot = (r.value.clone(), ts);
+                        }
+                    } else if last.len() < LAST_VALUES_CAP {
+                        last.insert(r.tag.clone(), (r.value.clone(), ts));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub fn last_values(&self, n: usize) -> Vec<(String, Value)> {
+        let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        last.iter().take(n).map(|(k, (v, _))| (k.clone(), v.clone())).collect()
+    }
+}
+
+/// All sources of the running edge.
+#[derive(Default)]
+pub struct Sources {
+    list: Mutex<Vec<Arc<SourceStats>>>,
+}
+
+impl Sources {
+    pub fn add(&self, s: Arc<SourceStats>) {
+        self.list.lock().unwrap_or_else(|p| p.into_inner()).push(s);
+    }
+
+    pub fn all(&self) -> Vec<Arc<SourceStats>> {
+        self.list.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}

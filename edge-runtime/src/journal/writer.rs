@@ -1,0 +1,241 @@
+//! The single journal writer: group commit. Appends queue up while a flush is in progress; the
+//! next flush makes the whole group durable with one fsync, and only then is each appender
+//! answered. Sources acknowledge upstream (e.g. MQTT PUBACK) only after that answer.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use foodflow_protocol::{Gap, Payload, PriorityClass, StreamId};
+use tokio::sync::{mpsc, oneshot};
+
+use super::retention::{self, Action, StreamView};
+use super::store::{JournalError, Store};
+use crate::metrics::Metrics;
+use crate::profile::Quotas;
+use crate::time::now_ns;
+
+/// The answer to an append: the first seq given to the records, once they are durable.
+pub type AppendResult = Result<u64, Arc<JournalError>>;
+
+struct Append {
+    stream: StreamId,
+    class: PriorityClass,
+    items: Vec<(i64, Payload)>,
+    ack: oneshot::Sender<AppendResult>,
+}
+
+enum Cmd {
+    Append(Append),
+    Retention,
+}
+
+/// A cheap, cloneable handle for appending to the journal.
+#[derive(Clone)]
+pub struct Journal {
+    tx: mpsc::Sender<Cmd>,
+}
+
+impl Journal {
+    /// Starts the writer thread over an opened store. The thread ends, after a last flush,
+    /// once every handle is dropped; join it to know that everything is on disk.
+    pub fn start(
+        store: Store,
+        group_max: usize,
+        quotas: Quotas,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
+        let (tx, rx) = mpsc::channel(4096);
+        let thread = std::thread::Builder::new()
+            .name("journal-writer".into())
+            .spawn(move || run(store, rx, group_max.max(1), quotas, metrics))?;
+        Ok((Self { tx }, thread))
+    }
+
+    /// Queues an append; the receiver answers once the records are durable.
+    pub async fn submit(
+        &self,
+        stream: StreamId,
+        class: PriorityClass,
+        items: Vec<(i64, Payload)>,
+    ) -> Result<oneshot::Receiver<AppendResult>, JournalError> {
+        let (ack, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Append(Append {
+                stream,
+                class,
+                items,
+                ack,
+            }))
+            .await
+            .map_err(|_| JournalError::Closed)?;
+        Ok(rx)
+    }
+
+    /// Appends and waits until the records are durable.
+    pub async fn append(
+        &self,
+        stream: StreamId,
+        class: PriorityClass,
+        items: Vec<(i64, Payload)>,
+    ) -> AppendResult {
+        let rx = self.submit(stream, class, items).await.map_err(Arc::new)?;
+        rx.await.map_err(|_| Arc::new(JournalError::Closed))?
+    }
+
+    /// Asks the writer to apply the retention policy now.
+    pub async fn run_retention(&self) {
+        let _ = self.tx.send(Cmd::Retention).await;
+    }
+
+}
+
+fn run(
+    mut store: Store,
+    mut rx: mpsc::Receiver<Cmd>,
+    group_max: usize,
+    quotas: Quotas,
+    metrics: Arc<Metrics>,
+) {
+    let appended = metrics.counter(
+        "foodflow_journal_records_total",
+        "Records made durable in the journal",
+        &[],
+    );
+    let flushes = metrics.counter(
+        "foodflow_journal_flushes_total",
+        "Group commits (one fsync each)",
+        &[],
+    );
+    let errors = metrics.counter(
+        "foodflow_journal_write_errors_total",
+        "Failed journal writes; nothing of the failed group was acknowledged",
+        &[],
+    );
+    let disk = metrics.gauge(
+        "foodflow_journal_size_bytes",
+        "Journal size on disk",
+        &[],
+    );
+    let mut last_size = Instant::now() - Duration::from_secs(10);
+    let mut group: Vec<(oneshot::Sender<AppendResult>, Result<u64, JournalError>)> = Vec::new();
+    let mut touched: Vec<StreamId> = Vec::new();
+    while let Some(first) = rx.blocking_recv() {
+        let mut next = Some(first);
+        let mut n = 0usize;
+        let mut retention = false;
+        while let Some(cmd) = next.take() {
+            match cmd {
+                Cmd::Append(a) => {
+                    n += a.items.len();
+                    let r = store.append(&a.stream, a.class, &a.items);
+                    if !touched.contains(&a.stream) {
+                        touched.push(a.stream);
+                    }
+                    group.push((a.ack, r));
+                }
+                Cmd::Retention => retention = true,
+            }
+            if n < group_max {
+                next = rx.try_recv().ok();
+            }
+        }
+        let flushed = store.flush(&touched);
+        flushes.fetch_add(1, Ordering::Relaxed);
+        let flush_err = flushed.err().map(Arc::new);
+        for (ack, r) in group.drain(..) {
+            let answer = match (&flush_err, r) {
+                (Some(e), _) => Err(e.clone()),
+                (None, Ok(seq)) => Ok(seq),
+                (None, Err(e)) => Err(Arc::new(e)),
+            };
+            match &answer {
+                Ok(_) => {}
+                Err(e) => {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(error = %e, "journal append failed; the source will redeliver");
+                }
+            }
+            let _ = ack.send(answer);
+        }
+        appended.fetch_add(n as u64, Ordering::Relaxed);
+        touched.clear();
+        if retention {
+            apply_retention(&mut store, &quotas, &metrics);
+        }
+        if last_size.elapsed() > Duration::from_secs(2) {
+            disk.store(store.size_on_disk(), Ordering::Relaxed);
+            last_size = Instant::now();
+        }
+    }
+    if let Err(e) = store.flush(&[]) {
+        tracing::error!(error = %e, "final journal flush failed");
+    }
+}
+
+/// Applies the retention policy until every class is within quota (bounded, so that a huge
+/// backlog cannot stall appends for long: the next retention tick continues).
+fn apply_retention(store: &mut Store, quotas: &Quotas, metrics: &Metrics) {
+    let dropped = metrics.counter(
+        "foodflow_journal_retention_dropped_total",
+        "Records dropped by retention (each drop is also a Gap record)",
+        &[],
+    );
+    for _ in 0..64 {
+        let views: Vec<StreamView> = store
+            .streams
+            .iter()
+            .map(|(id, st)| StreamView {
+                stream: id.clone(),
+                class: st.class,
+                bytes: st.bytes,
+                oldest_ts_ns: store.oldest(id).map(|o| o.1),
+            })
+            .collect();
+        match retention::next_action(&views, quotas, now_ns()) {
+            None => return,
+            Some(Action::OverQuota { class, bytes, quota }) => {
+                tracing::warn!(
+                    class = class.as_str(),
+                    bytes,
+                    quota,
+                    "journal class is over its quota and is never pruned; add disk or raise the quota"
+                );
+                return;
+            }
+            Some(Action::Prune {
+                stream,
+                before_ns,
+                max_bytes,
+                reason,
+            }) => {
+                let from_ts = store.oldest(&stream).map(|o| o.1).unwrap_or_default();
+                let class = store.streams.get(&stream).map(|s| s.class);
+                let pruned = store.prune_front(&stream, before_ns, 4096, max_bytes);
+                let Ok(Some((first, last, n, _bytes, last_ts))) = pruned else {
+                    if let Err(e) = pruned {
+                        tracing::error!(error = %e, %stream, "retention failed");
+                    }
+                    return;
+                };
+                dropped.fetch_add(n, Ordering::Relaxed);
+                tracing::info!(%stream, first, last, n, %reason, "retention dropped records");
+                let gap = Payload::Gap(Gap {
+                    subject: format!("{stream} seq {first}..={last}"),
+                    from_ts_ns: from_ts,
+                    to_ts_ns: last_ts,
+                    reason,
+                    lost: Some(n),
+                });
+                let class = class.unwrap_or(PriorityClass::Telemetry);
+                let r = store
+                    .append(&stream, class, &[(now_ns(), gap)])
+                    .and_then(|_| store.flush(std::slice::from_ref(&stream)));
+                if let Err(e) = r {
+                    tracing::error!(error = %e, %stream, "cannot record the retention gap");
+                    return;
+                }
+            }
+        }
+    }
+}

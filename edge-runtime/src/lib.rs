@@ -1,0 +1,9 @@
+//! FoodFlow OS edge runtime: protocol connectors feed a crash-safe journal; `/healthz` and
+//! `/metrics` show what is ingested. The binary (`src/bin/foodflow-edge`) wires it together.
+
+pub mod connectors;
+pub mod http;
+pub mod journal;
+pub mod metrics;
+pub mod profile;
+pub mod time;

@@ -1,0 +1,479 @@
+//! The typed device profile: one YAML file per box type or site role.
+//! Every struct denies unknown fields so that a misspelt key is an error, not a silent default.
+
+use std::path::PathBuf;
+
+use foodflow_protocol::{DeviceId, PriorityClass, StreamId};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub device: DeviceSection,
+    #[serde(default)]
+    pub hardware: Hardware,
+    #[serde(default)]
+    pub journal: JournalSection,
+    #[serde(default)]
+    pub quotas: Quotas,
+    #[serde(default)]
+    pub opcua: Vec<OpcUaSource>,
+    #[serde(default)]
+    pub mqtt: Vec<MqttSource>,
+    #[serde(default)]
+    pub cameras: Vec<Camera>,
+    pub uplink: Option<Uplink>,
+    #[serde(default)]
+    pub http: HttpSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSection {
+    pub id: DeviceId,
+    pub site: String,
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hardware {
+    #[serde(default)]
+    pub arch: Option<String>,
+    #[serde(default)]
+    pub accelerators: Vec<String>,
+    /// Execution providers in order of preference; `cpu` is always the last fallback.
+    #[serde(default = "default_providers")]
+    pub execution_providers: Vec<ExecutionProvider>,
+}
+
+fn default_providers() -> Vec<ExecutionProvider> {
+    vec![ExecutionProvider::Cpu]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionProvider {
+    Tensorrt,
+    Cuda,
+    Openvino,
+    Rocm,
+    Qnn,
+    Cpu,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalSection {
+    /// Where the journal lives; `--data-dir` overrides it.
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+    /// Most appends made durable by one flush (group commit).
+    #[serde(default = "default_group_commit")]
+    pub group_commit_max: usize,
+}
+
+fn default_group_commit() -> usize {
+    8192
+}
+
+impl Default for JournalSection {
+    fn default() -> Self {
+        Self {
+            data_dir: None,
+            group_commit_max: default_group_commit(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quotas {
+    #[serde(default = "Quota::critical")]
+    pub critical: Quota,
+    #[serde(default = "Quota::operational")]
+    pub operational: Quota,
+    #[serde(default = "Quota::telemetry")]
+    pub telemetry: Quota,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            critical: Quota::critical(),
+            operational: Quota::operational(),
+            telemetry: Quota::telemetry(),
+        }
+    }
+}
+
+impl Quotas {
+    pub fn get(&self, class: PriorityClass) -> &Quota {
+        match class {
+            PriorityClass::Critical => &self.critical,
+            PriorityClass::Operational => &self.operational,
+            PriorityClass::Telemetry => &self.telemetry,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    /// Largest journal share of this class, e.g. `512MiB`.
+    pub max_bytes: ByteSize,
+    /// Oldest record kept, e.g. `7d`, `12h`.
+    pub max_age: Duration,
+}
+
+impl Quota {
+    fn critical() -> Self {
+        Self {
+            max_bytes: ByteSize(2 << 30),
+            max_age: Duration(90 * 86_400),
+        }
+    }
+    fn operational() -> Self {
+        Self {
+            max_bytes: ByteSize(1 << 30),
+            max_age: Duration(30 * 86_400),
+        }
+    }
+    fn telemetry() -> Self {
+        Self {
+            max_bytes: ByteSize(1 << 30),
+            max_age: Duration(7 * 86_400),
+        }
+    }
+}
+
+/// A byte count written as `123`, `64KiB`, `512MiB`, `2GiB` (or kB/MB/GB, powers of ten).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "serde_yaml::Value", into = "u64")]
+pub struct ByteSize(pub u64);
+
+impl From<ByteSize> for u64 {
+    fn from(b: ByteSize) -> u64 {
+        b.0
+    }
+}
+
+impl TryFrom<serde_yaml::Value> for ByteSize {
+    type Error = String;
+    fn try_from(v: serde_yaml::Value) -> Result<Self, String> {
+        match v {
+            serde_yaml::Value::Number(n) => n
+                .as_u64()
+                .map(ByteSize)
+                .ok_or_else(|| format!("byte size {n} must be a whole number ≥ 0")),
+            serde_yaml::Value::String(s) => parse_bytes(&s).map(ByteSize),
+            other => Err(format!(
+                "byte size must be a number or a string like \"512MiB\", got {other:?}"
+            )),
+        }
+    }
+}
+
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("byte size {s:?} must start with a whole number, e.g. \"512MiB\""))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "kB" | "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        u => {
+            return Err(format!(
+                "unknown byte unit {u:?} in {s:?}; use B, kB, MB, GB, KiB, MiB, GiB or TiB"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("byte size {s:?} is too large"))
+}
+
+/// A duration in whole seconds, written as `30s`, `15m`, `12h`, `7d` or a number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "serde_yaml::Value", into = "u64")]
+pub struct Duration(pub u64);
+
+impl From<Duration> for u64 {
+    fn from(d: Duration) -> u64 {
+        d.0
+    }
+}
+
+impl Duration {
+    pub fn as_std(self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.0)
+    }
+}
+
+impl TryFrom<serde_yaml::Value> for Duration {
+    type Error = String;
+    fn try_from(v: serde_yaml::Value) -> Result<Self, String> {
+        let s = match v {
+            serde_yaml::Value::Number(n) => {
+                return n
+                    .as_u64()
+                    .map(Duration)
+                    .ok_or_else(|| format!("duration {n} must be whole seconds ≥ 0"));
+            }
+            serde_yaml::Value::String(s) => s,
+            other => {
+                return Err(format!(
+                    "duration must be like \"30s\", \"15m\", \"12h\" or \"7d\", got {other:?}"
+                ));
+            }
+        };
+        let t = s.trim();
+        let (num, mult) = match t.char_indices().last() {
+            Some((i, 's')) => (&t[..i], 1),
+            Some((i, 'm')) => (&t[..i], 60),
+            Some((i, 'h')) => (&t[..i], 3_600),
+            Some((i, 'd')) => (&t[..i], 86_400),
+            _ => (t, 1),
+        };
+        let n: u64 = num.trim().parse().map_err(|_| {
+            format!("duration {s:?} is not a whole number followed by s, m, h or d (e.g. \"7d\")")
+        })?;
+        Ok(Duration(n.saturating_mul(mult)))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpcUaSource {
+    pub name: String,
+    /// `opc.tcp://host:port[/path]`
+    pub endpoint: String,
+    #[serde(default)]
+    pub security: OpcUaSecurity,
+    /// Where the client keeps its own certificate and the trusted/rejected server certificates.
+    #[serde(default)]
+    pub pki_dir: Option<PathBuf>,
+    /// Trust the server certificate on first contact (commissioning only; off by default).
+    #[serde(default)]
+    pub trust_server_cert: bool,
+    pub stream: StreamId,
+    #[serde(default = "default_publishing_ms")]
+    pub publishing_interval_ms: u64,
+    #[serde(default = "default_sampling_ms")]
+    pub default_sampling_interval_ms: u64,
+    pub tags: Vec<OpcUaTag>,
+}
+
+fn default_publishing_ms() -> u64 {
+    100
+}
+fn default_sampling_ms() -> u64 {
+    100
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpcUaSecurity {
+    #[serde(default)]
+    pub policy: SecurityPolicy,
+    #[serde(default)]
+    pub mode: SecurityMode,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityPolicy {
+    #[default]
+    None,
+    Basic256Sha256,
+    Aes128Sha256RsaOaep,
+    Aes256Sha256RsaPss,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityMode {
+    #[default]
+    None,
+    Sign,
+    SignAndEncrypt,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpcUaTag {
+    /// OPC UA node id, e.g. `ns=2;s=Line1.Oven.Zone1.Temperature`.
+    pub node: String,
+    /// The tag name records carry, e.g. `line1.oven.zone1.temp`.
+    pub name: String,
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// Overrides the source's `default_sampling_interval_ms`.
+    #[serde(default)]
+    pub sampling_interval_ms: Option<u64>,
+    /// Absolute deadband in the tag's unit; 0 reports every change.
+    #[serde(default)]
+    pub deadband: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttSource {
+    pub name: String,
+    /// `mqtt://host:port` (or `mqtts://` once TLS client certificates are configured).
+    pub broker: String,
+    /// Fixed client id: with a persistent session the broker keeps unacknowledged messages
+    /// for this id across restarts.
+    pub client_id: String,
+    #[serde(default = "default_keep_alive")]
+    pub keep_alive_s: u64,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Name of the environment variable that holds the password (never the password itself).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    pub subscriptions: Vec<MqttSubscription>,
+}
+
+fn default_keep_alive() -> u64 {
+    30
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttSubscription {
+    pub topic: String,
+    pub codec: Codec,
+    pub stream: StreamId,
+    /// Only for `codec: json`.
+    #[serde(default)]
+    pub json: Option<JsonCodecConfig>,
+    /// Only for `codec: sparkplug_b`: the host application id used in rebirth requests.
+    #[serde(default)]
+    pub sparkplug_host_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Codec {
+    Json,
+    SparkplugB,
+}
+
+/// Where the fields of a JSON payload are, as JSON pointers (RFC 6901).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonCodecConfig {
+    /// The tag name; when absent the MQTT topic is the tag.
+    #[serde(default)]
+    pub tag_path: Option<String>,
+    #[serde(default = "default_value_path")]
+    pub value_path: String,
+    #[serde(default)]
+    pub timestamp_path: Option<String>,
+    #[serde(default)]
+    pub timestamp_format: TimestampFormat,
+    #[serde(default)]
+    pub quality_path: Option<String>,
+    #[serde(default)]
+    pub id_path: Option<String>,
+}
+
+fn default_value_path() -> String {
+    "/value".into()
+}
+
+impl Default for JsonCodecConfig {
+    fn default() -> Self {
+        Self {
+            tag_path: None,
+            value_path: default_value_path(),
+            timestamp_path: None,
+            timestamp_format: TimestampFormat::default(),
+            quality_path: None,
+            id_path: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimestampFormat {
+    #[default]
+    UnixMs,
+    UnixNs,
+    Rfc3339,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Camera {
+    pub name: String,
+    /// `rtsp://…`, `v4l2:///dev/video0`, `file:///…`, `test:` (GStreamer videotestsrc).
+    pub source: String,
+    #[serde(default = "default_fps")]
+    pub fps: u32,
+    #[serde(default)]
+    pub models: Vec<String>,
+}
+
+fn default_fps() -> u32 {
+    5
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Uplink {
+    /// `https://gateway:port`
+    pub gateway: String,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    pub ca: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// `/healthz`, `/metrics` (and later the line screen).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:9100".into()
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_sizes_and_durations_parse() {
+        assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_bytes("10kB"), Ok(10_000));
+        assert!(parse_bytes("12 furlongs").is_err());
+        let d: Duration = serde_yaml::from_str("7d").unwrap();
+        assert_eq!(d.0, 7 * 86_400);
+        let d: Duration = serde_yaml::from_str("90").unwrap();
+        assert_eq!(d.0, 90);
+        assert!(serde_yaml::from_str::<Duration>("soon").is_err());
+    }
+}

@@ -1,0 +1,14 @@
+//! The wire contract shared by every FoodFlow OS tier.
+//!
+//! Only what at least two tiers need lives here: the [`Record`] and its payload kinds, typed ids,
+//! priority classes and the compact binary encoding. `(device, stream, seq)` is the idempotency key
+//! of a record; `seq` is assigned by the edge journal at durable append and is gap-free per stream.
+
+mod ids;
+mod record;
+
+pub use ids::{DeviceId, IdError, StreamId};
+pub use record::{
+    BoundingBox, DecodeError, Detection, Event, Gap, Kind, Payload, PriorityClass, Quality, Reading,
+    Record, Rollup, Severity, Value,
+};

@@ -1,0 +1,1 @@
+pub mod plant; pub mod mqtt_devices;
