@@ -86,11 +86,17 @@ pub fn parse(file: &Path, text: &str) -> Result<Profile, ProfileError> {
                 None => (None, None),
             };
             let field = if field == "." { String::new() } else { field };
+            let msg = inner.to_string();
+            // serde_yaml prefixes the path it knows; we print the full path ourselves.
+            let msg = match msg.split_once(": ") {
+                Some((prefix, rest)) if !prefix.contains(' ') && field.starts_with(prefix) => rest.to_owned(),
+                _ => msg,
+            };
             return Err(fail(vec![Problem {
                 line,
                 column,
                 field,
-                message: explain_serde(&inner.to_string()),
+                message: explain_serde(&msg),
             }]));
         }
     };

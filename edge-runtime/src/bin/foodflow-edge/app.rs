@@ -76,7 +76,8 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
             }
         });
     }
-    for src in p.opcua.clone() {
+    for mut src in p.opcua.clone() {
+        src.pki_dir.get_or_insert_with(|| data_dir.join("pki/opcua"));
         let stats = SourceStats::new(&metrics, &src.name, "opcua");
         sources.add(stats.clone());
         let (j, c) = (journal.clone(), cancel.clone());

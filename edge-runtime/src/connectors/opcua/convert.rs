@@ -1,0 +1,48 @@
+//! OPC UA values to record values, pure.
+
+use foodflow_protocol::Value;
+use opcua::types::{DateTime, Variant};
+
+/// 100 ns ticks between 1601-01-01 and 1970-01-01.
+const EPOCH_DIFF_TICKS: i64 = 116_444_736_000_000_000;
+
+pub fn datetime_to_ns(dt: &DateTime) -> i64 {
+    (dt.ticks() - EPOCH_DIFF_TICKS).saturating_mul(100)
+}
+
+pub fn variant_to_value(v: &Variant) -> Value {
+    match v {
+        Variant::Boolean(b) => Value::Bool(*b),
+        Variant::SByte(i) => Value::Int(i64::from(*i)),
+        Variant::Byte(i) => Value::Int(i64::from(*i)),
+        Variant::Int16(i) => Value::Int(i64::from(*i)),
+        Variant::UInt16(i) => Value::Int(i64::from(*i)),
+        Variant::Int32(i) => Value::Int(i64::from(*i)),
+        Variant::UInt32(i) => Value::Int(i64::from(*i)),
+        Variant::Int64(i) => Value::Int(*i),
+        Variant::UInt64(i) => match i64::try_from(*i) {
+            Ok(i) => Value::Int(i),
+            Err(_) => Value::Float(*i as f64),
+        },
+        Variant::Float(f) => Value::Float(f64::from(*f)),
+        Variant::Double(f) => Value::Float(*f),
+        Variant::String(s) => Value::Text(s.as_ref().to_owned()),
+        Variant::DateTime(d) => Value::Int(datetime_to_ns(d)),
+        Variant::LocalizedText(t) => Value::Text(t.text.as_ref().to_owned()),
+        Variant::Empty => Value::Text(String::new()),
+        other => Value::Text(format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_values_and_times() {
+        assert_eq!(variant_to_value(&Variant::Double(1.5)), Value::Float(1.5));
+        assert_eq!(variant_to_value(&Variant::Int16(-3)), Value::Int(-3));
+        assert_eq!(variant_to_value(&Variant::from("run")), Value::Text("run".into()));
+        assert_eq!(datetime_to_ns(&DateTime::from(EPOCH_DIFF_TICKS)), 0);
+    }
+}

@@ -1,0 +1,212 @@
+//! Shared by the integration tests: real peers (Mosquitto, the Python asyncua server) and the
+//! real `foodflow-edge` binary, all on loopback ports chosen at run time.
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+pub fn wait_for_port(port: u16, within: Duration) -> bool {
+    let end = Instant::now() + within;
+    while Instant::now() < end {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A process killed when dropped.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A Mosquitto broker of its own on a free port.
+pub struct Mosquitto {
+    pub port: u16,
+    _proc: Proc,
+    _dir: tempfile::TempDir,
+}
+
+impl Mosquitto {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let conf = dir.path().join("mosquitto.conf");
+        // Unlimited queue for offline persistent sessions: the crash test relies on the broker
+        // holding what the killed edge has not acknowledged.
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+                 max_queued_messages 0\nmax_inflight_messages 1000\nset_tcp_nodelay true\n\
+                 log_dest stderr\nlog_type error\nlog_type warning\n"
+            ),
+        )
+        .expect("write mosquitto.conf");
+        let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("mosquitto is not installed: run `make deps` (scripts/install-deps.sh)");
+        let child = Command::new(bin)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start mosquitto");
+        assert!(wait_for_port(port, Duration::from_secs(10)), "mosquitto did not listen on {port}");
+        Self {
+            port,
+            _proc: Proc(child),
+            _dir: dir,
+        }
+    }
+}
+
+/// The real edge binary with a profile, a data dir and an HTTP port of its own.
+pub struct Edge {
+    pub proc: Option<Proc>,
+    pub http_port: u16,
+    pub data_dir: PathBuf,
+    pub profile: PathBuf,
+}
+
+impl Edge {
+    pub fn start(profile_text: &str, data_dir: &Path) -> Self {
+        let profile = data_dir.with_extension("profile.yaml");
+        std::fs::write(&profile, profile_text).expect("write profile");
+        let mut e = Self {
+            proc: None,
+            http_port: free_port(),
+            data_dir: data_dir.to_owned(),
+            profile,
+        };
+        e.spawn();
+        e
+    }
+
+    pub fn spawn(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_foodflow-edge"))
+            .arg("run")
+            .arg("--profile")
+            .arg(&self.profile)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--http")
+            .arg(format!("127.0.0.1:{}", self.http_port))
+            .env("RUST_LOG", std::env::var("EDGE_LOG").unwrap_or_else(|_| "warn".into()))
+            .spawn()
+            .expect("start foodflow-edge");
+        self.proc = Some(Proc(child));
+        assert!(
+            wait_for_port(self.http_port, Duration::from_secs(20)),
+            "foodflow-edge did not serve HTTP"
+        );
+    }
+
+    pub fn get(&self, path: &str) -> String {
+        http_get(self.http_port, path)
+    }
+
+    /// Waits until every source reports connected.
+    pub fn wait_connected(&self, within: Duration) {
+        let end = Instant::now() + within;
+        while Instant::now() < end {
+            let h = self.get("/healthz");
+            if h.contains("\"connected\":true") && !h.contains("\"connected\":false") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("sources did not connect: {}", self.get("/healthz"));
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            let _ = p.0.kill();
+            let _ = p.0.wait();
+        }
+    }
+
+    /// SIGTERM and wait: the graceful path.
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            unsafe {
+                libc::kill(p.0.id() as i32, libc::SIGTERM);
+            }
+            let _ = p.0.wait();
+        }
+    }
+
+    pub fn dump(&self) -> Vec<serde_json::Value> {
+        let out = Command::new(env!("CARGO_BIN_EXE_foodflow-edge"))
+            .args(["journal", "dump", "--data-dir"])
+            .arg(&self.data_dir)
+            .output()
+            .expect("journal dump");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("dump prints JSON lines"))
+            .collect()
+    }
+}
+
+pub fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body);
+    body.split_once("\r\n\r\n").map(|x| x.1.to_owned()).unwrap_or_default()
+}
+
+/// A metric's value from the Prometheus text.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
+/// Every seq of every stream is 1..=n with no hole.
+pub fn assert_gap_free(records: &[serde_json::Value]) {
+    let mut by_stream: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    for r in records {
+        by_stream
+            .entry(r["stream"].as_str().unwrap_or_default().to_owned())
+            .or_default()
+            .push(r["seq"].as_u64().unwrap_or(0));
+    }
+    for (s, seqs) in by_stream {
+        for (i, seq) in seqs.iter().enumerate() {
+            assert_eq!(*seq, i as u64 + 1, "stream {s}: seq {seq} at position {i}");
+        }
+    }
+}
+
+/// The project's Python with the test peers (asyncua, paho-mqtt), installed by `make deps`.
+pub fn venv_python() -> PathBuf {
+    let p = repo_root().join(".venv/bin/python");
+    assert!(p.exists(), "{} is missing: run `make deps` (scripts/install-deps.sh)", p.display());
+    p
+}
