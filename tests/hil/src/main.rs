@@ -1,1 +1,109 @@
-fn main() {}
+//! `foodflow-sim`: the simulated food plant.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::Parser;
+use foodflow_hil::mqtt_devices::{run_json_device, run_sparkplug_node, start_embedded_broker};
+use foodflow_hil::opcua_server::{self, OpcUaSimConfig};
+use foodflow_hil::plant::Plant;
+use tokio_util::sync::CancellationToken;
+
+/// Simulated food plant: an OPC UA PLC for line 1 (oven zones, belt, filler, counters, state,
+/// alarms) plus N synthetic tags at R changes/s, an MQTT device publishing JSON with a unique id
+/// per message, and a Sparkplug B edge node. Prints one JSON line with its endpoints when ready.
+#[derive(Parser)]
+#[command(name = "foodflow-sim", version, about, long_about)]
+struct Cli {
+    /// OPC UA port (0 picks a free one).
+    #[arg(long, default_value_t = 4855)]
+    opcua_port: u16,
+    /// Extra synthetic OPC UA tags (ns=2;s=Extra.Tag00001 …).
+    #[arg(long, default_value_t = 0)]
+    extra_tags: usize,
+    /// Changes per second of each synthetic tag.
+    #[arg(long, default_value_t = 1.0)]
+    extra_rate: f64,
+    /// An existing broker (mqtt://host:port); without it an embedded broker is started.
+    #[arg(long)]
+    mqtt_broker: Option<String>,
+    /// Port of the embedded broker (used when --mqtt-broker is not given).
+    #[arg(long, default_value_t = 1884)]
+    embedded_broker_port: u16,
+    /// Period of the MQTT devices' publications, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    mqtt_period_ms: u64,
+    /// No MQTT devices (and no embedded broker).
+    #[arg(long)]
+    no_mqtt: bool,
+    /// Where the simulated PLC keeps its certificates.
+    #[arg(long, default_value = ".run/sim-pki")]
+    pki_dir: PathBuf,
+    /// Seed of the plant model.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cancel = CancellationToken::new();
+    let plant = Arc::new(Mutex::new(Plant::new(cli.seed)));
+    let server = opcua_server::start(
+        OpcUaSimConfig {
+            port: cli.opcua_port,
+            extra_tags: cli.extra_tags,
+            extra_rate_hz: cli.extra_rate,
+            pki_dir: cli.pki_dir.clone(),
+        },
+        plant.clone(),
+        cancel.clone(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot start the simulated OPC UA server on port {}: {e}", cli.opcua_port))?;
+
+    let mut mqtt_url = None;
+    if !cli.no_mqtt {
+        let (host, port) = match &cli.mqtt_broker {
+            Some(url) => foodflow_edge::connectors::mqtt::parse_broker_url(url).map_err(anyhow::Error::msg)?,
+            None => {
+                start_embedded_broker(cli.embedded_broker_port)?;
+                ("127.0.0.1".to_owned(), cli.embedded_broker_port)
+            }
+        };
+        mqtt_url = Some(format!("mqtt://{host}:{port}"));
+        let period = Duration::from_millis(cli.mqtt_period_ms.max(10));
+        tokio::spawn(run_json_device(host.clone(), port, plant.clone(), period, cancel.clone()));
+        tokio::spawn(run_sparkplug_node(
+            host,
+            port,
+            "foodflow".into(),
+            "line1-sim".into(),
+            plant.clone(),
+            period,
+            cancel.clone(),
+        ));
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "ready": true,
+            "opcua": server.endpoint(),
+            "opcua_namespace_index": server.namespace_index,
+            "mqtt": mqtt_url,
+            "extra_tags": cli.extra_tags,
+        })
+    );
+    tokio::signal::ctrl_c().await.ok();
+    cancel.cancel();
+    server.stop().await;
+    Ok(())
+}

@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use foodflow_protocol::{Event, Payload, PriorityClass, Severity};
@@ -19,6 +19,13 @@ use crate::time::now_ns;
 /// Most PUBACKs waiting for their group commit at once; beyond it the connector stops reading
 /// from the socket, which pushes back on the broker.
 const ACK_QUEUE: usize = 16_384;
+
+struct PendingAck {
+    publish: Publish,
+    /// `None` when nothing had to be journaled first.
+    durable: Option<oneshot::Receiver<AppendResult>>,
+    generation: u64,
+}
 
 /// Logs a bad payload at most once per topic every 10 s, with the count suppressed since.
 struct BadLog {
@@ -68,22 +75,33 @@ pub async fn run(
     }
     let (client, mut eventloop) = AsyncClient::new(opts, ACK_QUEUE);
 
-    // PUBACKs go out strictly in arrival order, each once its group commit is durable.
-    let (ack_tx, mut ack_rx) = mpsc::channel::<(Publish, oneshot::Receiver<AppendResult>)>(ACK_QUEUE);
+    // PUBACKs go out strictly in arrival order (brokers such as rumqttd drop a client that acks
+    // out of order), each once its group commit is durable. Acks owed to an earlier connection
+    // are not sent: the broker redelivers those messages on the new one.
+    let generation = Arc::new(AtomicU64::new(0));
+    let (ack_tx, mut ack_rx) = mpsc::channel::<PendingAck>(ACK_QUEUE);
     let acker_client = client.clone();
+    let acker_generation = generation.clone();
     let acker = tokio::spawn(async move {
-        while let Some((publish, durable)) = ack_rx.recv().await {
-            match durable.await {
-                Ok(Ok(_)) => {
-                    if acker_client.ack(&publish).await.is_err() {
-                        break;
-                    }
-                }
-                // Not durable: no PUBACK, so the broker redelivers after a reconnect.
-                _ => {}
+        while let Some(pending) = ack_rx.recv().await {
+            let durable = match pending.durable {
+                Some(rx) => matches!(rx.await, Ok(Ok(_))),
+                None => true,
+            };
+            // Not durable: no PUBACK, so the broker redelivers after a reconnect.
+            if durable
+                && pending.generation == acker_generation.load(Ordering::SeqCst)
+                && acker_client.ack(&pending.publish).await.is_err()
+            {
+                break;
             }
         }
     });
+    let ack = |publish: Publish, durable: Option<oneshot::Receiver<AppendResult>>| PendingAck {
+        publish,
+        durable,
+        generation: generation.load(Ordering::SeqCst),
+    };
 
     let mut hosts: HashMap<usize, sparkplug::Host> = HashMap::new();
     let mut bad_log = BadLog { last: HashMap::new() };
@@ -113,8 +131,8 @@ pub async fn run(
                     .find(|(_, s)| topic_matches(&s.topic, &p.topic))
                 else {
                     // Not ours (e.g. a leftover subscription of the persistent session).
-                    if p.qos != QoS::AtMostOnce {
-                        let _ = client.ack(&p).await;
+                    if p.qos != QoS::AtMostOnce && ack_tx.send(ack(p, None)).await.is_err() {
+                        break;
                     }
                     continue;
                 };
@@ -134,8 +152,8 @@ pub async fn run(
                     }
                 };
                 if records.is_empty() {
-                    if p.qos != QoS::AtMostOnce {
-                        let _ = client.ack(&p).await;
+                    if p.qos != QoS::AtMostOnce && ack_tx.send(ack(p, None)).await.is_err() {
+                        break;
                     }
                     continue;
                 }
@@ -143,14 +161,13 @@ pub async fn run(
                 let durable = journal
                     .submit(sub.stream.clone(), PriorityClass::Telemetry, records)
                     .await?;
-                if p.qos != QoS::AtMostOnce {
-                    if ack_tx.send((p, durable)).await.is_err() {
-                        break;
-                    }
+                if p.qos != QoS::AtMostOnce && ack_tx.send(ack(p, Some(durable))).await.is_err() {
+                    break;
                 }
             }
             Ok(_) => {}
             Err(e) => {
+                generation.fetch_add(1, Ordering::SeqCst);
                 if was_connected {
                     stats.set_connected(false);
                     was_connected = false;

@@ -140,18 +140,29 @@ pub async fn run(
     let (dv_tx, dv_rx) = mpsc::unbounded_channel::<(usize, DataValue)>();
     let batcher = tokio::spawn(batch_to_journal(
         dv_rx,
+        cancel.clone(),
         Arc::new(tags.iter().map(|t| t.name.clone()).collect::<Vec<_>>()),
         journal.clone(),
         src.clone(),
         stats.clone(),
     ));
 
-    let mut events = Box::pin(event_loop.enter());
+    // The session event loop must keep running while this task awaits service calls on the
+    // session (subscribe, read), so it is polled by a task of its own.
+    let (ev_tx, mut ev_rx) = mpsc::channel(64);
+    let poller = tokio::spawn(async move {
+        let mut events = Box::pin(event_loop.enter());
+        while let Some(ev) = events.next().await {
+            if ev_tx.send(ev).await.is_err() {
+                break;
+            }
+        }
+    });
     let mut subscribed = false;
     loop {
         let ev = tokio::select! {
             _ = cancel.cancelled() => break,
-            ev = events.next() => ev,
+            ev = ev_rx.recv() => ev,
         };
         match ev {
             None => break,
@@ -199,8 +210,8 @@ pub async fn run(
     }
     stats.set_connected(false);
     let _ = tokio::time::timeout(Duration::from_secs(2), session.disconnect()).await;
+    poller.abort();
     drop(dv_tx);
-    drop(events);
     let _ = batcher.await;
     if let Some(since) = down_since {
         record_gap(&journal, &src, &stats, Some(since), "OPC UA connection was down at shutdown").await;
@@ -335,13 +346,31 @@ async fn reread(session: &Arc<Session>, tags: &[Tag], tx: &mpsc::UnboundedSender
 /// Turns data changes into journal appends, a batch per wake-up.
 async fn batch_to_journal(
     mut rx: mpsc::UnboundedReceiver<(usize, DataValue)>,
+    cancel: CancellationToken,
     names: Arc<Vec<String>>,
     journal: Journal,
     src: OpcUaSource,
     stats: Arc<SourceStats>,
 ) {
     let mut buf = Vec::with_capacity(4096);
-    while rx.recv_many(&mut buf, 8192).await > 0 {
+    loop {
+        // The subscription callback holds a sender for the session's lifetime, so the channel
+        // never closes by itself: stop on cancel, after journaling what already arrived.
+        let n = tokio::select! {
+            n = rx.recv_many(&mut buf, 8192) => n,
+            _ = cancel.cancelled() => {
+                while let Ok(x) = rx.try_recv() {
+                    buf.push(x);
+                }
+                if buf.is_empty() {
+                    return;
+                }
+                buf.len()
+            }
+        };
+        if n == 0 {
+            return;
+        }
         let now = now_ns();
         stats.messages.fetch_add(buf.len() as u64, Ordering::Relaxed);
         let records: Vec<(i64, Payload)> = buf
