@@ -199,6 +199,9 @@ pub async fn run(
                         }
                     }
                 }
+                // async-opcua 0.19 recreates the subscriptions on a new session but does not
+                // restart its publish loop for them; without this nudge no data would flow.
+                session.trigger_publish_now();
                 if let Some(since) = down_since.take() {
                     record_gap(&journal, &src, &stats, Some(since), "OPC UA connection was down").await;
                     // Whatever changed during the outage: read the current values now.
