@@ -26,7 +26,7 @@ test: deps lint
 
 bench-ingest: deps
 	$(CARGO) build --release --workspace --bins
-	@scripts/bench-ingest.sh
+	@.venv/bin/python bench/bench_ingest.py
 
 clean-run:
 	rm -rf .run

@@ -93,7 +93,12 @@ mod tests {
         assert_eq!(format_rfc3339(ns), "2026-11-22T10:00:00.500000000Z");
         assert_eq!(parse_rfc3339("2026-11-22T11:00:00.5+01:00"), Some(ns));
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339("2024-02-29T00:00:00Z").map(format_rfc3339).as_deref(), Some("2024-02-29T00:00:00.000000000Z"));
+        assert_eq!(
+            parse_rfc3339("2024-02-29T00:00:00Z")
+                .map(format_rfc3339)
+                .as_deref(),
+            Some("2024-02-29T00:00:00.000000000Z")
+        );
         assert_eq!(parse_rfc3339("yesterday"), None);
         assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
     }

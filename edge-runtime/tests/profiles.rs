@@ -12,7 +12,12 @@ fn examples() -> PathBuf {
 
 #[test]
 fn shipped_examples_are_valid() {
-    for name in ["line-sim.yaml", "generic-x86.yaml", "jetson-orin.yaml", "intel-openvino.yaml"] {
+    for name in [
+        "line-sim.yaml",
+        "generic-x86.yaml",
+        "jetson-orin.yaml",
+        "intel-openvino.yaml",
+    ] {
         let p = profile::load(&examples().join(name)).unwrap_or_else(|e| panic!("{e}"));
         assert!(!p.device.id.as_str().is_empty());
     }
@@ -47,7 +52,11 @@ fn expect(text: &str, line: usize, field: &str, says: &str) {
         .find(|p| p.field == field)
         .unwrap_or_else(|| panic!("no problem for {field:?} in: {e}"));
     assert_eq!(p.line, Some(line), "{e}");
-    assert!(p.message.contains(says), "{field}: {:?} does not say {says:?}", p.message);
+    assert!(
+        p.message.contains(says),
+        "{field}: {:?} does not say {says:?}",
+        p.message
+    );
     let shown = e.to_string();
     assert!(shown.contains(&format!("broken.yaml:{line}:")), "{shown}");
 }
@@ -60,20 +69,33 @@ fn the_good_base_is_good() {
 #[test]
 fn misspelt_key_names_line_and_field() {
     let t = GOOD.replace("    client_id: c1", "    clientid: c1");
-    expect(&t, 7, "mqtt[0].clientid", "unknown field `clientid`, expected one of");
+    expect(
+        &t,
+        7,
+        "mqtt[0].clientid",
+        "unknown field `clientid`, expected one of",
+    );
 }
 
 #[test]
 fn wrong_enum_value() {
     let t = GOOD.replace("codec: json", "codec: xml");
-    expect(&t, 10, "mqtt[0].subscriptions[0].codec", "unknown variant `xml`");
+    expect(
+        &t,
+        10,
+        "mqtt[0].subscriptions[0].codec",
+        "unknown variant `xml`",
+    );
 }
 
 #[test]
 fn missing_required_field() {
     let t = GOOD.replace("  site: s\n", "");
     let e = broken(&t);
-    assert!(e.problems[0].message.contains("missing field `site`"), "{e}");
+    assert!(
+        e.problems[0].message.contains("missing field `site`"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -82,7 +104,12 @@ fn bad_broker_url_and_topic_filter() {
         .replace("mqtt://127.0.0.1:1883", "tcp://127.0.0.1:1883")
         .replace("topic: plant/#", "topic: plant/#/x");
     expect(&t, 6, "mqtt[0].broker", "write it as mqtt://host:port");
-    expect(&t, 9, "mqtt[0].subscriptions[0].topic", "'#' must be a whole level and the last one");
+    expect(
+        &t,
+        9,
+        "mqtt[0].subscriptions[0].topic",
+        "'#' must be a whole level and the last one",
+    );
 }
 
 #[test]
@@ -91,8 +118,18 @@ fn json_pointer_and_sparkplug_topic() {
         "        stream: mqtt/json\n",
         "        stream: mqtt/json\n        json:\n          value_path: value\n      - topic: plant/sp/#\n        codec: sparkplug_b\n        stream: mqtt/sp\n",
     );
-    expect(&t, 13, "mqtt[0].subscriptions[0].json.value_path", "start it with '/'");
-    expect(&t, 14, "mqtt[0].subscriptions[1].topic", "start with spBv1.0/");
+    expect(
+        &t,
+        13,
+        "mqtt[0].subscriptions[0].json.value_path",
+        "start it with '/'",
+    );
+    expect(
+        &t,
+        14,
+        "mqtt[0].subscriptions[1].topic",
+        "start with spBv1.0/",
+    );
 }
 
 const OPCUA: &str = "\
@@ -115,10 +152,24 @@ opcua:
 #[test]
 fn opcua_rules() {
     expect(OPCUA, 7, "opcua[0].security", "does not go with mode");
-    expect(OPCUA, 12, "opcua[0].tags[0].deadband", "must be a number ≥ 0");
-    expect(OPCUA, 13, "opcua[0].tags[1].node", "is not an OPC UA node id");
+    expect(
+        OPCUA,
+        12,
+        "opcua[0].tags[0].deadband",
+        "must be a number ≥ 0",
+    );
+    expect(
+        OPCUA,
+        13,
+        "opcua[0].tags[1].node",
+        "is not an OPC UA node id",
+    );
     expect(OPCUA, 14, "opcua[0].tags[1].name", "is used twice");
-    assert_eq!(broken(OPCUA).problems.len(), 4, "all problems reported at once");
+    assert_eq!(
+        broken(OPCUA).problems.len(),
+        4,
+        "all problems reported at once"
+    );
 }
 
 #[test]
@@ -127,7 +178,10 @@ fn bad_units_and_stream_ids() {
     let e = broken(&t);
     assert!(e.problems[0].message.contains("unknown byte unit"), "{e}");
     assert_eq!(e.problems[0].line, Some(13), "{e}");
-    assert!(!e.problems[0].message.starts_with("quotas"), "no doubled path: {e}");
+    assert!(
+        !e.problems[0].message.starts_with("quotas"),
+        "no doubled path: {e}"
+    );
     let t = GOOD.replace("stream: mqtt/json", "stream: mqtt json");
     let e = broken(&t);
     assert!(e.problems[0].message.contains("contains ' '"), "{e}");
@@ -154,6 +208,12 @@ fn check_profile_command_reports_and_fails() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stdout.contains("line-sim.yaml: ok"), "{stdout}");
-    assert!(stderr.contains("bad.yaml:12:9: field `opcua[0].tags[0].deadband`"), "{stderr}");
-    assert!(stderr.contains("1 of 2 profile(s) failed validation"), "{stderr}");
+    assert!(
+        stderr.contains("bad.yaml:12:9: field `opcua[0].tags[0].deadband`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 of 2 profile(s) failed validation"),
+        "{stderr}"
+    );
 }

@@ -72,7 +72,10 @@ impl Mosquitto {
             .stdout(Stdio::null())
             .spawn()
             .expect("start mosquitto");
-        assert!(wait_for_port(port, Duration::from_secs(10)), "mosquitto did not listen on {port}");
+        assert!(
+            wait_for_port(port, Duration::from_secs(10)),
+            "mosquitto did not listen on {port}"
+        );
         Self {
             port,
             _proc: Proc(child),
@@ -112,7 +115,10 @@ impl Edge {
             .arg(&self.data_dir)
             .arg("--http")
             .arg(format!("127.0.0.1:{}", self.http_port))
-            .env("RUST_LOG", std::env::var("EDGE_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("EDGE_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .spawn()
             .expect("start foodflow-edge");
         self.proc = Some(Proc(child));
@@ -162,7 +168,11 @@ impl Edge {
             .arg(&self.data_dir)
             .output()
             .expect("journal dump");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| serde_json::from_str(l).expect("dump prints JSON lines"))
@@ -176,10 +186,15 @@ pub fn http_get(port: u16, path: &str) -> String {
         return String::new();
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
     let mut body = String::new();
     let _ = s.read_to_string(&mut body);
-    body.split_once("\r\n\r\n").map(|x| x.1.to_owned()).unwrap_or_default()
+    body.split_once("\r\n\r\n")
+        .map(|x| x.1.to_owned())
+        .unwrap_or_default()
 }
 
 /// A metric's value from the Prometheus text.
@@ -207,6 +222,10 @@ pub fn assert_gap_free(records: &[serde_json::Value]) {
 /// The project's Python with the test peers (asyncua, paho-mqtt), installed by `make deps`.
 pub fn venv_python() -> PathBuf {
     let p = repo_root().join(".venv/bin/python");
-    assert!(p.exists(), "{} is missing: run `make deps` (scripts/install-deps.sh)", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `make deps` (scripts/install-deps.sh)",
+        p.display()
+    );
     p
 }

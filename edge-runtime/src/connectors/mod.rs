@@ -10,11 +10,17 @@ pub mod stats;
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
     #[error("source {source_name}: {message}")]
-    Config { source_name: String, message: String },
+    Config {
+        source_name: String,
+        message: String,
+    },
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
     #[error("MQTT client: {0}")]
     Mqtt(#[from] rumqttc::ClientError),
     #[error("OPC UA source {source_name}: {message}")]
-    OpcUa { source_name: String, message: String },
+    OpcUa {
+        source_name: String,
+        message: String,
+    },
 }

@@ -21,6 +21,10 @@ pub struct SourceStats {
     pub bad: Arc<AtomicU64>,
     pub gaps: Arc<AtomicU64>,
     pub reconnects: Arc<AtomicU64>,
+    /// Items subscribed at the source (OPC UA monitored items, MQTT subscriptions).
+    pub items: Arc<AtomicU64>,
+    /// How long the last subscription set-up took.
+    pub setup_ms: Arc<AtomicU64>,
     last: Mutex<BTreeMap<String, (Value, i64)>>,
 }
 
@@ -30,12 +34,46 @@ impl SourceStats {
         Arc::new(Self {
             name: name.to_owned(),
             kind,
-            connected: metrics.gauge("foodflow_source_connected", "1 while the source is connected", &l),
-            messages: metrics.counter("foodflow_ingest_messages_total", "Messages or notifications received", &l),
-            records: metrics.counter("foodflow_ingest_records_total", "Records made durable in the journal", &l),
-            bad: metrics.counter("foodflow_ingest_bad_payloads_total", "Payloads that could not be decoded (kept as events)", &l),
-            gaps: metrics.counter("foodflow_ingest_gaps_total", "Gap records written (outages, sequence gaps)", &l),
-            reconnects: metrics.counter("foodflow_source_reconnects_total", "Connection attempts after a loss", &l),
+            connected: metrics.gauge(
+                "foodflow_source_connected",
+                "1 while the source is connected",
+                &l,
+            ),
+            messages: metrics.counter(
+                "foodflow_ingest_messages_total",
+                "Messages or notifications received",
+                &l,
+            ),
+            records: metrics.counter(
+                "foodflow_ingest_records_total",
+                "Records made durable in the journal",
+                &l,
+            ),
+            bad: metrics.counter(
+                "foodflow_ingest_bad_payloads_total",
+                "Payloads that could not be decoded (kept as events)",
+                &l,
+            ),
+            gaps: metrics.counter(
+                "foodflow_ingest_gaps_total",
+                "Gap records written (outages, sequence gaps)",
+                &l,
+            ),
+            reconnects: metrics.counter(
+                "foodflow_source_reconnects_total",
+                "Connection attempts after a loss",
+                &l,
+            ),
+            items: metrics.gauge(
+                "foodflow_source_items",
+                "Items subscribed at the source (OPC UA monitored items, MQTT subscriptions)",
+                &l,
+            ),
+            setup_ms: metrics.gauge(
+                "foodflow_source_setup_duration_ms",
+                "Duration of the last subscription set-up, in milliseconds",
+                &l,
+            ),
             last: Mutex::new(BTreeMap::new()),
         })
     }
@@ -46,7 +84,8 @@ impl SourceStats {
 
     /// Notes what was journaled: counts, gaps and the newest value per tag.
     pub fn observe(&self, records: &[(i64, Payload)]) {
-        self.records.fetch_add(records.len() as u64, Ordering::Relaxed);
+        self.records
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         for (ts, p) in records {
             match p {
@@ -71,7 +110,10 @@ impl SourceStats {
 
     pub fn last_values(&self, n: usize) -> Vec<(String, Value)> {
         let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        last.iter().take(n).map(|(k, (v, _))| (k.clone(), v.clone())).collect()
+        last.iter()
+            .take(n)
+            .map(|(k, (v, _))| (k.clone(), v.clone()))
+            .collect()
     }
 }
 

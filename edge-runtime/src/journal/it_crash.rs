@@ -54,7 +54,10 @@ async fn zero_loss_across_sigkills() {
                 for i in 0..100 {
                     let n = chunk * 100 + i;
                     let body = format!(r#"{{"id":"c-{n}","v":{n}}}"#);
-                    client.publish("crash/line1", QoS::AtLeastOnce, false, body).await.unwrap();
+                    client
+                        .publish("crash/line1", QoS::AtLeastOnce, false, body)
+                        .await
+                        .unwrap();
                 }
                 tokio::time::sleep(Duration::from_millis(60)).await;
             }
@@ -101,7 +104,11 @@ async fn zero_loss_across_sigkills() {
     for _ in 0..600 {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let m = edge.get("/metrics");
-        let n = metric(&m, "foodflow_ingest_messages_total{source=\"broker\",protocol=\"mqtt\"}").unwrap_or(-1.0);
+        let n = metric(
+            &m,
+            "foodflow_ingest_messages_total{source=\"broker\",protocol=\"mqtt\"}",
+        )
+        .unwrap_or(-1.0);
         stable = if n == last && n >= 0.0 { stable + 1 } else { 0 };
         last = n;
         if stable >= 20 {
@@ -128,6 +135,11 @@ async fn zero_loss_across_sigkills() {
         seen.len(),
         missing.len()
     );
-    assert!(missing.is_empty(), "lost {} messages, e.g. {:?}", missing.len(), &missing[..missing.len().min(10)]);
+    assert!(
+        missing.is_empty(),
+        "lost {} messages, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
     assert!(kills >= 10);
 }

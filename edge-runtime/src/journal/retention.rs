@@ -25,7 +25,11 @@ pub enum Action {
         reason: String,
     },
     /// A class that may not be pruned is over its quota.
-    OverQuota { class: PriorityClass, bytes: u64, quota: u64 },
+    OverQuota {
+        class: PriorityClass,
+        bytes: u64,
+        quota: u64,
+    },
 }
 
 /// The next action to take, or `None` when every class is within its age and byte quota.
@@ -50,7 +54,11 @@ pub fn next_action(views: &[StreamView], quotas: &Quotas, now_ns: i64) -> Option
                 stream: v.stream.clone(),
                 before_ns: cutoff,
                 max_bytes: u64::MAX,
-                reason: format!("retention: {} records older than {} s", class.as_str(), q.max_age.0),
+                reason: format!(
+                    "retention: {} records older than {} s",
+                    class.as_str(),
+                    q.max_age.0
+                ),
             });
         }
         if total > q.max_bytes.0 {
@@ -123,7 +131,9 @@ mod tests {
             view("old", PriorityClass::Telemetry, 80, 98 * S),
         ];
         match next_action(&v, &quotas(100, 1000), 100 * S) {
-            Some(Action::Prune { stream, max_bytes, .. }) => {
+            Some(Action::Prune {
+                stream, max_bytes, ..
+            }) => {
                 assert_eq!(stream.as_str(), "old");
                 assert_eq!(max_bytes, 60);
             }

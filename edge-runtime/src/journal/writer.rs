@@ -87,7 +87,6 @@ impl Journal {
     pub async fn run_retention(&self) {
         let _ = self.tx.send(Cmd::Retention).await;
     }
-
 }
 
 fn run(
@@ -112,13 +111,9 @@ fn run(
         "Failed journal writes; nothing of the failed group was acknowledged",
         &[],
     );
-    let disk = metrics.gauge(
-        "foodflow_journal_size_bytes",
-        "Journal size on disk",
-        &[],
-    );
+    let disk = metrics.gauge("foodflow_journal_size_bytes", "Journal size on disk", &[]);
     let mut last_size = Instant::now() - Duration::from_secs(10);
-    let mut group: Vec<(oneshot::Sender<AppendResult>, Result<u64, JournalError>)> = Vec::new();
+    let mut group: Vec<Append> = Vec::new();
     let mut touched: Vec<StreamId> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
@@ -128,11 +123,10 @@ fn run(
             match cmd {
                 Cmd::Append(a) => {
                     n += a.items.len();
-                    let r = store.append(&a.stream, a.class, &a.items);
                     if !touched.contains(&a.stream) {
-                        touched.push(a.stream);
+                        touched.push(a.stream.clone());
                     }
-                    group.push((a.ack, r));
+                    group.push(a);
                 }
                 Cmd::Retention => retention = true,
             }
@@ -140,23 +134,29 @@ fn run(
                 next = rx.try_recv().ok();
             }
         }
-        let flushed = store.flush(&touched);
+        let reqs: Vec<_> = group
+            .iter()
+            .map(|a| (&a.stream, a.class, a.items.as_slice()))
+            .collect();
+        let result = store
+            .append_group(&reqs)
+            .and_then(|firsts| store.flush(&touched).map(|_| firsts));
         flushes.fetch_add(1, Ordering::Relaxed);
-        let flush_err = flushed.err().map(Arc::new);
-        for (ack, r) in group.drain(..) {
-            let answer = match (&flush_err, r) {
-                (Some(e), _) => Err(e.clone()),
-                (None, Ok(seq)) => Ok(seq),
-                (None, Err(e)) => Err(Arc::new(e)),
-            };
-            match &answer {
-                Ok(_) => {}
-                Err(e) => {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(error = %e, "journal append failed; the source will redeliver");
+        match result {
+            Ok(firsts) => {
+                for (a, seq) in group.drain(..).zip(firsts) {
+                    let _ = a.ack.send(Ok(seq));
                 }
             }
-            let _ = ack.send(answer);
+            Err(e) => {
+                // Nothing of the group is acknowledged: the sources redeliver it.
+                errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, records = n, "journal group commit failed; nothing of it is acknowledged");
+                let e = Arc::new(e);
+                for a in group.drain(..) {
+                    let _ = a.ack.send(Err(e.clone()));
+                }
+            }
         }
         appended.fetch_add(n as u64, Ordering::Relaxed);
         touched.clear();
@@ -194,7 +194,11 @@ fn apply_retention(store: &mut Store, quotas: &Quotas, metrics: &Metrics) {
             .collect();
         match retention::next_action(&views, quotas, now_ns()) {
             None => return,
-            Some(Action::OverQuota { class, bytes, quota }) => {
+            Some(Action::OverQuota {
+                class,
+                bytes,
+                quota,
+            }) => {
                 tracing::warn!(
                     class = class.as_str(),
                     bytes,
@@ -237,5 +241,133 @@ fn apply_retention(store: &mut Store, quotas: &Quotas, metrics: &Metrics) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use foodflow_protocol::{DeviceId, Quality, Reading, Value};
+
+    use super::*;
+    use crate::profile::{ByteSize, Duration as Age, Quota};
+
+    fn reading(i: i64) -> Payload {
+        Payload::Reading(Reading {
+            tag: "t".into(),
+            value: Value::Int(i),
+            quality: Quality::Good,
+            status_code: 0,
+            source_ts_ns: None,
+            origin_id: None,
+        })
+    }
+
+    fn quotas(bytes: u64, age_s: u64) -> Quotas {
+        let q = Quota {
+            max_bytes: ByteSize(bytes),
+            max_age: Age(age_s),
+        };
+        Quotas {
+            critical: q.clone(),
+            operational: q.clone(),
+            telemetry: q,
+        }
+    }
+
+    async fn run_case(
+        q: Quotas,
+        ts: impl Fn(i64) -> i64,
+        class: PriorityClass,
+    ) -> Vec<foodflow_protocol::Record> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let dev = DeviceId::new("d").unwrap();
+        let stream = StreamId::new("s").unwrap();
+        let store = Store::open(&path, dev.clone()).unwrap();
+        let (j, thread) = Journal::start(store, 64, q, Metrics::new()).unwrap();
+        for i in 0..200 {
+            let first = j
+                .append(stream.clone(), class, vec![(ts(i), reading(i))])
+                .await
+                .unwrap();
+            assert_eq!(first, i as u64 + 1, "seq assigned in order from 1");
+        }
+        j.run_retention().await;
+        drop(j);
+        thread.join().unwrap();
+        let store = Store::open(&path, dev).unwrap();
+        store
+            .read(&stream, 0)
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    }
+
+    fn contiguous(records: &[foodflow_protocol::Record]) {
+        for w in records.windows(2) {
+            assert_eq!(w[1].seq, w[0].seq + 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn byte_quota_drops_oldest_telemetry_with_a_gap() {
+        let now = now_ns();
+        let recs = run_case(quotas(3_000, 86_400), |i| now + i, PriorityClass::Telemetry).await;
+        contiguous(&recs);
+        assert!(recs.len() < 200, "something was dropped");
+        assert!(
+            matches!(&recs.last().unwrap().payload, Payload::Gap(g) if g.reason.contains("quota")),
+            "a Gap is appended after a drop"
+        );
+        let lost: u64 = recs
+            .iter()
+            .filter_map(|r| match &r.payload {
+                Payload::Gap(g) => g.lost,
+                _ => None,
+            })
+            .sum();
+        let kept = recs
+            .iter()
+            .filter(|r| matches!(r.payload, Payload::Reading(_)))
+            .count() as u64;
+        assert_eq!(
+            lost + kept,
+            200,
+            "every reading is either kept or counted in a gap"
+        );
+        // The oldest went first.
+        assert_eq!(recs[0].seq, lost + 1);
+    }
+
+    #[tokio::test]
+    async fn age_limit_drops_old_records() {
+        let now = now_ns();
+        let day = 86_400_000_000_000i64;
+        // The first 150 readings are 10 days old, the rest are fresh; the limit is 7 days.
+        let recs = run_case(
+            quotas(1 << 30, 7 * 86_400),
+            |i| if i < 150 { now - 10 * day } else { now },
+            PriorityClass::Telemetry,
+        )
+        .await;
+        contiguous(&recs);
+        assert_eq!(recs[0].seq, 151);
+        assert!(matches!(&recs.last().unwrap().payload, Payload::Gap(g) if g.lost == Some(150)));
+    }
+
+    #[tokio::test]
+    async fn critical_records_are_never_dropped() {
+        let now = now_ns();
+        let recs = run_case(
+            quotas(100, 1),
+            |i| now - 86_400_000_000_000 + i,
+            PriorityClass::Critical,
+        )
+        .await;
+        assert_eq!(recs.len(), 200);
+        assert!(
+            recs.iter()
+                .all(|r| matches!(r.payload, Payload::Reading(_)))
+        );
     }
 }

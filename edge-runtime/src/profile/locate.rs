@@ -72,9 +72,9 @@ pub fn locate(text: &str, path: &[Seg]) -> Option<(usize, usize)> {
                 let at = (start..end).find(|&i| {
                     lines[i].as_ref().is_some_and(|l| {
                         l.eff_indent == child_indent
-                            && l.content.strip_prefix(k.as_str()).is_some_and(|r| {
-                                r.starts_with(':')
-                            })
+                            && l.content
+                                .strip_prefix(k.as_str())
+                                .is_some_and(|r| r.starts_with(':'))
                     })
                 })?;
                 let line = lines[at].as_ref()?;
@@ -149,16 +149,34 @@ mqtt:
 
     #[test]
     fn finds_nested_list_fields() {
-        let p = [k("opcua"), Seg::Index(0), k("tags"), Seg::Index(1), k("deadband")];
+        let p = [
+            k("opcua"),
+            Seg::Index(0),
+            k("tags"),
+            Seg::Index(1),
+            k("deadband"),
+        ];
         assert_eq!(locate(DOC, &p), Some((10, 9)));
         assert_eq!(render(&p), "opcua[0].tags[1].deadband");
-        let p = [k("opcua"), Seg::Index(0), k("tags"), Seg::Index(0), k("node")];
+        let p = [
+            k("opcua"),
+            Seg::Index(0),
+            k("tags"),
+            Seg::Index(0),
+            k("node"),
+        ];
         assert_eq!(locate(DOC, &p), Some((6, 9)));
     }
 
     #[test]
     fn finds_items_at_the_parent_indent() {
-        let p = [k("mqtt"), Seg::Index(0), k("subscriptions"), Seg::Index(0), k("codec")];
+        let p = [
+            k("mqtt"),
+            Seg::Index(0),
+            k("subscriptions"),
+            Seg::Index(0),
+            k("codec"),
+        ];
         assert_eq!(locate(DOC, &p), Some((15, 5)));
         assert_eq!(locate(DOC, &[k("device"), k("id")]), Some((2, 3)));
     }

@@ -89,7 +89,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Profile, ProfileError> {
             let msg = inner.to_string();
             // serde_yaml prefixes the path it knows; we print the full path ourselves.
             let msg = match msg.split_once(": ") {
-                Some((prefix, rest)) if !prefix.contains(' ') && field.starts_with(prefix) => rest.to_owned(),
+                Some((prefix, rest)) if !prefix.contains(' ') && field.starts_with(prefix) => {
+                    rest.to_owned()
+                }
                 _ => msg,
             };
             return Err(fail(vec![Problem {

@@ -48,12 +48,21 @@ pub fn validate(p: &Profile) -> Vec<Issue> {
     for (i, src) in p.opcua.iter().enumerate() {
         let base = [k("opcua"), Seg::Index(i)];
         if !names.insert(src.name.clone()) {
-            out.push((at(&base, &[k("name")]), format!("source name {:?} is used twice; names must be unique", src.name)));
+            out.push((
+                at(&base, &[k("name")]),
+                format!(
+                    "source name {:?} is used twice; names must be unique",
+                    src.name
+                ),
+            ));
         }
         if !src.endpoint.starts_with("opc.tcp://") || src.endpoint.len() <= "opc.tcp://".len() {
             out.push((
                 at(&base, &[k("endpoint")]),
-                format!("{:?} is not an OPC UA endpoint; write it as opc.tcp://host:port", src.endpoint),
+                format!(
+                    "{:?} is not an OPC UA endpoint; write it as opc.tcp://host:port",
+                    src.endpoint
+                ),
             ));
         }
         let (pol, mode) = (src.security.policy, src.security.mode);
@@ -67,7 +76,10 @@ pub fn validate(p: &Profile) -> Vec<Issue> {
             ));
         }
         if src.publishing_interval_ms == 0 {
-            out.push((at(&base, &[k("publishing_interval_ms")]), "must be at least 1 ms".into()));
+            out.push((
+                at(&base, &[k("publishing_interval_ms")]),
+                "must be at least 1 ms".into(),
+            ));
         }
         if src.tags.is_empty() {
             out.push((
@@ -96,11 +108,17 @@ pub fn validate(p: &Profile) -> Vec<Issue> {
                 ));
             }
             if tag.name.trim().is_empty() {
-                out.push((at(&tb, &[k("name")]), "is empty; give the tag the name records should carry".into()));
+                out.push((
+                    at(&tb, &[k("name")]),
+                    "is empty; give the tag the name records should carry".into(),
+                ));
             } else if !tag_names.insert(tag.name.clone()) {
                 out.push((
                     at(&tb, &[k("name")]),
-                    format!("tag name {:?} is used twice; every tag of a device needs its own name", tag.name),
+                    format!(
+                        "tag name {:?} is used twice; every tag of a device needs its own name",
+                        tag.name
+                    ),
                 ));
             }
         }
@@ -110,7 +128,13 @@ pub fn validate(p: &Profile) -> Vec<Issue> {
     for (i, src) in p.mqtt.iter().enumerate() {
         let base = [k("mqtt"), Seg::Index(i)];
         if !names.insert(src.name.clone()) {
-            out.push((at(&base, &[k("name")]), format!("source name {:?} is used twice; names must be unique", src.name)));
+            out.push((
+                at(&base, &[k("name")]),
+                format!(
+                    "source name {:?} is used twice; names must be unique",
+                    src.name
+                ),
+            ));
         }
         if let Err(why) = crate::connectors::mqtt::parse_broker_url(&src.broker) {
             out.push((at(&base, &[k("broker")]), why));
@@ -118,13 +142,25 @@ pub fn validate(p: &Profile) -> Vec<Issue> {
         if src.client_id.trim().is_empty() {
             out.push((at(&base, &[k("client_id")]), "is empty; a fixed client id keeps the broker session (and unacknowledged messages) across restarts".into()));
         } else if !client_ids.insert(src.client_id.clone()) {
-            out.push((at(&base, &[k("client_id")]), format!("client id {:?} is used twice; each connection needs its own", src.client_id)));
+            out.push((
+                at(&base, &[k("client_id")]),
+                format!(
+                    "client id {:?} is used twice; each connection needs its own",
+                    src.client_id
+                ),
+            ));
         }
         if src.password_env.is_some() && src.username.is_none() {
-            out.push((at(&base, &[k("password_env")]), "is set without `username`; add the user name".into()));
+            out.push((
+                at(&base, &[k("password_env")]),
+                "is set without `username`; add the user name".into(),
+            ));
         }
         if src.subscriptions.is_empty() {
-            out.push((at(&base, &[k("subscriptions")]), "lists no topics; add at least one subscription".into()));
+            out.push((
+                at(&base, &[k("subscriptions")]),
+                "lists no topics; add at least one subscription".into(),
+            ));
         }
         for (j, sub) in src.subscriptions.iter().enumerate() {
             let sb = at(&base, &[k("subscriptions"), Seg::Index(j)]);
@@ -134,7 +170,10 @@ pub fn validate(p: &Profile) -> Vec<Issue> {
             match sub.codec {
                 Codec::Json => {
                     if sub.sparkplug_host_id.is_some() {
-                        out.push((at(&sb, &[k("sparkplug_host_id")]), "only applies to codec sparkplug_b; remove it".into()));
+                        out.push((
+                            at(&sb, &[k("sparkplug_host_id")]),
+                            "only applies to codec sparkplug_b; remove it".into(),
+                        ));
                     }
                     if let Some(j) = &sub.json {
                         let paths = [
@@ -158,7 +197,10 @@ pub fn validate(p: &Profile) -> Vec<Issue> {
                 }
                 Codec::SparkplugB => {
                     if sub.json.is_some() {
-                        out.push((at(&sb, &[k("json")]), "only applies to codec json; remove it".into()));
+                        out.push((
+                            at(&sb, &[k("json")]),
+                            "only applies to codec json; remove it".into(),
+                        ));
                     }
                     if !sub.topic.starts_with("spBv1.0/") {
                         out.push((
@@ -174,7 +216,13 @@ pub fn validate(p: &Profile) -> Vec<Issue> {
     for (i, cam) in p.cameras.iter().enumerate() {
         let base = [k("cameras"), Seg::Index(i)];
         if !names.insert(cam.name.clone()) {
-            out.push((at(&base, &[k("name")]), format!("source name {:?} is used twice; names must be unique", cam.name)));
+            out.push((
+                at(&base, &[k("name")]),
+                format!(
+                    "source name {:?} is used twice; names must be unique",
+                    cam.name
+                ),
+            ));
         }
         let ok = ["rtsp://", "rtsps://", "v4l2://", "file://", "test:", "uvc:"]
             .iter()
@@ -186,7 +234,13 @@ pub fn validate(p: &Profile) -> Vec<Issue> {
             ));
         }
         if !(1..=120).contains(&cam.fps) {
-            out.push((at(&base, &[k("fps")]), format!("{} is out of range; use 1 to 120 frames per second", cam.fps)));
+            out.push((
+                at(&base, &[k("fps")]),
+                format!(
+                    "{} is out of range; use 1 to 120 frames per second",
+                    cam.fps
+                ),
+            ));
         }
     }
 
@@ -195,7 +249,10 @@ pub fn validate(p: &Profile) -> Vec<Issue> {
     {
         out.push((
             vec![k("uplink"), k("gateway")],
-            format!("{:?} must be an https:// URL: the uplink always uses mutual TLS", u.gateway),
+            format!(
+                "{:?} must be an https:// URL: the uplink always uses mutual TLS",
+                u.gateway
+            ),
         ));
     }
     out
@@ -209,10 +266,14 @@ pub fn check_topic_filter(t: &str) -> Result<(), String> {
     let levels: Vec<&str> = t.split('/').collect();
     for (i, l) in levels.iter().enumerate() {
         if l.contains('#') && (*l != "#" || i + 1 != levels.len()) {
-            return Err(format!("{t:?}: '#' must be a whole level and the last one, e.g. plant/#"));
+            return Err(format!(
+                "{t:?}: '#' must be a whole level and the last one, e.g. plant/#"
+            ));
         }
         if l.contains('+') && *l != "+" {
-            return Err(format!("{t:?}: '+' must be a whole level, e.g. plant/+/temp"));
+            return Err(format!(
+                "{t:?}: '+' must be a whole level, e.g. plant/+/temp"
+            ));
         }
     }
     Ok(())

@@ -9,9 +9,7 @@ pub enum IdError {
     Empty { kind: &'static str },
     #[error("{kind} id {id:?} is longer than 200 bytes")]
     TooLong { kind: &'static str, id: String },
-    #[error(
-        "{kind} id {id:?} contains {ch:?}; use letters, digits and . _ - / : only"
-    )]
+    #[error("{kind} id {id:?} contains {ch:?}; use letters, digits and . _ - / : only")]
     BadChar {
         kind: &'static str,
         id: String,
@@ -100,10 +98,7 @@ mod tests {
     #[test]
     fn accepts_plain_ids_and_rejects_bad_ones() {
         assert!(StreamId::new("opcua/line1").is_ok());
-        assert_eq!(
-            StreamId::new(""),
-            Err(IdError::Empty { kind: "stream" })
-        );
+        assert_eq!(StreamId::new(""), Err(IdError::Empty { kind: "stream" }));
         assert!(matches!(
             DeviceId::new("box 1"),
             Err(IdError::BadChar { ch: ' ', .. })

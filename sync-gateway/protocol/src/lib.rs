@@ -9,6 +9,6 @@ mod record;
 
 pub use ids::{DeviceId, IdError, StreamId};
 pub use record::{
-    BoundingBox, DecodeError, Detection, Event, Gap, Kind, Payload, PriorityClass, Quality, Reading,
-    Record, Rollup, Severity, Value,
+    BoundingBox, DecodeError, Detection, Event, Gap, Kind, Payload, PriorityClass, Quality,
+    Reading, Record, Rollup, Severity, Value,
 };

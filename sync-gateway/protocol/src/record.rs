@@ -43,7 +43,9 @@ pub enum Payload {
     Event(Event),
     Detection(Detection),
     /// An EPCIS 2.0 event document (JSON-LD), kept verbatim.
-    Trace { epcis: String },
+    Trace {
+        epcis: String,
+    },
     Rollup(Rollup),
     Gap(Gap),
     Audit {
@@ -242,7 +244,11 @@ mod tests {
     fn payload_roundtrips_through_binary_encoding() {
         let p = reading();
         let bytes = p.encode();
-        assert!(bytes.len() < 64, "compact encoding, got {} bytes", bytes.len());
+        assert!(
+            bytes.len() < 64,
+            "compact encoding, got {} bytes",
+            bytes.len()
+        );
         assert_eq!(Payload::decode(&bytes).unwrap(), p);
         assert_eq!(p.kind(), Kind::Reading);
     }

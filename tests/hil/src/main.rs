@@ -68,12 +68,18 @@ async fn main() -> anyhow::Result<()> {
         cancel.clone(),
     )
     .await
-    .map_err(|e| anyhow::anyhow!("cannot start the simulated OPC UA server on port {}: {e}", cli.opcua_port))?;
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "cannot start the simulated OPC UA server on port {}: {e}",
+            cli.opcua_port
+        )
+    })?;
 
     let mut mqtt_url = None;
     if !cli.no_mqtt {
         let (host, port) = match &cli.mqtt_broker {
-            Some(url) => foodflow_edge::connectors::mqtt::parse_broker_url(url).map_err(anyhow::Error::msg)?,
+            Some(url) => foodflow_edge::connectors::mqtt::parse_broker_url(url)
+                .map_err(anyhow::Error::msg)?,
             None => {
                 start_embedded_broker(cli.embedded_broker_port)?;
                 ("127.0.0.1".to_owned(), cli.embedded_broker_port)
@@ -81,7 +87,13 @@ async fn main() -> anyhow::Result<()> {
         };
         mqtt_url = Some(format!("mqtt://{host}:{port}"));
         let period = Duration::from_millis(cli.mqtt_period_ms.max(10));
-        tokio::spawn(run_json_device(host.clone(), port, plant.clone(), period, cancel.clone()));
+        tokio::spawn(run_json_device(
+            host.clone(),
+            port,
+            plant.clone(),
+            period,
+            cancel.clone(),
+        ));
         tokio::spawn(run_sparkplug_node(
             host,
             port,

@@ -94,7 +94,12 @@ pub async fn run_sparkplug_node(
     let bd_seq = 0u64;
     let death = SpPayload {
         timestamp: Some(now_ms()),
-        metrics: vec![Metric::new("bdSeq", None, MetricValue::LongValue(bd_seq), datatype::INT64)],
+        metrics: vec![Metric::new(
+            "bdSeq",
+            None,
+            MetricValue::LongValue(bd_seq),
+            datatype::INT64,
+        )],
         seq: None,
         uuid: None,
         body: None,
@@ -149,11 +154,26 @@ pub async fn run_sparkplug_node(
         let (topic, metrics) = if birth_now || !born {
             seq = 0;
             born = true;
-            let mut m = vec![Metric::new("bdSeq", None, MetricValue::LongValue(bd_seq), datatype::INT64)];
-            m.push(Metric::new("Node Control/Rebirth", None, MetricValue::BooleanValue(false), datatype::BOOLEAN));
+            let mut m = vec![Metric::new(
+                "bdSeq",
+                None,
+                MetricValue::LongValue(bd_seq),
+                datatype::INT64,
+            )];
+            m.push(Metric::new(
+                "Node Control/Rebirth",
+                None,
+                MetricValue::BooleanValue(false),
+                datatype::BOOLEAN,
+            ));
             for (i, (tag, v)) in tags.iter().enumerate() {
                 let (val, dt) = metric_value(v);
-                m.push(Metric::new(&tag.replace('.', "/"), Some(i as u64 + 1), val, dt));
+                m.push(Metric::new(
+                    &tag.replace('.', "/"),
+                    Some(i as u64 + 1),
+                    val,
+                    dt,
+                ));
             }
             (format!("spBv1.0/{group}/NBIRTH/{node}"), m)
         } else {
@@ -177,7 +197,9 @@ pub async fn run_sparkplug_node(
             body: None,
         };
         seq += 1;
-        let _ = client.publish(topic, QoS::AtLeastOnce, false, p.encode_to_vec()).await;
+        let _ = client
+            .publish(topic, QoS::AtLeastOnce, false, p.encode_to_vec())
+            .await;
     }
 }
 

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use opcua::server::node_manager::memory::{SimpleNodeManager, simple_node_manager};
-use opcua::server::{ServerBuilder, ServerHandle, diagnostics::NamespaceMetadata};
 use opcua::crypto::SecurityPolicy;
 use opcua::nodes::Variable;
+use opcua::server::node_manager::memory::{SimpleNodeManager, simple_node_manager};
+use opcua::server::{ServerBuilder, ServerHandle, diagnostics::NamespaceMetadata};
 use opcua::types::{DataValue, DateTime, MessageSecurityMode, NodeId, StatusCode, Variant};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -79,14 +79,32 @@ pub async fn start(
         .host("127.0.0.1")
         .port(port)
         .discovery_urls(vec!["/".to_owned()])
-        .add_endpoint("none", ("/", SecurityPolicy::None, MessageSecurityMode::None, &user_tokens as &[&str]))
+        .add_endpoint(
+            "none",
+            (
+                "/",
+                SecurityPolicy::None,
+                MessageSecurityMode::None,
+                &user_tokens as &[&str],
+            ),
+        )
         .add_endpoint(
             "basic256sha256",
-            ("/", SecurityPolicy::Basic256Sha256, MessageSecurityMode::SignAndEncrypt, &user_tokens as &[&str]),
+            (
+                "/",
+                SecurityPolicy::Basic256Sha256,
+                MessageSecurityMode::SignAndEncrypt,
+                &user_tokens as &[&str],
+            ),
         )
         .add_endpoint(
             "aes128sha256rsaoaep",
-            ("/", SecurityPolicy::Aes128Sha256RsaOaep, MessageSecurityMode::SignAndEncrypt, &user_tokens as &[&str]),
+            (
+                "/",
+                SecurityPolicy::Aes128Sha256RsaOaep,
+                MessageSecurityMode::SignAndEncrypt,
+                &user_tokens as &[&str],
+            ),
         )
         .with_node_manager(simple_node_manager(
             NamespaceMetadata {
@@ -118,7 +136,9 @@ pub async fn start(
         .ok_or_else(|| anyhow::anyhow!("simple node manager missing"))?;
 
     let plant_tags = plant.lock().map(|p| p.tags()).unwrap_or_default();
-    let extra: Vec<NodeId> = (0..cfg.extra_tags).map(|i| NodeId::new(ns, extra_tag_name(i))).collect();
+    let extra: Vec<NodeId> = (0..cfg.extra_tags)
+        .map(|i| NodeId::new(ns, extra_tag_name(i)))
+        .collect();
     {
         let mut space = manager.address_space().write();
         let line = NodeId::new(ns, "Line1");
@@ -133,7 +153,12 @@ pub async fn start(
         space.add_variables(vars, &line);
         if !extra.is_empty() {
             let folder = NodeId::new(ns, "Extra");
-            space.add_folder(&folder, "Extra", "Synthetic tags", &NodeId::objects_folder_id());
+            space.add_folder(
+                &folder,
+                "Extra",
+                "Synthetic tags",
+                &NodeId::objects_folder_id(),
+            );
             let vars = extra
                 .iter()
                 .enumerate()
@@ -149,7 +174,10 @@ pub async fn start(
     let subs = handle.subscriptions().clone();
     let updater_cancel = cancel.child_token();
     let server_cancel = handle.token().clone();
-    let plant_ids: Vec<NodeId> = plant_tags.iter().map(|(n, _)| NodeId::new(ns, n.clone())).collect();
+    let plant_ids: Vec<NodeId> = plant_tags
+        .iter()
+        .map(|(n, _)| NodeId::new(ns, n.clone()))
+        .collect();
     let tick = if cfg.extra_tags > 0 && cfg.extra_rate_hz > 0.0 {
         Duration::from_secs_f64(1.0 / cfg.extra_rate_hz).max(Duration::from_millis(10))
     } else {
@@ -186,25 +214,33 @@ pub async fn start(
                 } else {
                     StatusCode::Good
                 };
-                values.push((id, None, DataValue {
-                    value: Some(variant(v)),
-                    status: Some(status),
-                    source_timestamp: Some(now),
-                    server_timestamp: Some(now),
-                    ..Default::default()
-                }));
+                values.push((
+                    id,
+                    None,
+                    DataValue {
+                        value: Some(variant(v)),
+                        status: Some(status),
+                        source_timestamp: Some(now),
+                        server_timestamp: Some(now),
+                        ..Default::default()
+                    },
+                ));
             }
             let t = start.elapsed().as_secs_f64();
             for (i, id) in extra.iter().enumerate() {
                 // Every value differs from the previous one, so every update is a change.
                 let v = (i as f64 * 0.1 + t).sin() * 10.0 + round as f64 * 1e-6;
-                values.push((id, None, DataValue {
-                    value: Some(Variant::Double(v)),
-                    status: Some(StatusCode::Good),
-                    source_timestamp: Some(now),
-                    server_timestamp: Some(now),
-                    ..Default::default()
-                }));
+                values.push((
+                    id,
+                    None,
+                    DataValue {
+                        value: Some(Variant::Double(v)),
+                        status: Some(StatusCode::Good),
+                        source_timestamp: Some(now),
+                        server_timestamp: Some(now),
+                        ..Default::default()
+                    },
+                ));
             }
             if let Err(e) = manager.set_values(&subs, values.into_iter()) {
                 tracing::error!(%e, "cannot update simulated values");

@@ -110,8 +110,13 @@ impl Plant {
             self.fill_acc += self.belt_speed / 1.2 * 2.0 * dt_s;
             while self.fill_acc >= 1.0 {
                 self.fill_acc -= 1.0;
-                let fill = FILL_TARGET_G + self.rng.random_range(-1.0..1.0) * 4.0
-                    + if self.rng.random_bool(0.02) { -15.0 } else { 0.0 };
+                let fill = FILL_TARGET_G
+                    + self.rng.random_range(-1.0..1.0) * 4.0
+                    + if self.rng.random_bool(0.02) {
+                        -15.0
+                    } else {
+                        0.0
+                    };
                 self.last_fill_g = fill;
                 if (fill - FILL_TARGET_G).abs() <= FILL_TOLERANCE_G {
                     self.good += 1;
@@ -130,14 +135,26 @@ impl Plant {
     pub fn tags(&self) -> Vec<(String, SimValue)> {
         let mut v = Vec::with_capacity(16);
         for (z, t) in self.oven.iter().enumerate() {
-            v.push((format!("Line1.Oven.Zone{}.Temperature", z + 1), SimValue::Float(*t)));
+            v.push((
+                format!("Line1.Oven.Zone{}.Temperature", z + 1),
+                SimValue::Float(*t),
+            ));
         }
         v.push(("Line1.Belt.Speed".into(), SimValue::Float(self.belt_speed)));
-        v.push(("Line1.Filler.LastWeight".into(), SimValue::Float(self.last_fill_g)));
+        v.push((
+            "Line1.Filler.LastWeight".into(),
+            SimValue::Float(self.last_fill_g),
+        ));
         v.push(("Line1.Counters.Good".into(), SimValue::Int(self.good)));
         v.push(("Line1.Counters.Reject".into(), SimValue::Int(self.reject)));
-        v.push(("Line1.State".into(), SimValue::Text(self.state.as_str().into())));
-        v.push(("Line1.Alarms.OvenDeviation".into(), SimValue::Bool(self.oven_alarm)));
+        v.push((
+            "Line1.State".into(),
+            SimValue::Text(self.state.as_str().into()),
+        ));
+        v.push((
+            "Line1.Alarms.OvenDeviation".into(),
+            SimValue::Bool(self.oven_alarm),
+        ));
         v.push(("Line1.Batch".into(), SimValue::Text(self.batch.clone())));
         v
     }

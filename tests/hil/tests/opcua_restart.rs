@@ -27,7 +27,10 @@ async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_restart_means_reconnect_reread_and_a_gap() {
-    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let dir = tempfile::tempdir().unwrap();
     let pki = dir.path().join("sim-pki");
     let plant = Arc::new(Mutex::new(Plant::new(3)));
@@ -38,21 +41,27 @@ async fn server_restart_means_reconnect_reread_and_a_gap() {
         extra_rate_hz: 5.0,
         pki_dir: pki.clone(),
     };
-    let server = opcua_server::start(cfg.clone(), plant.clone(), sim_cancel.clone()).await.unwrap();
+    let server = opcua_server::start(cfg.clone(), plant.clone(), sim_cancel.clone())
+        .await
+        .unwrap();
     let port = server.port;
 
-    let tags: Vec<OpcUaTag> = ["Line1.Oven.Zone1.Temperature", "Line1.Counters.Good", "Line1.State"]
-        .iter()
-        .map(|n| n.to_string())
-        .chain((0..20).map(opcua_server::extra_tag_name))
-        .map(|n| OpcUaTag {
-            node: format!("ns={};s={n}", server.namespace_index),
-            name: n.to_lowercase(),
-            unit: None,
-            sampling_interval_ms: Some(50),
-            deadband: 0.0,
-        })
-        .collect();
+    let tags: Vec<OpcUaTag> = [
+        "Line1.Oven.Zone1.Temperature",
+        "Line1.Counters.Good",
+        "Line1.State",
+    ]
+    .iter()
+    .map(|n| n.to_string())
+    .chain((0..20).map(opcua_server::extra_tag_name))
+    .map(|n| OpcUaTag {
+        node: format!("ns={};s={n}", server.namespace_index),
+        name: n.to_lowercase(),
+        unit: None,
+        sampling_interval_ms: Some(50),
+        deadband: 0.0,
+    })
+    .collect();
     let src = OpcUaSource {
         name: "sim-plc".into(),
         endpoint: server.endpoint(),
@@ -65,11 +74,21 @@ async fn server_restart_means_reconnect_reread_and_a_gap() {
         tags,
     };
     let metrics = Metrics::new();
-    let store = Store::open(&dir.path().join("journal"), DeviceId::new("it-hil").unwrap()).unwrap();
-    let (journal, writer) = Journal::start(store, 1024, Quotas::default(), metrics.clone()).unwrap();
+    let store = Store::open(
+        &dir.path().join("journal"),
+        DeviceId::new("it-hil").unwrap(),
+    )
+    .unwrap();
+    let (journal, writer) =
+        Journal::start(store, 1024, Quotas::default(), metrics.clone()).unwrap();
     let stats = SourceStats::new(&metrics, "sim-plc", "opcua");
     let cancel = CancellationToken::new();
-    let edge = tokio::spawn(opcua::run(src, journal.clone(), stats.clone(), cancel.clone()));
+    let edge = tokio::spawn(opcua::run(
+        src,
+        journal.clone(),
+        stats.clone(),
+        cancel.clone(),
+    ));
 
     let s = stats.clone();
     wait_until("first values", || s.records.load(Ordering::Relaxed) > 50).await;
@@ -78,24 +97,41 @@ async fn server_restart_means_reconnect_reread_and_a_gap() {
     // Restart the PLC on the same port.
     server.stop().await;
     let s = stats.clone();
-    wait_until("the loss to be noticed", || s.connected.load(Ordering::Relaxed) == 0).await;
+    wait_until("the loss to be noticed", || {
+        s.connected.load(Ordering::Relaxed) == 0
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = stats.records.load(Ordering::Relaxed);
-    let server = opcua_server::start(OpcUaSimConfig { port, ..cfg }, plant.clone(), sim_cancel.clone())
-        .await
-        .unwrap();
+    let server = opcua_server::start(
+        OpcUaSimConfig { port, ..cfg },
+        plant.clone(),
+        sim_cancel.clone(),
+    )
+    .await
+    .unwrap();
     let s = stats.clone();
     wait_until("reconnect", || s.connected.load(Ordering::Relaxed) == 1).await;
     let s = stats.clone();
-    wait_until("values after the restart", || s.records.load(Ordering::Relaxed) > before + 50).await;
+    wait_until("values after the restart", || {
+        s.records.load(Ordering::Relaxed) > before + 50
+    })
+    .await;
 
     cancel.cancel();
     edge.await.unwrap().unwrap();
     server.stop().await;
     drop(journal);
-    tokio::task::spawn_blocking(move || writer.join()).await.unwrap().unwrap();
+    tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .unwrap()
+        .unwrap();
 
-    let store = Store::open(&dir.path().join("journal"), DeviceId::new("it-hil").unwrap()).unwrap();
+    let store = Store::open(
+        &dir.path().join("journal"),
+        DeviceId::new("it-hil").unwrap(),
+    )
+    .unwrap();
     let records: Vec<_> = store
         .read(&StreamId::new("opcua/sim").unwrap(), 1)
         .unwrap()
@@ -106,7 +142,9 @@ async fn server_restart_means_reconnect_reread_and_a_gap() {
     }
     let lost = records
         .iter()
-        .position(|r| matches!(&r.payload, Payload::Event(e) if e.name == "sim-plc/connection_lost"))
+        .position(
+            |r| matches!(&r.payload, Payload::Event(e) if e.name == "sim-plc/connection_lost"),
+        )
         .expect("the outage start is recorded as an event");
     let gap = records
         .iter()
@@ -121,6 +159,10 @@ async fn server_restart_means_reconnect_reread_and_a_gap() {
             _ => None,
         })
         .collect();
-    assert_eq!(after.len(), 23, "all tags re-read after the reconnect: {after:?}");
+    assert_eq!(
+        after.len(),
+        23,
+        "all tags re-read after the reconnect: {after:?}"
+    );
     assert!(stats.gaps.load(Ordering::Relaxed) >= 1);
 }

@@ -31,16 +31,24 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
     let mut p = profile::load(&o.profile)?;
     for ov in &o.opcua_endpoints {
         let (name, url) = split_override(ov)?;
-        let src = p.opcua.iter_mut().find(|s| s.name == name).with_context(|| {
-            format!("--opcua-endpoint {name}: the profile has no OPC UA source named {name:?}")
-        })?;
+        let src = p
+            .opcua
+            .iter_mut()
+            .find(|s| s.name == name)
+            .with_context(|| {
+                format!("--opcua-endpoint {name}: the profile has no OPC UA source named {name:?}")
+            })?;
         src.endpoint = url.to_owned();
     }
     for ov in &o.mqtt_brokers {
         let (name, url) = split_override(ov)?;
-        let src = p.mqtt.iter_mut().find(|s| s.name == name).with_context(|| {
-            format!("--mqtt-broker {name}: the profile has no MQTT source named {name:?}")
-        })?;
+        let src = p
+            .mqtt
+            .iter_mut()
+            .find(|s| s.name == name)
+            .with_context(|| {
+                format!("--mqtt-broker {name}: the profile has no MQTT source named {name:?}")
+            })?;
         mqtt::parse_broker_url(url).map_err(anyhow::Error::msg)?;
         src.broker = url.to_owned();
     }
@@ -77,7 +85,8 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
         });
     }
     for mut src in p.opcua.clone() {
-        src.pki_dir.get_or_insert_with(|| data_dir.join("pki/opcua"));
+        src.pki_dir
+            .get_or_insert_with(|| data_dir.join("pki/opcua"));
         let stats = SourceStats::new(&metrics, &src.name, "opcua");
         sources.add(stats.clone());
         let (j, c) = (journal.clone(), cancel.clone());

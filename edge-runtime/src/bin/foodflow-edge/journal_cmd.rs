@@ -35,10 +35,13 @@ fn open(data_dir: &std::path::Path) -> anyhow::Result<Store> {
             dir.display()
         );
     }
-    let device = std::fs::read_to_string(data_dir.join("device-id"))
+    let device = match std::fs::read_to_string(data_dir.join("device-id"))
         .ok()
         .and_then(|s| DeviceId::new(s.trim()).ok())
-        .unwrap_or_else(|| DeviceId::new("unknown").unwrap_or_else(|_| unreachable!()));
+    {
+        Some(d) => d,
+        None => DeviceId::new("unknown")?,
+    };
     Ok(Store::open(&dir, device)?)
 }
 
@@ -75,7 +78,8 @@ pub fn run(cmd: JournalCmd) -> anyhow::Result<()> {
                 for r in store.read(&s, from)? {
                     let r = r?;
                     let mut j = serde_json::to_value(&r)?;
-                    j["time"] = serde_json::Value::String(foodflow_edge::time::format_rfc3339(r.ts_ns));
+                    j["time"] =
+                        serde_json::Value::String(foodflow_edge::time::format_rfc3339(r.ts_ns));
                     if let Err(e) = writeln!(out, "{j}") {
                         // A closed pipe (e.g. `| head`) ends the dump quietly.
                         if e.kind() == std::io::ErrorKind::BrokenPipe {

@@ -117,7 +117,8 @@ fn main() -> ExitCode {
                         Cmd::Opcua {
                             cmd: OpcuaCmd::Browse { endpoint, depth },
                         } => {
-                            let yaml = foodflow_edge::connectors::opcua::browse(&endpoint, depth).await?;
+                            let yaml =
+                                foodflow_edge::connectors::opcua::browse(&endpoint, depth).await?;
                             print!("{yaml}");
                             Ok(())
                         }

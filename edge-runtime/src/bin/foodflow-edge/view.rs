@@ -40,8 +40,13 @@ pub async fn run(
             out,
             "FoodFlow edge {device} — up {}s — journal {:.1} MB, {} records durable — Ctrl-C stops\n",
             start.elapsed().as_secs(),
-            metrics.value("foodflow_journal_size_bytes", &[]).unwrap_or(0) as f64 / 1e6,
-            metrics.value("foodflow_journal_records_total", &[]).unwrap_or(0),
+            metrics
+                .value("foodflow_journal_size_bytes", &[])
+                .unwrap_or(0) as f64
+                / 1e6,
+            metrics
+                .value("foodflow_journal_records_total", &[])
+                .unwrap_or(0),
         );
         let _ = writeln!(
             out,
@@ -51,15 +56,25 @@ pub async fn run(
         for s in sources.all() {
             let records = s.records.load(Ordering::Relaxed);
             let now = Instant::now();
-            let (r0, t0) = prev.insert(s.name.clone(), (records, now)).unwrap_or((records, now));
+            let (r0, t0) = prev
+                .insert(s.name.clone(), (records, now))
+                .unwrap_or((records, now));
             let dt = now.duration_since(t0).as_secs_f64();
-            let rate = if dt > 0.0 { (records - r0) as f64 / dt } else { 0.0 };
+            let rate = if dt > 0.0 {
+                (records - r0) as f64 / dt
+            } else {
+                0.0
+            };
             let _ = writeln!(
                 out,
                 "{:<22} {:<9} {:<5} {:>10.0} {:>10} {:>6} {:>6}",
                 s.name,
                 s.kind,
-                if s.connected.load(Ordering::Relaxed) == 1 { "up" } else { "DOWN" },
+                if s.connected.load(Ordering::Relaxed) == 1 {
+                    "up"
+                } else {
+                    "DOWN"
+                },
                 rate,
                 records,
                 s.gaps.load(Ordering::Relaxed),

@@ -17,7 +17,8 @@ pub fn decode(
     if bytes.is_empty() {
         return Err(CodecError::Empty);
     }
-    let doc: Json = serde_json::from_slice(bytes).map_err(|e| CodecError::NotJson(e.to_string()))?;
+    let doc: Json =
+        serde_json::from_slice(bytes).map_err(|e| CodecError::NotJson(e.to_string()))?;
     match doc {
         Json::Array(items) => items
             .iter()
@@ -60,7 +61,12 @@ fn one(topic: &str, o: &Json, cfg: &JsonCodecConfig) -> Result<Reading, CodecErr
         },
         Json::String(s) => Value::Text(s.clone()),
         other => {
-            return Err(wrong("value", &cfg.value_path, other, "a number, boolean or string"));
+            return Err(wrong(
+                "value",
+                &cfg.value_path,
+                other,
+                "a number, boolean or string",
+            ));
         }
     };
     let tag = match &cfg.tag_path {
@@ -72,8 +78,8 @@ fn one(topic: &str, o: &Json, cfg: &JsonCodecConfig) -> Result<Reading, CodecErr
     };
     let source_ts_ns = match &cfg.timestamp_path {
         None => None,
-        Some(p) => Some(timestamp(get("timestamp", p)?, cfg.timestamp_format).ok_or_else(
-            || {
+        Some(p) => Some(
+            timestamp(get("timestamp", p)?, cfg.timestamp_format).ok_or_else(|| {
                 wrong(
                     "timestamp",
                     p,
@@ -84,26 +90,48 @@ fn one(topic: &str, o: &Json, cfg: &JsonCodecConfig) -> Result<Reading, CodecErr
                         TimestampFormat::Rfc3339 => "an RFC 3339 string",
                     },
                 )
-            },
-        )?),
+            })?,
+        ),
     };
     let (quality, status_code) = match &cfg.quality_path {
         None => (Quality::Good, 0),
         Some(p) => match o.pointer(p) {
             None => (Quality::Good, 0),
             Some(Json::Number(n)) => {
-                let code = n.as_u64().and_then(|c| u32::try_from(c).ok()).ok_or_else(|| {
-                    wrong("quality", p, &Json::Number(n.clone()), "a 32-bit status code")
-                })?;
+                let code = n
+                    .as_u64()
+                    .and_then(|c| u32::try_from(c).ok())
+                    .ok_or_else(|| {
+                        wrong(
+                            "quality",
+                            p,
+                            &Json::Number(n.clone()),
+                            "a 32-bit status code",
+                        )
+                    })?;
                 (Quality::from_status_code(code), code)
             }
             Some(Json::String(s)) => match s.to_ascii_lowercase().as_str() {
                 "good" | "ok" => (Quality::Good, 0),
                 "uncertain" => (Quality::Uncertain, 0x4000_0000),
                 "bad" => (Quality::Bad, 0x8000_0000),
-                _ => return Err(wrong("quality", p, &Json::String(s.clone()), "good, uncertain, bad or a status code")),
+                _ => {
+                    return Err(wrong(
+                        "quality",
+                        p,
+                        &Json::String(s.clone()),
+                        "good, uncertain, bad or a status code",
+                    ));
+                }
             },
-            Some(other) => return Err(wrong("quality", p, other, "good, uncertain, bad or a status code")),
+            Some(other) => {
+                return Err(wrong(
+                    "quality",
+                    p,
+                    other,
+                    "good, uncertain, bad or a status code",
+                ));
+            }
         },
     };
     let origin_id = match &cfg.id_path {
@@ -180,7 +208,13 @@ mod tests {
 
     #[test]
     fn topic_is_the_tag_without_a_tag_path() {
-        let out = decode("plant/l1/temp", br#"{"value": 3}"#, &JsonCodecConfig::default(), 0).unwrap();
+        let out = decode(
+            "plant/l1/temp",
+            br#"{"value": 3}"#,
+            &JsonCodecConfig::default(),
+            0,
+        )
+        .unwrap();
         let r = reading(&out[0].1);
         assert_eq!(r.tag, "plant/l1/temp");
         assert_eq!(r.value, Value::Int(3));
@@ -191,9 +225,15 @@ mod tests {
         let e = decode("t", b"{not json", &cfg(), 0).unwrap_err();
         assert!(matches!(e, CodecError::NotJson(_)), "{e}");
         let e = decode("t", br#"{"tag":"a","ts":1}"#, &cfg(), 0).unwrap_err();
-        assert_eq!(e.to_string(), "no value at JSON pointer \"/v\" in the payload; fix the publisher or the profile's json.value_path");
+        assert_eq!(
+            e.to_string(),
+            "no value at JSON pointer \"/v\" in the payload; fix the publisher or the profile's json.value_path"
+        );
         let e = decode("t", br#"{"tag":"a","v":{},"ts":1}"#, &cfg(), 0).unwrap_err();
-        assert!(e.to_string().contains("is an object, expected a number"), "{e}");
+        assert!(
+            e.to_string().contains("is an object, expected a number"),
+            "{e}"
+        );
         let e = decode("t", br#"{"tag":"a","v":1,"ts":"noon"}"#, &cfg(), 0).unwrap_err();
         assert!(e.to_string().contains("Unix milliseconds"), "{e}");
         assert_eq!(decode("t", b"", &cfg(), 0).unwrap_err(), CodecError::Empty);
@@ -205,7 +245,13 @@ mod tests {
             timestamp_format: TimestampFormat::Rfc3339,
             ..cfg()
         };
-        let out = decode("t", br#"{"tag":"a","v":1,"ts":"1970-01-01T00:00:01Z","q":1073741824}"#, &c, 0).unwrap();
+        let out = decode(
+            "t",
+            br#"{"tag":"a","v":1,"ts":"1970-01-01T00:00:01Z","q":1073741824}"#,
+            &c,
+            0,
+        )
+        .unwrap();
         let r = reading(&out[0].1);
         assert_eq!(r.source_ts_ns, Some(1_000_000_000));
         assert_eq!(r.quality, Quality::Uncertain);

@@ -6,9 +6,13 @@ pub mod sparkplug;
 /// Why one message could not be decoded. The message is counted and skipped; the stream goes on.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CodecError {
-    #[error("payload is not valid JSON ({0}); the publisher must send one JSON object or an array of them")]
+    #[error(
+        "payload is not valid JSON ({0}); the publisher must send one JSON object or an array of them"
+    )]
     NotJson(String),
-    #[error("no {what} at JSON pointer {pointer:?} in the payload; fix the publisher or the profile's json.{what}_path")]
+    #[error(
+        "no {what} at JSON pointer {pointer:?} in the payload; fix the publisher or the profile's json.{what}_path"
+    )]
     Missing { what: &'static str, pointer: String },
     #[error("{what} at {pointer:?} is {found}, expected {expected}")]
     WrongType {
@@ -21,7 +25,9 @@ pub enum CodecError {
     NotSparkplug(String),
     #[error("topic {0:?} is not a Sparkplug B topic (spBv1.0/GROUP/TYPE/NODE[/DEVICE])")]
     BadTopic(String),
-    #[error("Sparkplug metric {0} has no name and an alias the last birth did not define; a rebirth was requested")]
+    #[error(
+        "Sparkplug metric {0} has no name and an alias the last birth did not define; a rebirth was requested"
+    )]
     UnknownAlias(String),
     #[error("payload is empty")]
     Empty,

@@ -63,7 +63,12 @@ fn sp(seq: u64, metrics: Vec<Metric>) -> Vec<u8> {
 }
 
 fn aliased(alias: u64, v: f64) -> Metric {
-    let mut m = Metric::new("", Some(alias), MetricValue::DoubleValue(v), datatype::DOUBLE);
+    let mut m = Metric::new(
+        "",
+        Some(alias),
+        MetricValue::DoubleValue(v),
+        datatype::DOUBLE,
+    );
     m.name = None;
     m
 }
@@ -76,8 +81,12 @@ async fn json_sparkplug_rebirth_and_malformed_payloads() {
     edge.wait_connected(Duration::from_secs(20));
 
     // A host-side listener for the rebirth request the edge must send.
-    let (watcher, mut wel) = AsyncClient::new(MqttOptions::new("it-watch", "127.0.0.1", broker.port), 10);
-    watcher.subscribe("spBv1.0/itg/NCMD/#", QoS::AtLeastOnce).await.unwrap();
+    let (watcher, mut wel) =
+        AsyncClient::new(MqttOptions::new("it-watch", "127.0.0.1", broker.port), 10);
+    watcher
+        .subscribe("spBv1.0/itg/NCMD/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
     let (ncmd_tx, mut ncmd_rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok(ev) = wel.poll().await {
@@ -94,20 +103,39 @@ async fn json_sparkplug_rebirth_and_malformed_payloads() {
             10 => b"{not json".to_vec(),
             20 => br#"{"tag":"x","ts":1}"#.to_vec(),
             30 => br#"{"tag":"x","value":{"nested":1},"ts":1,"id":"bad-30"}"#.to_vec(),
-            _ => format!(r#"{{"id":"j-{i}","tag":"line1.temp","value":{}.5,"ts":1700000000{i:03}}}"#, 180 + i)
-                .into_bytes(),
+            _ => format!(
+                r#"{{"id":"j-{i}","tag":"line1.temp","value":{}.5,"ts":1700000000{i:03}}}"#,
+                180 + i
+            )
+            .into_bytes(),
         };
         msgs.push((format!("plant/line1/json/temp"), payload));
     }
     let birth = vec![
         Metric::new("bdSeq", None, MetricValue::LongValue(0), datatype::INT64),
-        Metric::new("Oven/Temp", Some(1), MetricValue::DoubleValue(180.0), datatype::DOUBLE),
-        Metric::new("Belt/Speed", Some(2), MetricValue::DoubleValue(1.2), datatype::DOUBLE),
+        Metric::new(
+            "Oven/Temp",
+            Some(1),
+            MetricValue::DoubleValue(180.0),
+            datatype::DOUBLE,
+        ),
+        Metric::new(
+            "Belt/Speed",
+            Some(2),
+            MetricValue::DoubleValue(1.2),
+            datatype::DOUBLE,
+        ),
     ];
     msgs.push(("spBv1.0/itg/NBIRTH/n1".into(), sp(0, birth)));
-    msgs.push(("spBv1.0/itg/NDATA/n1".into(), sp(1, vec![aliased(1, 181.0), aliased(2, 1.1)])));
+    msgs.push((
+        "spBv1.0/itg/NDATA/n1".into(),
+        sp(1, vec![aliased(1, 181.0), aliased(2, 1.1)]),
+    ));
     // seq 2..4 never arrive: a gap.
-    msgs.push(("spBv1.0/itg/NDATA/n1".into(), sp(5, vec![aliased(1, 182.0)])));
+    msgs.push((
+        "spBv1.0/itg/NDATA/n1".into(),
+        sp(5, vec![aliased(1, 182.0)]),
+    ));
     msgs.push(("spBv1.0/itg/NDATA/n1".into(), vec![0xde, 0xad, 0xbe, 0xef]));
     publish_all(broker.port, "it-pub", msgs).await;
 
@@ -124,14 +152,20 @@ async fn json_sparkplug_rebirth_and_malformed_payloads() {
     let mut metrics = String::new();
     for _ in 0..100 {
         metrics = edge.get("/metrics");
-        let n = metric(&metrics, "foodflow_ingest_messages_total{source=\"broker\",protocol=\"mqtt\"}");
+        let n = metric(
+            &metrics,
+            "foodflow_ingest_messages_total{source=\"broker\",protocol=\"mqtt\"}",
+        );
         if n == Some(54.0) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(
-        metric(&metrics, "foodflow_ingest_bad_payloads_total{source=\"broker\",protocol=\"mqtt\"}"),
+        metric(
+            &metrics,
+            "foodflow_ingest_bad_payloads_total{source=\"broker\",protocol=\"mqtt\"}"
+        ),
         Some(4.0),
         "{metrics}"
     );
@@ -139,10 +173,17 @@ async fn json_sparkplug_rebirth_and_malformed_payloads() {
 
     let records = edge.dump();
     support::assert_gap_free(&records);
-    let json: Vec<_> = records.iter().filter(|r| r["stream"] == "mqtt/json").collect();
+    let json: Vec<_> = records
+        .iter()
+        .filter(|r| r["stream"] == "mqtt/json")
+        .collect();
     let ids: std::collections::BTreeSet<String> = json
         .iter()
-        .filter_map(|r| r["payload"]["reading"]["origin_id"].as_str().map(str::to_owned))
+        .filter_map(|r| {
+            r["payload"]["reading"]["origin_id"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .collect();
     assert_eq!(ids.len(), 47, "every good JSON message is journaled once");
     let first = json
@@ -150,26 +191,37 @@ async fn json_sparkplug_rebirth_and_malformed_payloads() {
         .find(|r| r["payload"]["reading"]["origin_id"] == "j-0")
         .unwrap();
     assert_eq!(first["payload"]["reading"]["value"]["float"], 180.5);
-    assert_eq!(first["payload"]["reading"]["source_ts_ns"], 1_700_000_000_000_000_000i64);
+    assert_eq!(
+        first["payload"]["reading"]["source_ts_ns"],
+        1_700_000_000_000_000_000i64
+    );
     let bad: Vec<_> = records
         .iter()
         .filter(|r| r["payload"]["event"]["name"] == "bad_payload")
         .collect();
     assert_eq!(bad.len(), 4, "each bad payload is kept as an event");
-    assert!(bad.iter().any(|r| r["payload"]["event"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("no value at JSON pointer \"/value\"")));
+    assert!(bad.iter().any(|r| {
+        r["payload"]["event"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no value at JSON pointer \"/value\"")
+    }));
     // The stream went on after the bad ones: the last good message is there.
     assert!(ids.contains("j-49"));
 
-    let sp: Vec<_> = records.iter().filter(|r| r["stream"] == "mqtt/sparkplug").collect();
+    let sp: Vec<_> = records
+        .iter()
+        .filter(|r| r["stream"] == "mqtt/sparkplug")
+        .collect();
     let temps: Vec<f64> = sp
         .iter()
         .filter(|r| r["payload"]["reading"]["tag"] == "itg/n1/Oven/Temp")
         .filter_map(|r| r["payload"]["reading"]["value"]["float"].as_f64())
         .collect();
     assert_eq!(temps, vec![180.0, 181.0, 182.0]);
-    let gap = sp.iter().find(|r| r["payload"].get("gap").is_some()).expect("a Gap record");
+    let gap = sp
+        .iter()
+        .find(|r| r["payload"].get("gap").is_some())
+        .expect("a Gap record");
     assert_eq!(gap["payload"]["gap"]["lost"], 3);
 }

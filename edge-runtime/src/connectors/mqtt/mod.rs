@@ -14,7 +14,9 @@ pub fn parse_broker_url(url: &str) -> Result<(String, u16), String> {
             "{url:?}: TLS to the broker is not built yet; use mqtt:// on a trusted segment"
         ));
     } else {
-        return Err(format!("{url:?} is not a broker URL; write it as mqtt://host:port"));
+        return Err(format!(
+            "{url:?} is not a broker URL; write it as mqtt://host:port"
+        ));
     };
     let (host, port) = match rest.rsplit_once(':') {
         Some((h, p)) => (
@@ -26,9 +28,16 @@ pub fn parse_broker_url(url: &str) -> Result<(String, u16), String> {
         None => (rest.trim_end_matches('/'), 1883),
     };
     if host.is_empty() || port == 0 {
-        return Err(format!("{url:?} has no host or port; write it as mqtt://host:port"));
+        return Err(format!(
+            "{url:?} has no host or port; write it as mqtt://host:port"
+        ));
     }
-    Ok((host.trim_start_matches('[').trim_end_matches(']').to_owned(), port))
+    Ok((
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+        port,
+    ))
 }
 
 /// MQTT topic matching of a filter (`+`, `#`) against a topic name.
@@ -52,8 +61,14 @@ mod tests {
 
     #[test]
     fn broker_urls() {
-        assert_eq!(parse_broker_url("mqtt://127.0.0.1:1884"), Ok(("127.0.0.1".into(), 1884)));
-        assert_eq!(parse_broker_url("mqtt://broker"), Ok(("broker".into(), 1883)));
+        assert_eq!(
+            parse_broker_url("mqtt://127.0.0.1:1884"),
+            Ok(("127.0.0.1".into(), 1884))
+        );
+        assert_eq!(
+            parse_broker_url("mqtt://broker"),
+            Ok(("broker".into(), 1883))
+        );
         assert!(parse_broker_url("tcp://x:1").is_err());
         assert!(parse_broker_url("mqtt://x:99999").is_err());
     }

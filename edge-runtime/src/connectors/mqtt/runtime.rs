@@ -9,16 +9,15 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{parse_broker_url, topic_matches};
-use crate::connectors::codec::{CodecError, json, sparkplug};
 use crate::connectors::ConnectorError;
+use crate::connectors::codec::{CodecError, json, sparkplug};
 use crate::connectors::stats::SourceStats;
 use crate::journal::{AppendResult, Journal};
-use crate::profile::{Codec, MqttSource, MqttSubscription};
+use crate::profile::{Codec, JsonCodecConfig, MqttSource, MqttSubscription};
 use crate::time::now_ns;
 
-/// Most PUBACKs waiting for their group commit at once; beyond it the connector stops reading
-/// from the socket, which pushes back on the broker.
-const ACK_QUEUE: usize = 16_384;
+/// Capacity of rumqttc's request channel (PUBACKs, subscribes, rebirth requests).
+const REQUEST_QUEUE: usize = 16_384;
 
 struct PendingAck {
     publish: Publish,
@@ -35,7 +34,10 @@ struct BadLog {
 impl BadLog {
     fn note(&mut self, source: &str, topic: &str, err: &CodecError) {
         let now = Instant::now();
-        let e = self.last.entry(topic.to_owned()).or_insert((now - Duration::from_secs(60), 0));
+        let e = self
+            .last
+            .entry(topic.to_owned())
+            .or_insert((now - Duration::from_secs(60), 0));
         if now.duration_since(e.0) >= Duration::from_secs(10) {
             tracing::warn!(source, topic, suppressed = e.1, error = %err, "bad payload skipped; it is kept in the journal as an event");
             *e = (now, 0);
@@ -62,7 +64,7 @@ pub async fn run(
     opts.set_clean_session(false);
     opts.set_manual_acks(true);
     opts.set_max_packet_size(16 << 20, 1 << 20);
-    opts.set_request_channel_capacity(ACK_QUEUE);
+    opts.set_request_channel_capacity(REQUEST_QUEUE);
     if let Some(user) = &src.username {
         let pass = match &src.password_env {
             Some(var) => std::env::var(var).map_err(|_| ConnectorError::Config {
@@ -73,13 +75,16 @@ pub async fn run(
         };
         opts.set_credentials(user.clone(), pass);
     }
-    let (client, mut eventloop) = AsyncClient::new(opts, ACK_QUEUE);
+    let (client, mut eventloop) = AsyncClient::new(opts, REQUEST_QUEUE);
 
     // PUBACKs go out strictly in arrival order (brokers such as rumqttd drop a client that acks
     // out of order), each once its group commit is durable. Acks owed to an earlier connection
     // are not sent: the broker redelivers those messages on the new one.
     let generation = Arc::new(AtomicU64::new(0));
-    let (ack_tx, mut ack_rx) = mpsc::channel::<PendingAck>(ACK_QUEUE);
+    // Unbounded on purpose: the event loop must never wait for the acker (the acker's PUBACKs
+    // only leave while the event loop is polled). The broker's in-flight window (e.g.
+    // Mosquitto's max_inflight_messages) bounds how many unacknowledged messages we hold.
+    let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<PendingAck>();
     let acker_client = client.clone();
     let acker_generation = generation.clone();
     let acker = tokio::spawn(async move {
@@ -104,7 +109,9 @@ pub async fn run(
     };
 
     let mut hosts: HashMap<usize, sparkplug::Host> = HashMap::new();
-    let mut bad_log = BadLog { last: HashMap::new() };
+    let mut bad_log = BadLog {
+        last: HashMap::new(),
+    };
     let mut backoff = Duration::from_millis(200);
     let mut was_connected = false;
     loop {
@@ -119,8 +126,13 @@ pub async fn run(
                 was_connected = true;
                 backoff = Duration::from_millis(200);
                 for sub in &src.subscriptions {
-                    client.subscribe(sub.topic.clone(), QoS::AtLeastOnce).await?;
+                    client
+                        .subscribe(sub.topic.clone(), QoS::AtLeastOnce)
+                        .await?;
                 }
+                stats
+                    .items
+                    .store(src.subscriptions.len() as u64, Ordering::Relaxed);
             }
             Ok(MqttEvent::Incoming(Packet::Publish(p))) => {
                 stats.messages.fetch_add(1, Ordering::Relaxed);
@@ -131,7 +143,7 @@ pub async fn run(
                     .find(|(_, s)| topic_matches(&s.topic, &p.topic))
                 else {
                     // Not ours (e.g. a leftover subscription of the persistent session).
-                    if p.qos != QoS::AtMostOnce && ack_tx.send(ack(p, None)).await.is_err() {
+                    if p.qos != QoS::AtMostOnce && ack_tx.send(ack(p, None)).is_err() {
                         break;
                     }
                     continue;
@@ -141,7 +153,9 @@ pub async fn run(
                     Ok((records, rebirth)) => {
                         if let Some(rb) = rebirth {
                             tracing::info!(source = %src.name, topic = %rb.topic, "requesting a Sparkplug rebirth");
-                            client.publish(rb.topic, QoS::AtMostOnce, false, rb.payload).await?;
+                            client
+                                .publish(rb.topic, QoS::AtMostOnce, false, rb.payload)
+                                .await?;
                         }
                         records
                     }
@@ -152,7 +166,7 @@ pub async fn run(
                     }
                 };
                 if records.is_empty() {
-                    if p.qos != QoS::AtMostOnce && ack_tx.send(ack(p, None)).await.is_err() {
+                    if p.qos != QoS::AtMostOnce && ack_tx.send(ack(p, None)).is_err() {
                         break;
                     }
                     continue;
@@ -161,7 +175,7 @@ pub async fn run(
                 let durable = journal
                     .submit(sub.stream.clone(), PriorityClass::Telemetry, records)
                     .await?;
-                if p.qos != QoS::AtMostOnce && ack_tx.send(ack(p, Some(durable))).await.is_err() {
+                if p.qos != QoS::AtMostOnce && ack_tx.send(ack(p, Some(durable))).is_err() {
                     break;
                 }
             }
@@ -209,8 +223,15 @@ fn decode(
 ) -> Result<(Vec<(i64, Payload)>, Option<sparkplug::Rebirth>), CodecError> {
     match sub.codec {
         Codec::Json => {
-            let cfg = sub.json.clone().unwrap_or_default();
-            json::decode(&p.topic, &p.payload, &cfg, now).map(|r| (r, None))
+            let default;
+            let cfg = match &sub.json {
+                Some(c) => c,
+                None => {
+                    default = JsonCodecConfig::default();
+                    &default
+                }
+            };
+            json::decode(&p.topic, &p.payload, cfg, now).map(|r| (r, None))
         }
         Codec::SparkplugB => {
             let out = host.handle(&p.topic, &p.payload, now)?;

@@ -28,19 +28,31 @@ pub async fn browse(endpoint: &str, depth: usize) -> Result<String, ConnectorErr
     let (session, event_loop) = tokio::time::timeout(
         Duration::from_secs(15),
         client.connect_to_matching_endpoint(
-            (endpoint, opcua::crypto::SecurityPolicy::None.to_uri(), opcua::types::MessageSecurityMode::None),
+            (
+                endpoint,
+                opcua::crypto::SecurityPolicy::None.to_uri(),
+                opcua::types::MessageSecurityMode::None,
+            ),
             IdentityToken::Anonymous,
         ),
     )
     .await
-    .map_err(|_| err(endpoint, "no answer within 15 s; check the address and the firewall".into()))?
+    .map_err(|_| {
+        err(
+            endpoint,
+            "no answer within 15 s; check the address and the firewall".into(),
+        )
+    })?
     .map_err(|e| err(endpoint, format!("cannot connect: {e}")))?;
     let handle = event_loop.spawn();
     if !session.wait_for_connection().await {
         return Err(err(endpoint, "the session could not be established".into()));
     }
     let mut out = String::new();
-    let _ = writeln!(out, "# Tag map skeleton from {endpoint}; rename tags, set units and deadbands.");
+    let _ = writeln!(
+        out,
+        "# Tag map skeleton from {endpoint}; rename tags, set units and deadbands."
+    );
     let _ = writeln!(out, "tags:");
     let mut seen = HashSet::new();
     let mut level: Vec<(NodeId, String)> = vec![(ObjectId::ObjectsFolder.into(), String::new())];
@@ -70,7 +82,11 @@ pub async fn browse(endpoint: &str, depth: usize) -> Result<String, ConnectorErr
                         continue;
                     }
                     let name = rf.browse_name.name.as_ref().to_owned();
-                    let full = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+                    let full = if path.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{path}.{name}")
+                    };
                     if rf.node_class == NodeClass::Variable {
                         let _ = writeln!(
                             out,

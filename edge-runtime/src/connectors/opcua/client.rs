@@ -10,9 +10,9 @@ use futures_util::StreamExt;
 use opcua::client::{ClientBuilder, DataChangeCallback, IdentityToken, Session, SessionPollResult};
 use opcua::crypto::SecurityPolicy as UaPolicy;
 use opcua::types::{
-    AttributeId, DataChangeFilter, DataChangeTrigger, DataValue, DeadbandType,
-    EndpointDescription, ExtensionObject, MessageSecurityMode, MonitoredItemCreateRequest,
-    MonitoringMode, MonitoringParameters, NodeId, ReadValueId, TimestampsToReturn,
+    AttributeId, DataChangeFilter, DataChangeTrigger, DataValue, DeadbandType, EndpointDescription,
+    ExtensionObject, MessageSecurityMode, MonitoredItemCreateRequest, MonitoringMode,
+    MonitoringParameters, NodeId, ReadValueId, TimestampsToReturn,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -179,7 +179,13 @@ pub async fn run(
                     severity: Severity::Alarm,
                     message: format!("OPC UA connection to {} lost: {status}", src.endpoint),
                 });
-                let _ = journal.submit(src.stream.clone(), PriorityClass::Telemetry, vec![(now_ns(), ev)]).await;
+                let _ = journal
+                    .submit(
+                        src.stream.clone(),
+                        PriorityClass::Telemetry,
+                        vec![(now_ns(), ev)],
+                    )
+                    .await;
             }
             Some(Ok(SessionPollResult::ReconnectFailed(status))) => {
                 stats.reconnects.fetch_add(1, Ordering::Relaxed);
@@ -189,10 +195,14 @@ pub async fn run(
                 stats.set_connected(true);
                 tracing::info!(source = %src.name, ?how, "OPC UA session up");
                 if !subscribed {
+                    let t0 = std::time::Instant::now();
                     match subscribe(&session, &src, &tags, by_node.clone(), dv_tx.clone()).await {
                         Ok(n) => {
                             subscribed = true;
-                            tracing::info!(source = %src.name, items = n, "OPC UA monitored items created");
+                            let ms = t0.elapsed().as_millis() as u64;
+                            stats.items.store(n as u64, Ordering::Relaxed);
+                            stats.setup_ms.store(ms, Ordering::Relaxed);
+                            tracing::info!(source = %src.name, items = n, ms, "OPC UA monitored items created");
                         }
                         Err(e) => {
                             tracing::error!(source = %src.name, error = %e, "cannot create the OPC UA subscription");
@@ -203,7 +213,14 @@ pub async fn run(
                 // restart its publish loop for them; without this nudge no data would flow.
                 session.trigger_publish_now();
                 if let Some(since) = down_since.take() {
-                    record_gap(&journal, &src, &stats, Some(since), "OPC UA connection was down").await;
+                    record_gap(
+                        &journal,
+                        &src,
+                        &stats,
+                        Some(since),
+                        "OPC UA connection was down",
+                    )
+                    .await;
                     // Whatever changed during the outage: read the current values now.
                     reread(&session, &tags, &dv_tx).await;
                 }
@@ -217,7 +234,14 @@ pub async fn run(
     drop(dv_tx);
     let _ = batcher.await;
     if let Some(since) = down_since {
-        record_gap(&journal, &src, &stats, Some(since), "OPC UA connection was down at shutdown").await;
+        record_gap(
+            &journal,
+            &src,
+            &stats,
+            Some(since),
+            "OPC UA connection was down at shutdown",
+        )
+        .await;
     }
     Ok(())
 }
@@ -242,7 +266,10 @@ async fn record_gap(
         }),
     )];
     stats.observe(&gap);
-    if let Err(e) = journal.append(src.stream.clone(), PriorityClass::Telemetry, gap).await {
+    if let Err(e) = journal
+        .append(src.stream.clone(), PriorityClass::Telemetry, gap)
+        .await
+    {
         tracing::error!(source = %src.name, error = %e, "cannot journal the outage gap");
     }
 }
@@ -322,7 +349,11 @@ async fn subscribe(
     Ok(created)
 }
 
-async fn reread(session: &Arc<Session>, tags: &[Tag], tx: &mpsc::UnboundedSender<(usize, DataValue)>) {
+async fn reread(
+    session: &Arc<Session>,
+    tags: &[Tag],
+    tx: &mpsc::UnboundedSender<(usize, DataValue)>,
+) {
     for (c, chunk) in tags.chunks(ITEM_CHUNK).enumerate() {
         let ids: Vec<ReadValueId> = chunk
             .iter()
@@ -375,7 +406,9 @@ async fn batch_to_journal(
             return;
         }
         let now = now_ns();
-        stats.messages.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        stats
+            .messages
+            .fetch_add(buf.len() as u64, Ordering::Relaxed);
         let records: Vec<(i64, Payload)> = buf
             .drain(..)
             .map(|(i, dv)| {
@@ -384,7 +417,11 @@ async fn batch_to_journal(
                     now,
                     Payload::Reading(Reading {
                         tag: names.get(i).cloned().unwrap_or_default(),
-                        value: dv.value.as_ref().map(variant_to_value).unwrap_or(foodflow_protocol::Value::Text(String::new())),
+                        value: dv
+                            .value
+                            .as_ref()
+                            .map(variant_to_value)
+                            .unwrap_or(foodflow_protocol::Value::Text(String::new())),
                         quality: Quality::from_status_code(code),
                         status_code: code,
                         source_ts_ns: dv.source_timestamp.as_ref().map(datetime_to_ns),
@@ -394,7 +431,10 @@ async fn batch_to_journal(
             })
             .collect();
         stats.observe(&records);
-        if let Err(e) = journal.submit(src.stream.clone(), PriorityClass::Telemetry, records).await {
+        if let Err(e) = journal
+            .submit(src.stream.clone(), PriorityClass::Telemetry, records)
+            .await
+        {
             tracing::error!(source = %src.name, error = %e, "journal closed; OPC UA values dropped");
             return;
         }

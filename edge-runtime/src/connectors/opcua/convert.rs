@@ -42,7 +42,10 @@ mod tests {
     fn converts_values_and_times() {
         assert_eq!(variant_to_value(&Variant::Double(1.5)), Value::Float(1.5));
         assert_eq!(variant_to_value(&Variant::Int16(-3)), Value::Int(-3));
-        assert_eq!(variant_to_value(&Variant::from("run")), Value::Text("run".into()));
+        assert_eq!(
+            variant_to_value(&Variant::from("run")),
+            Value::Text("run".into())
+        );
         assert_eq!(datetime_to_ns(&DateTime::from(EPOCH_DIFF_TICKS)), 0);
     }
 }

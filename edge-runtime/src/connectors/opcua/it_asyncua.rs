@@ -16,7 +16,8 @@ const BASE_NS: i64 = 1_893_456_000_000_000_000;
 #[test]
 fn subscriptions_keep_source_timestamps_and_status() {
     let port = free_port();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/connectors/opcua/asyncua_peer.py");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/connectors/opcua/asyncua_peer.py");
     let mut child = Command::new(venv_python())
         .arg(&script)
         .arg(port.to_string())
@@ -51,31 +52,63 @@ opcua:
 
     let records = edge.dump();
     support::assert_gap_free(&records);
-    let readings: Vec<&serde_json::Value> =
-        records.iter().filter_map(|r| r["payload"].get("reading")).collect();
-    let of = |tag: &str| -> Vec<&serde_json::Value> { readings.iter().copied().filter(|r| r["tag"] == tag).collect() };
+    let readings: Vec<&serde_json::Value> = records
+        .iter()
+        .filter_map(|r| r["payload"].get("reading"))
+        .collect();
+    let of = |tag: &str| -> Vec<&serde_json::Value> {
+        readings
+            .iter()
+            .copied()
+            .filter(|r| r["tag"] == tag)
+            .collect()
+    };
 
     let temps = of("peer.temp");
-    assert!(temps.len() >= 5, "a value about every 200 ms, got {}", temps.len());
+    assert!(
+        temps.len() >= 5,
+        "a value about every 200 ms, got {}",
+        temps.len()
+    );
     for t in &temps {
         let v = t["value"]["float"].as_f64().unwrap();
         let ts = t["source_ts_ns"].as_i64().unwrap();
         // The peer writes 20 + n at BASE + n seconds: the timestamp is the source's, not ours.
         let n = (ts - BASE_NS) / 1_000_000_000;
-        assert_eq!(ts, BASE_NS + n * 1_000_000_000, "whole seconds after the base");
+        assert_eq!(
+            ts,
+            BASE_NS + n * 1_000_000_000,
+            "whole seconds after the base"
+        );
         if v != 20.0 {
-            assert_eq!(v, 20.0 + n as f64, "value and source timestamp belong together");
+            assert_eq!(
+                v,
+                20.0 + n as f64,
+                "value and source timestamp belong together"
+            );
         }
         assert_eq!(t["quality"], "good");
     }
     let states = of("peer.state");
-    assert!(states.iter().any(|s| s["value"]["text"].as_str().is_some_and(|t| t.starts_with("step-"))));
+    assert!(states.iter().any(|s| {
+        s["value"]["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("step-"))
+    }));
 
     let sensor = of("peer.sensor");
-    let codes: std::collections::BTreeSet<u64> =
-        sensor.iter().filter_map(|s| s["status_code"].as_u64()).collect();
-    assert!(codes.contains(&0x4090_0000), "UncertainLastUsableValue kept: {codes:x?}");
-    assert!(codes.contains(&0x808C_0000), "BadSensorFailure kept: {codes:x?}");
+    let codes: std::collections::BTreeSet<u64> = sensor
+        .iter()
+        .filter_map(|s| s["status_code"].as_u64())
+        .collect();
+    assert!(
+        codes.contains(&0x4090_0000),
+        "UncertainLastUsableValue kept: {codes:x?}"
+    );
+    assert!(
+        codes.contains(&0x808C_0000),
+        "BadSensorFailure kept: {codes:x?}"
+    );
     for s in &sensor {
         match s["status_code"].as_u64() {
             Some(0x4090_0000) => assert_eq!(s["quality"], "uncertain"),

@@ -53,9 +53,17 @@ impl Host {
     }
 
     /// Handles one Sparkplug message arriving at `now_ns`.
-    pub fn handle(&mut self, topic: &str, bytes: &[u8], now_ns: i64) -> Result<Outcome, CodecError> {
+    pub fn handle(
+        &mut self,
+        topic: &str,
+        bytes: &[u8],
+        now_ns: i64,
+    ) -> Result<Outcome, CodecError> {
         let t = Topic::parse(topic).ok_or_else(|| CodecError::BadTopic(topic.to_owned()))?;
-        if matches!(t.msg_type, MessageType::State | MessageType::Ncmd | MessageType::Dcmd) {
+        if matches!(
+            t.msg_type,
+            MessageType::State | MessageType::Ncmd | MessageType::Dcmd
+        ) {
             return Ok(Outcome::default());
         }
         let p = SpPayload::decode(bytes).map_err(|e| CodecError::NotSparkplug(e.to_string()))?;
@@ -75,11 +83,15 @@ impl Host {
                 node.aliases.clear();
                 node.rebirth_pending = false;
                 node.expected_seq = seq.map(|s| s.wrapping_add(1));
-                node.bd_seq = p.metrics.iter().find(|m| m.name.as_deref() == Some("bdSeq")).and_then(|m| match m.value {
-                    Some(MetricValue::LongValue(v)) => Some(v),
-                    Some(MetricValue::IntValue(v)) => Some(u64::from(v)),
-                    _ => None,
-                });
+                node.bd_seq = p
+                    .metrics
+                    .iter()
+                    .find(|m| m.name.as_deref() == Some("bdSeq"))
+                    .and_then(|m| match m.value {
+                        Some(MetricValue::LongValue(v)) => Some(v),
+                        Some(MetricValue::IntValue(v)) => Some(u64::from(v)),
+                        _ => None,
+                    });
                 out.records.push((
                     now_ns,
                     Payload::Event(Event {
@@ -91,11 +103,15 @@ impl Host {
             }
             MessageType::Ndeath => {
                 // NDEATH carries no seq; it is the broker's will for this node.
-                let bd = p.metrics.iter().find(|m| m.name.as_deref() == Some("bdSeq")).and_then(|m| match m.value {
-                    Some(MetricValue::LongValue(v)) => Some(v),
-                    Some(MetricValue::IntValue(v)) => Some(u64::from(v)),
-                    _ => None,
-                });
+                let bd = p
+                    .metrics
+                    .iter()
+                    .find(|m| m.name.as_deref() == Some("bdSeq"))
+                    .and_then(|m| match m.value {
+                        Some(MetricValue::LongValue(v)) => Some(v),
+                        Some(MetricValue::IntValue(v)) => Some(u64::from(v)),
+                        _ => None,
+                    });
                 if bd.is_some() && node.bd_seq.is_some() && bd != node.bd_seq {
                     // A death certificate of an earlier session: the node is already reborn.
                     return Ok(out);
@@ -192,12 +208,20 @@ impl Host {
                 continue;
             }
             let null = m.is_null.unwrap_or(false);
-            let value = if null { Some(Value::Text(String::new())) } else { value_of(m, dt) };
+            let value = if null {
+                Some(Value::Text(String::new()))
+            } else {
+                value_of(m, dt)
+            };
             let Some(value) = value else {
-                out.skipped.push(format!("{name}: unsupported value (datatype {dt})"));
+                out.skipped
+                    .push(format!("{name}: unsupported value (datatype {dt})"));
                 continue;
             };
-            let ts = m.timestamp.or(p.timestamp).map(|ms| (ms as i64).saturating_mul(1_000_000));
+            let ts = m
+                .timestamp
+                .or(p.timestamp)
+                .map(|ms| (ms as i64).saturating_mul(1_000_000));
             out.records.push((
                 now_ns,
                 Payload::Reading(Reading {
@@ -302,8 +326,15 @@ mod tests {
     }
 
     fn birth(h: &mut Host) {
-        let m = Metric::new("Oven/Temp", Some(7), MetricValue::DoubleValue(180.0), datatype::DOUBLE);
-        let o = h.handle("spBv1.0/plant/NBIRTH/line1", &payload(0, vec![m]), 5).unwrap();
+        let m = Metric::new(
+            "Oven/Temp",
+            Some(7),
+            MetricValue::DoubleValue(180.0),
+            datatype::DOUBLE,
+        );
+        let o = h
+            .handle("spBv1.0/plant/NBIRTH/line1", &payload(0, vec![m]), 5)
+            .unwrap();
         assert_eq!(readings(&o)[0].tag, "plant/line1/Oven/Temp");
         assert!(o.rebirth.is_none());
     }
@@ -312,7 +343,13 @@ mod tests {
     fn birth_defines_aliases_for_data() {
         let mut h = Host::new();
         birth(&mut h);
-        let o = h.handle("spBv1.0/plant/NDATA/line1", &payload(1, vec![by_alias(7, 181.5)]), 6).unwrap();
+        let o = h
+            .handle(
+                "spBv1.0/plant/NDATA/line1",
+                &payload(1, vec![by_alias(7, 181.5)]),
+                6,
+            )
+            .unwrap();
         let r = readings(&o);
         assert_eq!(r[0].tag, "plant/line1/Oven/Temp");
         assert_eq!(r[0].value, Value::Float(181.5));
@@ -324,7 +361,13 @@ mod tests {
     fn seq_gap_records_a_gap_and_requests_one_rebirth() {
         let mut h = Host::new();
         birth(&mut h);
-        let o = h.handle("spBv1.0/plant/NDATA/line1", &payload(4, vec![by_alias(7, 1.0)]), 6).unwrap();
+        let o = h
+            .handle(
+                "spBv1.0/plant/NDATA/line1",
+                &payload(4, vec![by_alias(7, 1.0)]),
+                6,
+            )
+            .unwrap();
         let gap = o.records.iter().find_map(|(_, p)| match p {
             Payload::Gap(g) => Some(g),
             _ => None,
@@ -338,7 +381,9 @@ mod tests {
         // The data itself is still kept.
         assert_eq!(readings(&o).len(), 1);
         // No second request until the node is reborn.
-        let o = h.handle("spBv1.0/plant/NDATA/line1", &payload(9, vec![]), 7).unwrap();
+        let o = h
+            .handle("spBv1.0/plant/NDATA/line1", &payload(9, vec![]), 7)
+            .unwrap();
         assert!(o.rebirth.is_none());
         birth(&mut h);
     }
@@ -347,7 +392,13 @@ mod tests {
     fn unknown_alias_is_skipped_with_a_rebirth() {
         let mut h = Host::new();
         birth(&mut h);
-        let o = h.handle("spBv1.0/plant/NDATA/line1", &payload(1, vec![by_alias(99, 1.0)]), 6).unwrap();
+        let o = h
+            .handle(
+                "spBv1.0/plant/NDATA/line1",
+                &payload(1, vec![by_alias(99, 1.0)]),
+                6,
+            )
+            .unwrap();
         assert_eq!(o.skipped.len(), 1);
         assert!(o.rebirth.is_some());
     }
@@ -356,9 +407,17 @@ mod tests {
     fn death_is_an_event_and_data_after_it_is_a_gap() {
         let mut h = Host::new();
         birth(&mut h);
-        let o = h.handle("spBv1.0/plant/NDEATH/line1", &payload(0, vec![]), 6).unwrap();
+        let o = h
+            .handle("spBv1.0/plant/NDEATH/line1", &payload(0, vec![]), 6)
+            .unwrap();
         assert!(matches!(&o.records[0].1, Payload::Event(e) if e.severity == Severity::Warning));
-        let o = h.handle("spBv1.0/plant/NDATA/line1", &payload(2, vec![by_alias(7, 1.0)]), 7).unwrap();
+        let o = h
+            .handle(
+                "spBv1.0/plant/NDATA/line1",
+                &payload(2, vec![by_alias(7, 1.0)]),
+                7,
+            )
+            .unwrap();
         assert!(o.records.iter().any(|(_, p)| matches!(p, Payload::Gap(_))));
         assert!(o.rebirth.is_some());
     }
@@ -366,11 +425,24 @@ mod tests {
     #[test]
     fn signed_types_and_bad_input() {
         let mut h = Host::new();
-        let m = Metric::new("delta", None, MetricValue::IntValue((-5i32) as u32), datatype::INT32);
-        let o = h.handle("spBv1.0/g/NBIRTH/n", &payload(0, vec![m]), 0).unwrap();
+        let m = Metric::new(
+            "delta",
+            None,
+            MetricValue::IntValue((-5i32) as u32),
+            datatype::INT32,
+        );
+        let o = h
+            .handle("spBv1.0/g/NBIRTH/n", &payload(0, vec![m]), 0)
+            .unwrap();
         assert_eq!(readings(&o)[0].value, Value::Int(-5));
-        assert!(matches!(h.handle("spBv1.0/g/NDATA/n", &[0xff, 0xff], 0), Err(CodecError::NotSparkplug(_))));
-        assert!(matches!(h.handle("plant/x", &[], 0), Err(CodecError::BadTopic(_))));
+        assert!(matches!(
+            h.handle("spBv1.0/g/NDATA/n", &[0xff, 0xff], 0),
+            Err(CodecError::NotSparkplug(_))
+        ));
+        assert!(matches!(
+            h.handle("plant/x", &[], 0),
+            Err(CodecError::BadTopic(_))
+        ));
         assert_eq!(
             Topic::parse("spBv1.0/g/DDATA/n/d").map(|t| t.device),
             Some(Some("d".to_owned()))
