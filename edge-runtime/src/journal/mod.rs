@@ -6,5 +6,5 @@ pub mod retention;
 mod store;
 mod writer;
 
-pub use store::{JournalError, Store, StreamStats};
+pub use store::{AppendReq, Entry, JournalError, Pruned, Store, StreamStats};
 pub use writer::{AppendResult, Journal};

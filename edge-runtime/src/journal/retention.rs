@@ -62,14 +62,16 @@ pub fn next_action(views: &[StreamView], quotas: &Quotas, now_ns: i64) -> Option
             });
         }
         if total > q.max_bytes.0 {
-            // The stream holding the oldest data of the class pays first.
+            // The stream holding the oldest data of the class pays first. Prune down to 90 % of
+            // the quota, so that the Gap record written for the drop (and the next few appends)
+            // do not trigger another drop at once.
             let victim = in_class()
                 .filter(|v| v.oldest_ts_ns.is_some())
                 .min_by_key(|v| v.oldest_ts_ns)?;
             return Some(Action::Prune {
                 stream: victim.stream.clone(),
                 before_ns: i64::MAX,
-                max_bytes: total - q.max_bytes.0,
+                max_bytes: total - q.max_bytes.0 / 10 * 9,
                 reason: format!(
                     "retention: {} quota of {} bytes reached",
                     class.as_str(),
@@ -135,7 +137,7 @@ mod tests {
                 stream, max_bytes, ..
             }) => {
                 assert_eq!(stream.as_str(), "old");
-                assert_eq!(max_bytes, 60);
+                assert_eq!(max_bytes, 70, "down to 90 % of the quota");
             }
             other => panic!("{other:?}"),
         }

@@ -7,6 +7,21 @@ use std::path::Path;
 use foodflow_protocol::{DeviceId, Payload, PriorityClass, Record, StreamId};
 
 const STREAM_PREFIX: &str = "stream:";
+
+/// A payload with the time the edge observed it (UTC ns).
+pub type Entry = (i64, Payload);
+
+/// One append request of a group: stream, its class, the entries.
+pub type AppendReq<'a> = (&'a StreamId, PriorityClass, &'a [Entry]);
+
+/// What [`Store::prune_front`] removed.
+#[derive(Debug, Clone, Copy)]
+pub struct Pruned {
+    pub first: u64,
+    pub last: u64,
+    pub count: u64,
+    pub last_ts_ns: i64,
+}
 const META_TREE: &str = "meta";
 
 #[derive(Debug, thiserror::Error)]
@@ -193,10 +208,7 @@ impl Store {
     /// Appends several requests at once with one sled batch per stream (the cost of a batch,
     /// not of a record, dominates small appends). Returns the first seq of each request, in
     /// request order. A stream whose batch fails keeps its `seq` where it was.
-    pub fn append_group(
-        &mut self,
-        reqs: &[(&StreamId, PriorityClass, &[(i64, Payload)])],
-    ) -> Result<Vec<u64>, JournalError> {
+    pub fn append_group(&mut self, reqs: &[AppendReq<'_>]) -> Result<Vec<u64>, JournalError> {
         let mut firsts = Vec::with_capacity(reqs.len());
         let mut batches: Vec<(StreamId, sled::Batch, u64, u64)> = Vec::new();
         for (stream, class, items) in reqs {
@@ -307,14 +319,14 @@ impl Store {
     }
 
     /// Removes the oldest records of a stream with `ts < before_ns` (at most `max` of them, and
-    /// never more than `max_bytes`); returns (first seq, last seq, count, bytes, last ts) removed.
+    /// never more than `max_bytes`).
     pub fn prune_front(
         &mut self,
         stream: &StreamId,
         before_ns: i64,
         max: usize,
         max_bytes: u64,
-    ) -> Result<Option<(u64, u64, u64, u64, i64)>, JournalError> {
+    ) -> Result<Option<Pruned>, JournalError> {
         let Some(st) = self.streams.get_mut(stream) else {
             return Ok(None);
         };
@@ -347,6 +359,11 @@ impl Store {
         }
         st.tree.apply_batch(batch)?;
         st.bytes = st.bytes.saturating_sub(bytes);
-        Ok(Some((first, last, n, bytes, last_ts)))
+        Ok(Some(Pruned {
+            first,
+            last,
+            count: n,
+            last_ts_ns: last_ts,
+        }))
     }
 }

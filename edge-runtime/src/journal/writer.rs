@@ -216,7 +216,13 @@ fn apply_retention(store: &mut Store, quotas: &Quotas, metrics: &Metrics) {
                 let from_ts = store.oldest(&stream).map(|o| o.1).unwrap_or_default();
                 let class = store.streams.get(&stream).map(|s| s.class);
                 let pruned = store.prune_front(&stream, before_ns, 4096, max_bytes);
-                let Ok(Some((first, last, n, _bytes, last_ts))) = pruned else {
+                let Ok(Some(super::store::Pruned {
+                    first,
+                    last,
+                    count: n,
+                    last_ts_ns: last_ts,
+                })) = pruned
+                else {
                     if let Err(e) = pruned {
                         tracing::error!(error = %e, %stream, "retention failed");
                     }
@@ -318,6 +324,14 @@ mod tests {
         assert!(
             matches!(&recs.last().unwrap().payload, Payload::Gap(g) if g.reason.contains("quota")),
             "a Gap is appended after a drop"
+        );
+        let gaps = recs
+            .iter()
+            .filter(|r| matches!(r.payload, Payload::Gap(_)))
+            .count();
+        assert_eq!(
+            gaps, 1,
+            "one drop, one gap: the drop leaves headroom for its own record"
         );
         let lost: u64 = recs
             .iter()

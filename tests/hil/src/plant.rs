@@ -81,6 +81,7 @@ impl Plant {
             self.state = next;
             self.state_left_s = dur * self.rng.random_range(0.5..1.5);
         }
+        #[allow(clippy::needless_range_loop)] // three arrays move together per zone
         for z in 0..OVEN_ZONES {
             // Slow random-walk drift, pulled back towards the setpoint by the controller.
             self.drift[z] += self.rng.random_range(-0.05..0.05) * dt_s.sqrt();

@@ -109,7 +109,7 @@ async fn json_sparkplug_rebirth_and_malformed_payloads() {
             )
             .into_bytes(),
         };
-        msgs.push((format!("plant/line1/json/temp"), payload));
+        msgs.push(("plant/line1/json/temp".to_string(), payload));
     }
     let birth = vec![
         Metric::new("bdSeq", None, MetricValue::LongValue(0), datatype::INT64),

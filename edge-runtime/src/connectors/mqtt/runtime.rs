@@ -12,7 +12,7 @@ use super::{parse_broker_url, topic_matches};
 use crate::connectors::ConnectorError;
 use crate::connectors::codec::{CodecError, json, sparkplug};
 use crate::connectors::stats::SourceStats;
-use crate::journal::{AppendResult, Journal};
+use crate::journal::{AppendResult, Entry, Journal};
 use crate::profile::{Codec, JsonCodecConfig, MqttSource, MqttSubscription};
 use crate::time::now_ns;
 
@@ -215,12 +215,15 @@ pub async fn run(
     Ok(())
 }
 
+/// Journal entries of one message, and the rebirth request it calls for, if any.
+type Decoded = (Vec<Entry>, Option<sparkplug::Rebirth>);
+
 fn decode(
     sub: &MqttSubscription,
     host: &mut sparkplug::Host,
     p: &Publish,
     now: i64,
-) -> Result<(Vec<(i64, Payload)>, Option<sparkplug::Rebirth>), CodecError> {
+) -> Result<Decoded, CodecError> {
     match sub.codec {
         Codec::Json => {
             let default;

@@ -27,6 +27,7 @@ use crate::time::now_ns;
 /// Monitored items created per CreateMonitoredItems call (keeps each request under the
 /// default message size and array limits).
 const ITEM_CHUNK: usize = 1000;
+const MAX_NOTIFICATIONS_PER_PUBLISH: u32 = 2000;
 
 pub(super) fn policy_uri(p: SecurityPolicy) -> &'static str {
     match p {
@@ -61,6 +62,9 @@ pub(super) fn build_client(pki: PathBuf, trust: bool) -> Result<opcua::client::C
         .request_timeout(Duration::from_secs(10))
         .recreate_subscriptions(true)
         .session_timeout(60_000)
+        .max_message_size(64 << 20)
+        .max_chunk_count(4096)
+        .max_array_length(200_000)
         .client()
         .map_err(|errs| errs.join("; "))
 }
@@ -286,7 +290,9 @@ async fn subscribe(
             Duration::from_millis(src.publishing_interval_ms),
             60,
             10,
-            0,
+            // Bounded so that one publish response stays well inside the message size limits
+            // even with thousands of items changing at once.
+            MAX_NOTIFICATIONS_PER_PUBLISH,
             0,
             true,
             DataChangeCallback::new(move |dv, item| {
