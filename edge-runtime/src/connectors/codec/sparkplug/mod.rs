@@ -83,15 +83,7 @@ impl Host {
                 node.aliases.clear();
                 node.rebirth_pending = false;
                 node.expected_seq = seq.map(|s| s.wrapping_add(1));
-                node.bd_seq = p
-                    .metrics
-                    .iter()
-                    .find(|m| m.name.as_deref() == Some("bdSeq"))
-                    .and_then(|m| match m.value {
-                        Some(MetricValue::LongValue(v)) => Some(v),
-                        Some(MetricValue::IntValue(v)) => Some(u64::from(v)),
-                        _ => None,
-                    });
+                node.bd_seq = bd_seq_of(&p);
                 out.records.push((
                     now_ns,
                     Payload::Event(Event {
@@ -103,15 +95,7 @@ impl Host {
             }
             MessageType::Ndeath => {
                 // NDEATH carries no seq; it is the broker's will for this node.
-                let bd = p
-                    .metrics
-                    .iter()
-                    .find(|m| m.name.as_deref() == Some("bdSeq"))
-                    .and_then(|m| match m.value {
-                        Some(MetricValue::LongValue(v)) => Some(v),
-                        Some(MetricValue::IntValue(v)) => Some(u64::from(v)),
-                        _ => None,
-                    });
+                let bd = bd_seq_of(&p);
                 if bd.is_some() && node.bd_seq.is_some() && bd != node.bd_seq {
                     // A death certificate of an earlier session: the node is already reborn.
                     return Ok(out);
@@ -236,6 +220,18 @@ impl Host {
         }
         Ok(out)
     }
+}
+
+/// The birth/death sequence number a node puts in its NBIRTH and NDEATH.
+fn bd_seq_of(p: &SpPayload) -> Option<u64> {
+    p.metrics
+        .iter()
+        .find(|m| m.name.as_deref() == Some("bdSeq"))
+        .and_then(|m| match m.value {
+            Some(MetricValue::LongValue(v)) => Some(v),
+            Some(MetricValue::IntValue(v)) => Some(u64::from(v)),
+            _ => None,
+        })
 }
 
 fn request_rebirth(node: &mut NodeState, t: &Topic, out: &mut Outcome) {
