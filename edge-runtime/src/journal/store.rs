@@ -1,12 +1,19 @@
-//! The journal store on sled: one tree per stream keyed by big-endian `seq`, so a tree scan is
-//! the stream in order and the last key gives the next `seq` after a restart.
+//! The journal store on redb: one table per stream keyed by `seq`, so a table scan is the
+//! stream in order and the last key gives the next `seq` after a restart. Appends commit without
+//! fsync; [`Store::flush`] makes everything before it durable with one fsync (group commit).
+//!
+//! sled 0.34, the first choice, kept every record through the SIGKILL test but its resident
+//! memory grew by about 3 KB per appended record without bound (docs/benchmarks.md); redb is
+//! ACID with a stable file format and a bounded cache.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use foodflow_protocol::{DeviceId, Payload, PriorityClass, Record, StreamId};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
 const STREAM_PREFIX: &str = "stream:";
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 /// A payload with the time the edge observed it (UTC ns).
 pub type Entry = (i64, Payload);
@@ -22,7 +29,6 @@ pub struct Pruned {
     pub count: u64,
     pub last_ts_ns: i64,
 }
-const META_TREE: &str = "meta";
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -30,9 +36,9 @@ pub enum JournalError {
         "journal at {path}: cannot open the store: {source}; check that the directory is writable \
          and no other foodflow-edge uses it"
     )]
-    Open { path: String, source: sled::Error },
+    Open { path: String, source: redb::Error },
     #[error("journal write failed (nothing was acknowledged): {0}; check free disk space")]
-    Write(#[from] sled::Error),
+    Write(#[from] redb::Error),
     #[error("journal stream {stream}: record {seq} is corrupt: {why}")]
     Corrupt {
         stream: String,
@@ -45,13 +51,23 @@ pub enum JournalError {
     Closed,
 }
 
+fn w<E: Into<redb::Error>>(e: E) -> JournalError {
+    JournalError::Write(e.into())
+}
+
 /// What is kept of a stream in memory.
 pub struct StreamState {
-    pub tree: sled::Tree,
+    table: String,
     pub class: PriorityClass,
     pub next_seq: u64,
-    /// Approximate encoded bytes held (persisted at each group commit, rebuilt on open).
+    /// Approximate encoded bytes held (persisted at each group commit).
     pub bytes: u64,
+}
+
+impl StreamState {
+    fn def(&self) -> TableDefinition<'_, u64, &'static [u8]> {
+        TableDefinition::new(&self.table)
+    }
 }
 
 /// A summary of one stream, as `journal stats` prints it.
@@ -66,8 +82,8 @@ pub struct StreamStats {
 }
 
 pub struct Store {
-    db: sled::Db,
-    meta: sled::Tree,
+    db: Database,
+    path: PathBuf,
     device: DeviceId,
     pub streams: HashMap<StreamId, StreamState>,
 }
@@ -98,102 +114,93 @@ fn decode_value(stream: &str, seq: u64, v: &[u8]) -> Result<(i64, Payload), Jour
     Ok((i64::from_be_bytes(ts), payload))
 }
 
-fn seq_of(key: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    let n = key.len().min(8);
-    b[8 - n..].copy_from_slice(&key[..n]);
-    u64::from_be_bytes(b)
-}
-
 impl Store {
     pub fn open(path: &Path, device: DeviceId) -> Result<Self, JournalError> {
-        let open_err = |source| JournalError::Open {
+        let open_err = |e: redb::Error| JournalError::Open {
             path: path.display().to_string(),
-            source,
+            source: e,
         };
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(16 << 20)
-            // Group commit flushes explicitly; the background flusher only adds latency.
-            .flush_every_ms(None)
-            .open()
-            .map_err(open_err)?;
-        let meta = db.open_tree(META_TREE).map_err(open_err)?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| open_err(redb::StorageError::Io(e).into()))?;
+        }
+        let db = Database::builder()
+            .set_cache_size(16 << 20)
+            .create(path)
+            .map_err(|e| open_err(e.into()))?;
         let mut streams = HashMap::new();
-        for name in db.tree_names() {
-            let Some(stream) = name.strip_prefix(STREAM_PREFIX.as_bytes()) else {
+        {
+            let tx = db.begin_write().map_err(|e| open_err(e.into()))?;
+            tx.open_table(META).map_err(|e| open_err(e.into()))?;
+            tx.commit().map_err(|e| open_err(e.into()))?;
+        }
+        let rx = db.begin_read().map_err(|e| open_err(e.into()))?;
+        let meta = rx.open_table(META).map_err(|e| open_err(e.into()))?;
+        let get_u64 = |key: String| -> Option<u64> {
+            let v = meta.get(key.as_str()).ok()??;
+            Some(u64::from_be_bytes(v.value().try_into().ok()?))
+        };
+        let names: Vec<String> = rx
+            .list_tables()
+            .map_err(|e| open_err(e.into()))?
+            .map(|h| h.name().to_owned())
+            .collect();
+        for table in names {
+            let Some(stream) = table.strip_prefix(STREAM_PREFIX) else {
                 continue;
             };
-            let stream = String::from_utf8_lossy(stream).into_owned();
-            let Ok(id) = StreamId::new(stream.clone()) else {
+            let Ok(id) = StreamId::new(stream) else {
                 continue;
             };
-            let tree = db.open_tree(&name).map_err(open_err)?;
-            let next_seq = match tree.last().map_err(open_err)? {
-                Some((k, _)) => seq_of(&k) + 1,
-                None => Self::meta_u64(&meta, &format!("next:{stream}")).unwrap_or(1),
+            let def: TableDefinition<u64, &[u8]> = TableDefinition::new(&table);
+            let t = rx.open_table(def).map_err(|e| open_err(e.into()))?;
+            let next_seq = match t.last().map_err(|e| open_err(e.into()))? {
+                Some((k, _)) => k.value() + 1,
+                None => get_u64(format!("next:{stream}")).unwrap_or(1),
             };
             let class = meta
-                .get(format!("class:{stream}"))
-                .map_err(open_err)?
-                .and_then(|v| postcard::from_bytes(&v).ok())
+                .get(format!("class:{stream}").as_str())
+                .ok()
+                .flatten()
+                .and_then(|v| postcard::from_bytes(v.value()).ok())
                 .unwrap_or(PriorityClass::Telemetry);
-            let bytes = Self::meta_u64(&meta, &format!("bytes:{stream}")).unwrap_or(0);
+            let bytes = get_u64(format!("bytes:{stream}")).unwrap_or(0);
             streams.insert(
                 id,
                 StreamState {
-                    tree,
+                    table: table.clone(),
                     class,
                     next_seq,
                     bytes,
                 },
             );
         }
+        drop(meta);
+        drop(rx);
         Ok(Self {
             db,
-            meta,
+            path: path.to_owned(),
             device,
             streams,
         })
-    }
-
-    fn meta_u64(meta: &sled::Tree, key: &str) -> Option<u64> {
-        let v = meta.get(key).ok()??;
-        Some(u64::from_be_bytes(v.as_ref().try_into().ok()?))
     }
 
     pub fn device(&self) -> &DeviceId {
         &self.device
     }
 
-    fn stream_mut(
-        &mut self,
-        stream: &StreamId,
-        class: PriorityClass,
-    ) -> Result<&mut StreamState, JournalError> {
-        if !self.streams.contains_key(stream) {
-            let tree = self.db.open_tree(format!("{STREAM_PREFIX}{stream}"))?;
-            self.meta.insert(
-                format!("class:{stream}"),
-                postcard::to_stdvec(&class).unwrap_or_default(),
-            )?;
-            self.streams.insert(
-                stream.clone(),
-                StreamState {
-                    tree,
-                    class,
-                    next_seq: 1,
-                    bytes: 0,
-                },
-            );
-        }
+    fn ensure_stream(&mut self, stream: &StreamId, class: PriorityClass) {
         self.streams
-            .get_mut(stream)
-            .ok_or_else(|| JournalError::NoStream(stream.to_string()))
+            .entry(stream.clone())
+            .or_insert_with(|| StreamState {
+                table: format!("{STREAM_PREFIX}{stream}"),
+                class,
+                next_seq: 1,
+                bytes: 0,
+            });
     }
 
-    /// Appends records to one stream atomically and returns the first seq given. Not durable
-    /// until [`Store::flush`].
+    /// Appends records to one stream and returns the first seq given. Not durable until
+    /// [`Store::flush`].
     pub fn append(
         &mut self,
         stream: &StreamId,
@@ -205,62 +212,83 @@ impl Store {
             .ok_or_else(|| JournalError::NoStream(stream.to_string()))
     }
 
-    /// Appends several requests at once with one sled batch per stream (the cost of a batch,
-    /// not of a record, dominates small appends). Returns the first seq of each request, in
-    /// request order. A stream whose batch fails keeps its `seq` where it was.
+    /// Appends several requests in one transaction (committed without fsync). Returns the first
+    /// seq of each request, in request order. On error nothing of the group is kept and no
+    /// stream's `seq` moves.
     pub fn append_group(&mut self, reqs: &[AppendReq<'_>]) -> Result<Vec<u64>, JournalError> {
+        for (stream, class, _) in reqs {
+            self.ensure_stream(stream, *class);
+        }
+        let mut next: HashMap<&StreamId, (u64, u64)> = HashMap::new();
         let mut firsts = Vec::with_capacity(reqs.len());
-        let mut batches: Vec<(StreamId, sled::Batch, u64, u64)> = Vec::new();
-        for (stream, class, items) in reqs {
-            let next = match batches.iter().position(|b| &b.0 == *stream) {
-                Some(i) => batches[i].2,
-                None => self.stream_mut(stream, *class)?.next_seq,
-            };
-            let i = match batches.iter().position(|b| &b.0 == *stream) {
-                Some(i) => i,
-                None => {
-                    batches.push(((*stream).clone(), sled::Batch::default(), next, 0));
-                    batches.len() - 1
+        let mut tx = self.db.begin_write().map_err(w)?;
+        tx.set_durability(Durability::None).map_err(w)?;
+        {
+            let mut meta = tx.open_table(META).map_err(w)?;
+            for (stream, class, items) in reqs {
+                let st = &self.streams[*stream];
+                let entry = next.entry(*stream).or_insert((st.next_seq, 0));
+                if entry.0 == 1 && st.bytes == 0 {
+                    let c = postcard::to_stdvec(class).unwrap_or_default();
+                    meta.insert(format!("class:{stream}").as_str(), c.as_slice())
+                        .map_err(w)?;
                 }
-            };
-            let entry = &mut batches[i];
-            firsts.push(entry.2);
-            for (ts, payload) in items.iter() {
-                let v = encode_value(*ts, payload);
-                entry.3 += v.len() as u64 + 8;
-                entry.1.insert(&entry.2.to_be_bytes(), v);
-                entry.2 += 1;
+                firsts.push(entry.0);
+                let mut table = tx.open_table(st.def()).map_err(w)?;
+                for (ts, payload) in items.iter() {
+                    let v = encode_value(*ts, payload);
+                    entry.1 += v.len() as u64 + 8;
+                    table.insert(entry.0, v.as_slice()).map_err(w)?;
+                    entry.0 += 1;
+                }
+            }
+            for (stream, (n, bytes)) in &next {
+                let st = &self.streams[*stream];
+                meta.insert(
+                    format!("next:{stream}").as_str(),
+                    n.to_be_bytes().as_slice(),
+                )
+                .map_err(w)?;
+                meta.insert(
+                    format!("bytes:{stream}").as_str(),
+                    (st.bytes + bytes).to_be_bytes().as_slice(),
+                )
+                .map_err(w)?;
             }
         }
-        for (stream, batch, next, bytes) in batches {
-            let st = self.stream_mut(&stream, PriorityClass::Telemetry)?;
-            st.tree.apply_batch(batch)?;
-            st.next_seq = next;
-            st.bytes += bytes;
+        tx.commit().map_err(w)?;
+        for (stream, (n, bytes)) in next {
+            if let Some(st) = self.streams.get_mut(stream) {
+                st.next_seq = n;
+                st.bytes += bytes;
+            }
         }
         Ok(firsts)
     }
 
     /// Makes everything appended so far durable (one fsync for the whole group).
-    pub fn flush(&mut self, touched: &[StreamId]) -> Result<usize, JournalError> {
-        for s in touched {
-            if let Some(st) = self.streams.get(s) {
-                self.meta
-                    .insert(format!("bytes:{s}"), &st.bytes.to_be_bytes())?;
-                self.meta
-                    .insert(format!("next:{s}"), &st.next_seq.to_be_bytes())?;
-            }
-        }
-        Ok(self.db.flush()?)
+    pub fn flush(&mut self, _touched: &[StreamId]) -> Result<usize, JournalError> {
+        let mut tx = self.db.begin_write().map_err(w)?;
+        tx.set_durability(Durability::Immediate).map_err(w)?;
+        tx.commit().map_err(w)?;
+        Ok(0)
     }
 
     pub fn stats(&self) -> Vec<StreamStats> {
+        let Ok(rx) = self.db.begin_read() else {
+            return Vec::new();
+        };
         let mut out: Vec<StreamStats> = self
             .streams
             .iter()
             .map(|(id, st)| {
-                let first = st.tree.first().ok().flatten().map(|(k, _)| seq_of(&k));
-                let last = st.tree.last().ok().flatten().map(|(k, _)| seq_of(&k));
+                let (first, last) = match rx.open_table(st.def()) {
+                    Ok(t) => (
+                        t.first().ok().flatten().map(|(k, _)| k.value()),
+                        t.last().ok().flatten().map(|(k, _)| k.value()),
+                    ),
+                    Err(_) => (None, None),
+                };
                 StreamStats {
                     stream: id.to_string(),
                     class: st.class,
@@ -279,7 +307,7 @@ impl Store {
     }
 
     pub fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
     }
 
     /// Reads records of one stream from `from_seq` on, in order.
@@ -292,12 +320,15 @@ impl Store {
             .streams
             .get(stream)
             .ok_or_else(|| JournalError::NoStream(stream.to_string()))?;
+        let rx = self.db.begin_read().map_err(w)?;
+        let table = rx.open_table(st.def()).map_err(w)?;
+        let range = table.range(from_seq..).map_err(w)?;
         let name = stream.to_string();
         let stream = stream.clone();
-        Ok(st.tree.range(from_seq.to_be_bytes()..).map(move |kv| {
-            let (k, v) = kv?;
-            let seq = seq_of(&k);
-            let (ts_ns, payload) = decode_value(&name, seq, &v)?;
+        Ok(range.map(move |kv| {
+            let (k, v) = kv.map_err(w)?;
+            let seq = k.value();
+            let (ts_ns, payload) = decode_value(&name, seq, v.value())?;
             Ok(Record {
                 device: self.device.clone(),
                 stream: stream.clone(),
@@ -311,11 +342,14 @@ impl Store {
     /// The oldest record of a stream: (seq, ts_ns, encoded size).
     pub fn oldest(&self, stream: &StreamId) -> Option<(u64, i64, u64)> {
         let st = self.streams.get(stream)?;
-        let (k, v) = st.tree.first().ok()??;
-        let ts = decode_value(stream.as_str(), seq_of(&k), &v)
+        let rx = self.db.begin_read().ok()?;
+        let t = rx.open_table(st.def()).ok()?;
+        let (k, v) = t.first().ok()??;
+        let seq = k.value();
+        let ts = decode_value(stream.as_str(), seq, v.value())
             .map(|x| x.0)
             .ok()?;
-        Some((seq_of(&k), ts, v.len() as u64 + 8))
+        Some((seq, ts, v.value().len() as u64 + 8))
     }
 
     /// Removes the oldest records of a stream with `ts < before_ns` (at most `max` of them, and
@@ -327,38 +361,52 @@ impl Store {
         max: usize,
         max_bytes: u64,
     ) -> Result<Option<Pruned>, JournalError> {
-        let Some(st) = self.streams.get_mut(stream) else {
+        let Some(st) = self.streams.get(stream) else {
             return Ok(None);
         };
-        let mut batch = sled::Batch::default();
         let (mut first, mut last, mut n, mut bytes, mut last_ts) = (0, 0, 0u64, 0u64, 0i64);
-        for kv in st.tree.iter().take(max) {
-            let (k, v) = kv?;
-            let seq = seq_of(&k);
-            // Keep the newest record: it carries the stream's next seq across restarts.
-            if seq + 1 >= st.next_seq || bytes >= max_bytes {
-                break;
+        let mut victims = Vec::new();
+        {
+            let rx = self.db.begin_read().map_err(w)?;
+            let t = rx.open_table(st.def()).map_err(w)?;
+            for kv in t.iter().map_err(w)?.take(max) {
+                let (k, v) = kv.map_err(w)?;
+                let seq = k.value();
+                // Keep the newest record: it carries the stream's next seq across restarts.
+                if seq + 1 >= st.next_seq || bytes >= max_bytes {
+                    break;
+                }
+                let ts = decode_value(stream.as_str(), seq, v.value())
+                    .map(|x| x.0)
+                    .unwrap_or(i64::MIN);
+                if ts >= before_ns {
+                    break;
+                }
+                if n == 0 {
+                    first = seq;
+                }
+                last = seq;
+                last_ts = ts;
+                n += 1;
+                bytes += v.value().len() as u64 + 8;
+                victims.push(seq);
             }
-            let ts = decode_value(stream.as_str(), seq, &v)
-                .map(|x| x.0)
-                .unwrap_or(i64::MIN);
-            if ts >= before_ns {
-                break;
-            }
-            if n == 0 {
-                first = seq;
-            }
-            last = seq;
-            last_ts = ts;
-            n += 1;
-            bytes += v.len() as u64 + 8;
-            batch.remove(k);
         }
         if n == 0 {
             return Ok(None);
         }
-        st.tree.apply_batch(batch)?;
-        st.bytes = st.bytes.saturating_sub(bytes);
+        let mut tx = self.db.begin_write().map_err(w)?;
+        tx.set_durability(Durability::None).map_err(w)?;
+        {
+            let mut t = tx.open_table(st.def()).map_err(w)?;
+            for seq in &victims {
+                t.remove(*seq).map_err(w)?;
+            }
+        }
+        tx.commit().map_err(w)?;
+        if let Some(st) = self.streams.get_mut(stream) {
+            st.bytes = st.bytes.saturating_sub(bytes);
+        }
         Ok(Some(Pruned {
             first,
             last,

@@ -62,7 +62,7 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write to {}", data_dir.display()))?;
 
     let metrics = Metrics::new();
-    let store = Store::open(&data_dir.join("journal"), p.device.id.clone())?;
+    let store = Store::open(&data_dir.join("journal.redb"), p.device.id.clone())?;
     let (journal, writer) = Journal::start(
         store,
         p.journal.group_commit_max,

@@ -28,7 +28,7 @@ pub enum JournalCmd {
 }
 
 fn open(data_dir: &std::path::Path) -> anyhow::Result<Store> {
-    let dir = data_dir.join("journal");
+    let dir = data_dir.join("journal.redb");
     if !dir.exists() {
         anyhow::bail!(
             "no journal at {}; pass the --data-dir the edge ran with",
