@@ -86,7 +86,6 @@ pub fn next_action(views: &[StreamView], quotas: &Quotas, now_ns: i64) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::{ByteSize, Duration, Quota};
 
     fn view(s: &str, class: PriorityClass, bytes: u64, oldest: i64) -> StreamView {
         StreamView {
@@ -98,15 +97,7 @@ mod tests {
     }
 
     fn quotas(bytes: u64, age_s: u64) -> Quotas {
-        let q = Quota {
-            max_bytes: ByteSize(bytes),
-            max_age: Duration(age_s),
-        };
-        Quotas {
-            critical: q.clone(),
-            operational: q.clone(),
-            telemetry: q,
-        }
+        Quotas::uniform(bytes, age_s)
     }
 
     const S: i64 = 1_000_000_000;

@@ -255,7 +255,6 @@ mod tests {
     use foodflow_protocol::{DeviceId, Quality, Reading, Value};
 
     use super::*;
-    use crate::profile::{ByteSize, Duration as Age, Quota};
 
     fn reading(i: i64) -> Payload {
         Payload::Reading(Reading {
@@ -269,15 +268,7 @@ mod tests {
     }
 
     fn quotas(bytes: u64, age_s: u64) -> Quotas {
-        let q = Quota {
-            max_bytes: ByteSize(bytes),
-            max_age: Age(age_s),
-        };
-        Quotas {
-            critical: q.clone(),
-            operational: q.clone(),
-            telemetry: q,
-        }
+        Quotas::uniform(bytes, age_s)
     }
 
     async fn run_case(

@@ -109,6 +109,19 @@ impl Default for Quotas {
 }
 
 impl Quotas {
+    /// The same quota for every class (tests and small tools).
+    pub fn uniform(max_bytes: u64, max_age_s: u64) -> Self {
+        let q = Quota {
+            max_bytes: ByteSize(max_bytes),
+            max_age: Duration(max_age_s),
+        };
+        Self {
+            critical: q.clone(),
+            operational: q.clone(),
+            telemetry: q,
+        }
+    }
+
     pub fn get(&self, class: PriorityClass) -> &Quota {
         match class {
             PriorityClass::Critical => &self.critical,
