@@ -267,11 +267,11 @@ impl Store {
     }
 
     /// Makes everything appended so far durable (one fsync for the whole group).
-    pub fn flush(&mut self, _touched: &[StreamId]) -> Result<usize, JournalError> {
+    pub fn flush(&mut self) -> Result<(), JournalError> {
         let mut tx = self.db.begin_write().map_err(w)?;
         tx.set_durability(Durability::Immediate).map_err(w)?;
         tx.commit().map_err(w)?;
-        Ok(0)
+        Ok(())
     }
 
     pub fn stats(&self) -> Vec<StreamStats> {

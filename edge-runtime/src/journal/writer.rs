@@ -114,7 +114,6 @@ fn run(
     let disk = metrics.gauge("foodflow_journal_size_bytes", "Journal size on disk", &[]);
     let mut last_size = Instant::now() - Duration::from_secs(10);
     let mut group: Vec<Append> = Vec::new();
-    let mut touched: Vec<StreamId> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
         let mut n = 0usize;
@@ -123,9 +122,6 @@ fn run(
             match cmd {
                 Cmd::Append(a) => {
                     n += a.items.len();
-                    if !touched.contains(&a.stream) {
-                        touched.push(a.stream.clone());
-                    }
                     group.push(a);
                 }
                 Cmd::Retention => retention = true,
@@ -140,7 +136,7 @@ fn run(
             .collect();
         let result = store
             .append_group(&reqs)
-            .and_then(|firsts| store.flush(&touched).map(|_| firsts));
+            .and_then(|firsts| store.flush().map(|_| firsts));
         flushes.fetch_add(1, Ordering::Relaxed);
         match result {
             Ok(firsts) => {
@@ -159,7 +155,6 @@ fn run(
             }
         }
         appended.fetch_add(n as u64, Ordering::Relaxed);
-        touched.clear();
         if retention {
             apply_retention(&mut store, &quotas, &metrics);
         }
@@ -168,7 +163,7 @@ fn run(
             last_size = Instant::now();
         }
     }
-    if let Err(e) = store.flush(&[]) {
+    if let Err(e) = store.flush() {
         tracing::error!(error = %e, "final journal flush failed");
     }
 }
@@ -240,7 +235,7 @@ fn apply_retention(store: &mut Store, quotas: &Quotas, metrics: &Metrics) {
                 let class = class.unwrap_or(PriorityClass::Telemetry);
                 let r = store
                     .append(&stream, class, &[(now_ns(), gap)])
-                    .and_then(|_| store.flush(std::slice::from_ref(&stream)));
+                    .and_then(|_| store.flush());
                 if let Err(e) = r {
                     tracing::error!(error = %e, %stream, "cannot record the retention gap");
                     return;

@@ -38,6 +38,11 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
             .with_context(|| {
                 format!("--opcua-endpoint {name}: the profile has no OPC UA source named {name:?}")
             })?;
+        if !url.starts_with("opc.tcp://") {
+            anyhow::bail!(
+                "--opcua-endpoint {name}: {url:?} is not an OPC UA endpoint; write it as opc.tcp://host:port"
+            );
+        }
         src.endpoint = url.to_owned();
     }
     for ov in &o.mqtt_brokers {
