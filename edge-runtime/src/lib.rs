@@ -4,6 +4,6 @@
 pub mod connectors;
 pub mod http;
 pub mod journal;
-pub mod metrics;
+pub use foodflow_transport::metrics;
 pub mod profile;
-pub mod time;
+pub use foodflow_protocol::time;

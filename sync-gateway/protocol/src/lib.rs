@@ -4,9 +4,12 @@
 //! priority classes and the compact binary encoding. `(device, stream, seq)` is the idempotency key
 //! of a record; `seq` is assigned by the edge journal at durable append and is gap-free per stream.
 
+pub mod batch;
 mod ids;
 mod record;
+pub mod time;
 
+pub use batch::{Batch, BatchError, Limits, Segment, StreamMark, SyncAck, SyncRefusal};
 pub use ids::{DeviceId, IdError, StreamId};
 pub use record::{
     BoundingBox, DecodeError, Detection, Event, Gap, Kind, Payload, PriorityClass, Quality,

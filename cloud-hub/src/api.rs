@@ -1,0 +1,342 @@
+//! The hub's HTTP API (served over mutual TLS by `foodflow_transport::server`) and its admin
+//! endpoints (`/healthz`, `/metrics`, plain HTTP on a loopback port).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Extension, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use foodflow_protocol::{Batch, DeviceId, Limits, StreamId, SyncAck, SyncRefusal};
+use foodflow_transport::metrics::Metrics;
+use foodflow_transport::server::Peer;
+use foodflow_transport::{Identity, Role};
+use serde::Deserialize;
+
+use crate::series::Downsampler;
+use crate::store::{RecordStore, SeqRange, StoreError};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn RecordStore>,
+    pub metrics: Arc<Metrics>,
+    pub limits: Limits,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/sync/batches", post(post_batch))
+        .route("/v1/sync/marks", get(get_marks))
+        .route("/v1/devices", get(get_devices))
+        .route("/v1/devices/{id}/streams", get(get_streams))
+        .route("/v1/devices/{id}/streams/{*rest}", get(get_stream_data))
+        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
+        .with_state(state)
+}
+
+pub fn admin_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+fn refusal(status: StatusCode, reason: &str, message: String) -> Response {
+    (
+        status,
+        axum::Json(SyncRefusal {
+            reason: reason.into(),
+            message,
+            retry_after_ms: None,
+        }),
+    )
+        .into_response()
+}
+
+fn store_error(e: StoreError) -> Response {
+    tracing::error!(error = %e, "hub store");
+    refusal(StatusCode::SERVICE_UNAVAILABLE, "storage", e.to_string())
+}
+
+fn count(m: &Metrics, name: &'static str, help: &'static str, reason: &str, n: u64) {
+    m.counter(name, help, &[("reason", reason)])
+        .fetch_add(n, Ordering::Relaxed);
+}
+
+async fn post_batch(
+    State(s): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    body: Bytes,
+) -> Response {
+    let refused = |reason: &str, status: StatusCode, msg: String| {
+        count(
+            &s.metrics,
+            "foodflow_hub_batches_refused_total",
+            "Upload batches refused, by reason",
+            reason,
+            1,
+        );
+        tracing::warn!(peer = %peer.identity, addr = %peer.addr, "batch refused: {msg}");
+        refusal(status, reason, msg)
+    };
+    let batch = match Batch::decode(&body, &s.limits) {
+        Ok(b) => b,
+        Err(e) => return refused("malformed", StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    if let Some(seg) = batch
+        .segments
+        .iter()
+        .find(|seg| !peer.identity.may_send_for(&seg.device))
+    {
+        let msg = format!(
+            "{} may not upload records of device {:?}",
+            peer.identity, seg.device
+        );
+        return refused("forbidden", StatusCode::FORBIDDEN, msg);
+    }
+    let store = s.store.clone();
+    let tenant = peer.identity.tenant.clone();
+    let records = batch.len() as u64;
+    let committed =
+        tokio::task::spawn_blocking(move || store.tenant(&tenant).ingest(&batch.segments)).await;
+    let committed = match committed {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return store_error(e),
+        Err(e) => return store_error(StoreError::Write(e.to_string())),
+    };
+    let m = &s.metrics;
+    m.counter(
+        "foodflow_hub_batches_total",
+        "Upload batches committed",
+        &[],
+    )
+    .fetch_add(1, Ordering::Relaxed);
+    m.counter(
+        "foodflow_hub_records_received_total",
+        "Records received in committed batches",
+        &[],
+    )
+    .fetch_add(records, Ordering::Relaxed);
+    m.counter(
+        "foodflow_hub_records_committed_total",
+        "New records committed",
+        &[],
+    )
+    .fetch_add(committed.accepted, Ordering::Relaxed);
+    m.counter(
+        "foodflow_hub_records_duplicate_total",
+        "Records received again (at or below their high-water mark) and skipped",
+        &[],
+    )
+    .fetch_add(committed.duplicates, Ordering::Relaxed);
+    axum::Json(SyncAck {
+        accepted: committed.accepted,
+        duplicates: committed.duplicates,
+        marks: committed.marks,
+    })
+    .into_response()
+}
+
+/// Devices a peer may read: its own (devices) or its tenant's (gateways).
+fn may_read(identity: &Identity, device: &DeviceId) -> bool {
+    identity.may_send_for(device)
+}
+
+async fn get_marks(State(s): State<AppState>, Extension(peer): Extension<Peer>) -> Response {
+    let store = s.store.clone();
+    let id = peer.identity.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        let device = (id.role == Role::Device).then_some(&id.id);
+        store.tenant(&id.tenant).marks(device)
+    })
+    .await;
+    match r {
+        Ok(Ok(m)) => axum::Json(m).into_response(),
+        Ok(Err(e)) => store_error(e),
+        Err(e) => store_error(StoreError::Read(e.to_string())),
+    }
+}
+
+async fn get_devices(State(s): State<AppState>, Extension(peer): Extension<Peer>) -> Response {
+    let store = s.store.clone();
+    let id = peer.identity.clone();
+    let r = tokio::task::spawn_blocking(move || store.tenant(&id.tenant).devices()).await;
+    match r {
+        Ok(Ok(devs)) => {
+            let visible: Vec<_> = devs
+                .into_iter()
+                .filter(|d| may_read(&peer.identity, d))
+                .collect();
+            axum::Json(visible).into_response()
+        }
+        Ok(Err(e)) => store_error(e),
+        Err(e) => store_error(StoreError::Read(e.to_string())),
+    }
+}
+
+fn parse_device(peer: &Peer, id: &str) -> Result<DeviceId, Response> {
+    let d = DeviceId::new(id)
+        .map_err(|e| refusal(StatusCode::BAD_REQUEST, "malformed", e.to_string()))?;
+    if !may_read(&peer.identity, &d) {
+        // Same answer as for a device that does not exist: no probing of other devices.
+        return Err(refusal(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no device {id:?}"),
+        ));
+    }
+    Ok(d)
+}
+
+async fn get_streams(
+    State(s): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    Path(id): Path<String>,
+) -> Response {
+    let device = match parse_device(&peer, &id) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let store = s.store.clone();
+    let tenant = peer.identity.tenant.clone();
+    match tokio::task::spawn_blocking(move || store.tenant(&tenant).streams(&device)).await {
+        Ok(Ok(v)) => axum::Json(v).into_response(),
+        Ok(Err(e)) => store_error(e),
+        Err(e) => store_error(StoreError::Read(e.to_string())),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DataQuery {
+    /// records: first seq (inclusive); series: start, RFC 3339 or UTC ns
+    from: Option<String>,
+    /// records: last seq (inclusive); series: end (exclusive)
+    to: Option<String>,
+    limit: Option<usize>,
+    /// series: bucket width in seconds
+    step_s: Option<f64>,
+    tag: Option<String>,
+}
+
+fn parse_time(s: &str) -> Option<i64> {
+    s.parse::<i64>()
+        .ok()
+        .or_else(|| foodflow_protocol::time::parse_rfc3339(s))
+}
+
+async fn get_stream_data(
+    State(s): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    Path((id, rest)): Path<(String, String)>,
+    Query(q): Query<DataQuery>,
+) -> Response {
+    let device = match parse_device(&peer, &id) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let Some((stream, what)) = rest.rsplit_once('/') else {
+        return refusal(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "use /v1/devices/{id}/streams/{stream}/records or …/series".into(),
+        );
+    };
+    let stream = match StreamId::new(stream) {
+        Ok(s) => s,
+        Err(e) => return refusal(StatusCode::BAD_REQUEST, "malformed", e.to_string()),
+    };
+    let store = s.store.clone();
+    let tenant = peer.identity.tenant.clone();
+    let bad = |m: String| refusal(StatusCode::BAD_REQUEST, "malformed", m);
+    match what {
+        "records" => {
+            let parse_seq = |v: &Option<String>, default: u64, name: &str| match v {
+                None => Ok(default),
+                Some(x) => x
+                    .parse::<u64>()
+                    .map_err(|_| bad(format!("`{name}` must be a seq number, got {x:?}"))),
+            };
+            let from = match parse_seq(&q.from, 1, "from") {
+                Ok(v) => v,
+                Err(r) => return r,
+            };
+            let to = match parse_seq(&q.to, u64::MAX, "to") {
+                Ok(v) => v,
+                Err(r) => return r,
+            };
+            let limit = q.limit.unwrap_or(1000).min(100_000);
+            let r = tokio::task::spawn_blocking(move || {
+                store
+                    .tenant(&tenant)
+                    .records(&device, &stream, SeqRange { from, to, limit })
+            })
+            .await;
+            match r {
+                Ok(Ok(records)) => {
+                    let next = (records.len() == limit)
+                        .then(|| records.last().map(|r| r.seq + 1))
+                        .flatten();
+                    axum::Json(serde_json::json!({ "records": records, "next_from": next }))
+                        .into_response()
+                }
+                Ok(Err(e)) => store_error(e),
+                Err(e) => store_error(StoreError::Read(e.to_string())),
+            }
+        }
+        "series" => {
+            let (Some(from), Some(to)) = (
+                q.from.as_deref().and_then(parse_time),
+                q.to.as_deref().and_then(parse_time),
+            ) else {
+                return bad(
+                    "series needs `from` and `to` (RFC 3339 or UTC ns) and `step_s`".into(),
+                );
+            };
+            let step_ns = (q.step_s.unwrap_or(60.0) * 1e9) as i64;
+            if step_ns <= 0 || to <= from || (to - from) / step_ns > 100_000 {
+                return bad("`step_s` must be > 0 and give at most 100000 buckets".into());
+            }
+            let tag = q.tag.clone();
+            let r = tokio::task::spawn_blocking(move || {
+                let mut d = Downsampler::new(from, step_ns, tag);
+                store
+                    .tenant(&tenant)
+                    .scan_time(&device, &stream, from, to, &mut |r| d.add(r))
+                    .map(|_| d)
+            })
+            .await;
+            match r {
+                Ok(Ok(d)) => {
+                    let skipped = d.skipped_non_numeric;
+                    axum::Json(serde_json::json!({
+                        "step_ns": step_ns,
+                        "series": d.finish(),
+                        "skipped_non_numeric": skipped,
+                    }))
+                    .into_response()
+                }
+                Ok(Err(e)) => store_error(e),
+                Err(e) => store_error(StoreError::Read(e.to_string())),
+            }
+        }
+        other => refusal(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("unknown stream view {other:?}: use records or series"),
+        ),
+    }
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({ "status": "ok", "service": "foodflow-hub" }))
+}
+
+async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+}

@@ -1,0 +1,9 @@
+//! FoodFlow OS cloud hub: multi-tenant ingest of the sync stream (dedup by
+//! `(device, stream, seq)`), record and series queries, and the development PKI commands.
+//!
+//! Domain logic (downsampling) is pure; storage sits behind [`store::RecordStore`], whose
+//! tenant views are the only path to records; HTTP lives in [`api`].
+
+pub mod api;
+pub mod series;
+pub mod store;

@@ -1,0 +1,351 @@
+//! The embedded default store on redb (no server needed): records keyed by
+//! `(tenant, device, stream, seq)`, stream heads keyed by `(tenant, device, stream)`. Each ingest
+//! is one durable transaction, so the high-water mark in an answer is never ahead of the disk.
+
+use std::path::Path;
+
+use foodflow_protocol::{DeviceId, Payload, PriorityClass, Record, Segment, StreamId, StreamMark};
+use foodflow_transport::TenantId;
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::{Committed, RecordStore, SeqRange, StoreError, StreamInfo, TenantStore};
+
+type RecKey<'a> = (&'a str, &'a str, &'a str, u64);
+const RECORDS: TableDefinition<RecKey, &[u8]> = TableDefinition::new("records");
+/// (tenant, device, stream) → (high-water mark, record count, class, last ts)
+const HEADS: TableDefinition<(&str, &str, &str), (u64, u64, u8, i64)> =
+    TableDefinition::new("heads");
+
+pub struct EmbeddedStore {
+    db: Database,
+}
+
+fn class_code(c: PriorityClass) -> u8 {
+    match c {
+        PriorityClass::Critical => 0,
+        PriorityClass::Operational => 1,
+        PriorityClass::Telemetry => 2,
+    }
+}
+
+fn class_of(code: u8) -> PriorityClass {
+    match code {
+        0 => PriorityClass::Critical,
+        1 => PriorityClass::Operational,
+        _ => PriorityClass::Telemetry,
+    }
+}
+
+fn encode(ts_ns: i64, payload: &Payload) -> Vec<u8> {
+    let body = payload.encode();
+    let mut v = Vec::with_capacity(8 + body.len());
+    v.extend_from_slice(&ts_ns.to_be_bytes());
+    v.extend_from_slice(&body);
+    v
+}
+
+fn wr<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Write(e.to_string())
+}
+
+fn rd<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Read(e.to_string())
+}
+
+impl EmbeddedStore {
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let path = dir.join("hub.redb");
+        let open = |why: String| StoreError::Open {
+            path: path.display().to_string(),
+            why,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| open(e.to_string()))?;
+        let db = Database::builder()
+            .set_cache_size(64 << 20)
+            .create(&path)
+            .map_err(|e| open(e.to_string()))?;
+        let tx = db.begin_write().map_err(|e| open(e.to_string()))?;
+        tx.open_table(RECORDS).map_err(|e| open(e.to_string()))?;
+        tx.open_table(HEADS).map_err(|e| open(e.to_string()))?;
+        tx.commit().map_err(|e| open(e.to_string()))?;
+        Ok(Self { db })
+    }
+}
+
+impl RecordStore for EmbeddedStore {
+    fn tenant(&self, tenant: &TenantId) -> Box<dyn TenantStore + '_> {
+        Box::new(Tenant {
+            db: &self.db,
+            tenant: tenant.clone(),
+        })
+    }
+}
+
+struct Tenant<'a> {
+    db: &'a Database,
+    tenant: TenantId,
+}
+
+fn decode(device: &DeviceId, stream: &StreamId, seq: u64, v: &[u8]) -> Result<Record, StoreError> {
+    let corrupt = |why: String| StoreError::Corrupt {
+        device: device.to_string(),
+        stream: stream.to_string(),
+        seq,
+        why,
+    };
+    if v.len() < 8 {
+        return Err(corrupt("shorter than its header".into()));
+    }
+    let mut ts = [0u8; 8];
+    ts.copy_from_slice(&v[..8]);
+    let payload = Payload::decode(&v[8..]).map_err(|e| corrupt(e.to_string()))?;
+    Ok(Record {
+        device: device.clone(),
+        stream: stream.clone(),
+        seq,
+        ts_ns: i64::from_be_bytes(ts),
+        payload,
+    })
+}
+
+impl TenantStore for Tenant<'_> {
+    fn ingest(&self, segments: &[Segment]) -> Result<Committed, StoreError> {
+        let t = self.tenant.as_str();
+        let mut out = Committed::default();
+        let mut marks = std::collections::BTreeMap::new();
+        let mut tx = self.db.begin_write().map_err(wr)?;
+        tx.set_durability(Durability::Immediate).map_err(wr)?;
+        {
+            let mut records = tx.open_table(RECORDS).map_err(wr)?;
+            let mut heads = tx.open_table(HEADS).map_err(wr)?;
+            for seg in segments {
+                let key = (t, seg.device.as_str(), seg.stream.as_str());
+                let (mut hwm, mut count, mut class, mut last_ts) = heads
+                    .get(key)
+                    .map_err(wr)?
+                    .map(|v| v.value())
+                    .unwrap_or((0, 0, class_code(seg.class), i64::MIN));
+                let before = hwm;
+                for e in &seg.entries {
+                    if e.seq <= hwm {
+                        out.duplicates += 1;
+                        continue;
+                    }
+                    let v = encode(e.ts_ns, &e.payload);
+                    records
+                        .insert(
+                            (t, seg.device.as_str(), seg.stream.as_str(), e.seq),
+                            v.as_slice(),
+                        )
+                        .map_err(wr)?;
+                    hwm = e.seq;
+                    count += 1;
+                    last_ts = last_ts.max(e.ts_ns);
+                    out.accepted += 1;
+                }
+                class = class.min(class_code(seg.class));
+                if hwm != before || count == 0 {
+                    heads
+                        .insert(key, (hwm, count, class, last_ts))
+                        .map_err(wr)?;
+                }
+                marks.insert((seg.device.clone(), seg.stream.clone()), hwm);
+            }
+        }
+        tx.commit().map_err(wr)?;
+        out.marks = marks
+            .into_iter()
+            .map(|((device, stream), seq)| StreamMark {
+                device,
+                stream,
+                seq,
+            })
+            .collect();
+        Ok(out)
+    }
+
+    fn marks(&self, device: Option<&DeviceId>) -> Result<Vec<StreamMark>, StoreError> {
+        let t = self.tenant.as_str();
+        let rx = self.db.begin_read().map_err(rd)?;
+        let heads = rx.open_table(HEADS).map_err(rd)?;
+        let mut out = Vec::new();
+        let (lo, hi) = match device {
+            Some(d) => ((t, d.as_str(), ""), (t, d.as_str(), "\u{10ffff}")),
+            None => ((t, "", ""), (t, "\u{10ffff}", "")),
+        };
+        for kv in heads.range(lo..hi).map_err(rd)? {
+            let (k, v) = kv.map_err(rd)?;
+            let (_, d, s) = k.value();
+            let (Ok(device), Ok(stream)) = (DeviceId::new(d), StreamId::new(s)) else {
+                continue;
+            };
+            out.push(StreamMark {
+                device,
+                stream,
+                seq: v.value().0,
+            });
+        }
+        Ok(out)
+    }
+
+    fn devices(&self) -> Result<Vec<DeviceId>, StoreError> {
+        let mut out: Vec<DeviceId> = self.marks(None)?.into_iter().map(|m| m.device).collect();
+        out.dedup();
+        Ok(out)
+    }
+
+    fn streams(&self, device: &DeviceId) -> Result<Vec<StreamInfo>, StoreError> {
+        let t = self.tenant.as_str();
+        let rx = self.db.begin_read().map_err(rd)?;
+        let heads = rx.open_table(HEADS).map_err(rd)?;
+        let mut out = Vec::new();
+        let lo = (t, device.as_str(), "");
+        let hi = (t, device.as_str(), "\u{10ffff}");
+        for kv in heads.range(lo..hi).map_err(rd)? {
+            let (k, v) = kv.map_err(rd)?;
+            let (_, _, s) = k.value();
+            let Ok(stream) = StreamId::new(s) else {
+                continue;
+            };
+            let (hwm, records, class, last_ts_ns) = v.value();
+            out.push(StreamInfo {
+                stream,
+                class: class_of(class),
+                high_water_mark: hwm,
+                records,
+                last_ts_ns,
+            });
+        }
+        Ok(out)
+    }
+
+    fn records(
+        &self,
+        device: &DeviceId,
+        stream: &StreamId,
+        range: SeqRange,
+    ) -> Result<Vec<Record>, StoreError> {
+        let t = self.tenant.as_str();
+        let rx = self.db.begin_read().map_err(rd)?;
+        let table = rx.open_table(RECORDS).map_err(rd)?;
+        let lo = (t, device.as_str(), stream.as_str(), range.from);
+        let hi = (t, device.as_str(), stream.as_str(), range.to);
+        let mut out = Vec::new();
+        for kv in table.range(lo..=hi).map_err(rd)?.take(range.limit) {
+            let (k, v) = kv.map_err(rd)?;
+            out.push(decode(device, stream, k.value().3, v.value())?);
+        }
+        Ok(out)
+    }
+
+    fn scan_time(
+        &self,
+        device: &DeviceId,
+        stream: &StreamId,
+        from_ns: i64,
+        to_ns: i64,
+        f: &mut dyn FnMut(&Record),
+    ) -> Result<(), StoreError> {
+        let t = self.tenant.as_str();
+        let rx = self.db.begin_read().map_err(rd)?;
+        let table = rx.open_table(RECORDS).map_err(rd)?;
+        let lo = (t, device.as_str(), stream.as_str(), 0u64);
+        let hi = (t, device.as_str(), stream.as_str(), u64::MAX);
+        for kv in table.range(lo..=hi).map_err(rd)? {
+            let (k, v) = kv.map_err(rd)?;
+            let bytes = v.value();
+            if bytes.len() >= 8 {
+                let ts = i64::from_be_bytes(bytes[..8].try_into().unwrap_or([0; 8]));
+                if ts < from_ns || ts >= to_ns {
+                    continue;
+                }
+            }
+            f(&decode(device, stream, k.value().3, bytes)?);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use foodflow_protocol::batch::Entry;
+
+    fn seg(device: &str, seqs: &[u64]) -> Segment {
+        Segment {
+            device: DeviceId::new(device).unwrap(),
+            stream: StreamId::new("s/1").unwrap(),
+            class: PriorityClass::Telemetry,
+            entries: seqs
+                .iter()
+                .map(|&seq| Entry {
+                    seq,
+                    ts_ns: seq as i64 * 10,
+                    payload: Payload::Trace {
+                        epcis: format!("e{seq}"),
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn dedups_by_high_water_mark_and_isolates_tenants() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let acme = TenantId::new("acme").unwrap();
+        let other = TenantId::new("other").unwrap();
+        let a = store.tenant(&acme);
+        let c = a.ingest(&[seg("d1", &[1, 2, 3])]).unwrap();
+        assert_eq!((c.accepted, c.duplicates), (3, 0));
+        assert_eq!(c.marks[0].seq, 3);
+        let c = a.ingest(&[seg("d1", &[2, 3, 4, 6])]).unwrap();
+        assert_eq!((c.accepted, c.duplicates), (2, 2));
+        assert_eq!(c.marks[0].seq, 6);
+        let d1 = DeviceId::new("d1").unwrap();
+        let s = StreamId::new("s/1").unwrap();
+        let all = a
+            .records(
+                &d1,
+                &s,
+                SeqRange {
+                    from: 0,
+                    to: u64::MAX,
+                    limit: 100,
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            all.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4, 6]
+        );
+        let streams = a.streams(&d1).unwrap();
+        assert_eq!(streams[0].records, 5);
+        assert_eq!(streams[0].high_water_mark, 6);
+        // Another tenant sees nothing of acme's, even with the same device and stream ids.
+        let o = store.tenant(&other);
+        assert!(o.marks(None).unwrap().is_empty());
+        assert!(
+            o.records(
+                &d1,
+                &s,
+                SeqRange {
+                    from: 0,
+                    to: u64::MAX,
+                    limit: 100
+                }
+            )
+            .unwrap()
+            .is_empty()
+        );
+        o.ingest(&[seg("d1", &[1])]).unwrap();
+        assert_eq!(
+            a.marks(None).unwrap()[0].seq,
+            6,
+            "tenants do not share marks"
+        );
+        let mut n = 0;
+        a.scan_time(&d1, &s, 20, 41, &mut |_| n += 1).unwrap();
+        assert_eq!(n, 3, "ts 20, 30, 40");
+    }
+}

@@ -1,0 +1,88 @@
+//! The hub's record store behind a trait. Tenant isolation lives here, not in the handlers:
+//! the only way to reach records is through a [`TenantStore`] obtained for one tenant, and every
+//! key the backends write starts with that tenant.
+
+mod embedded;
+
+pub use embedded::EmbeddedStore;
+
+use foodflow_protocol::{DeviceId, PriorityClass, Record, Segment, StreamId, StreamMark};
+use foodflow_transport::TenantId;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("hub store at {path}: {why}; check the directory and free disk space")]
+    Open { path: String, why: String },
+    #[error("hub store write failed (nothing of this batch was committed): {0}")]
+    Write(String),
+    #[error("hub store read failed: {0}")]
+    Read(String),
+    #[error("stored record {device}/{stream}#{seq} is corrupt: {why}")]
+    Corrupt {
+        device: String,
+        stream: String,
+        seq: u64,
+        why: String,
+    },
+}
+
+/// What an ingest committed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Committed {
+    pub accepted: u64,
+    pub duplicates: u64,
+    /// High-water mark of every stream the batch touched, after the commit.
+    pub marks: Vec<StreamMark>,
+}
+
+/// One stream of a device, as listed by the query API.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StreamInfo {
+    pub stream: StreamId,
+    pub class: PriorityClass,
+    /// Highest seq committed.
+    pub high_water_mark: u64,
+    pub records: u64,
+    pub last_ts_ns: i64,
+}
+
+/// A seq range query: `from..=to`, at most `limit` records.
+#[derive(Debug, Clone, Copy)]
+pub struct SeqRange {
+    pub from: u64,
+    pub to: u64,
+    pub limit: usize,
+}
+
+/// The store of all tenants.
+pub trait RecordStore: Send + Sync + 'static {
+    fn tenant(&self, tenant: &TenantId) -> Box<dyn TenantStore + '_>;
+}
+
+/// One tenant's view: everything it can reach.
+pub trait TenantStore {
+    /// Commits the new records of `segments` durably (one transaction): records at or below
+    /// their stream's high-water mark are duplicates and skipped.
+    fn ingest(&self, segments: &[Segment]) -> Result<Committed, StoreError>;
+    /// High-water marks of all streams of `device` (all devices when `None`).
+    fn marks(&self, device: Option<&DeviceId>) -> Result<Vec<StreamMark>, StoreError>;
+    fn devices(&self) -> Result<Vec<DeviceId>, StoreError>;
+    fn streams(&self, device: &DeviceId) -> Result<Vec<StreamInfo>, StoreError>;
+    fn records(
+        &self,
+        device: &DeviceId,
+        stream: &StreamId,
+        range: SeqRange,
+    ) -> Result<Vec<Record>, StoreError>;
+    /// Calls `f` for every record of the stream with `from_ns <= ts < to_ns` (time filter on
+    /// the edge observation time), in seq order.
+    fn scan_time(
+        &self,
+        device: &DeviceId,
+        stream: &StreamId,
+        from_ns: i64,
+        to_ns: i64,
+        f: &mut dyn FnMut(&Record),
+    ) -> Result<(), StoreError>;
+}

@@ -1,0 +1,162 @@
+//! The HTTP/2-over-TLS server loop shared by the gateway and the hub: accepts TCP, completes a
+//! mutual-TLS handshake (refusals logged with the reason and counted), reads the peer's
+//! identity from its certificate and hands every request to an axum router with that identity
+//! as a request extension ([`Peer`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use crate::identity::{Identity, Role};
+use crate::metrics::Metrics;
+use crate::tls::{ServerTls, explain_server_error};
+
+/// The authenticated client of a request.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub identity: Identity,
+    pub addr: SocketAddr,
+}
+
+/// Serves `app` on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<ServerTls>,
+    app: Router,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
+    let accepted = metrics.counter(
+        "foodflow_tls_connections_total",
+        "Mutual-TLS connections accepted",
+        &[],
+    );
+    loop {
+        let (tcp, addr) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let (cfg, crl_err) = tls.config();
+        if let Some(e) = crl_err {
+            tracing::error!(error = %e, "CRL changed but could not be loaded; the previous one stays in force");
+        }
+        let app = app.clone();
+        let metrics = metrics.clone();
+        let accepted = accepted.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
+            let stream =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        let why = explain_server_error(&e);
+                        refuse(&metrics, addr, &why);
+                        return;
+                    }
+                    Err(_) => {
+                        refuse(&metrics, addr, "TLS handshake timed out after 10 s");
+                        return;
+                    }
+                };
+            let identity = {
+                let (_, conn) = stream.get_ref();
+                let Some(cert) = conn.peer_certificates().and_then(|c| c.first()) else {
+                    refuse(&metrics, addr, "no client certificate");
+                    return;
+                };
+                match Identity::from_der(cert) {
+                    Ok(i) if i.role != Role::Server => i,
+                    Ok(i) => {
+                        refuse(
+                            &metrics,
+                            addr,
+                            &format!("{i} is a server certificate, not a client one"),
+                        );
+                        return;
+                    }
+                    Err(e) => {
+                        refuse(&metrics, addr, &e.to_string());
+                        return;
+                    }
+                }
+            };
+            accepted.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%addr, %identity, "mTLS client connected");
+            let peer = Peer { identity, addr };
+            let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                req.extensions_mut().insert(peer.clone());
+                app.clone().oneshot(req)
+            });
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http2()
+                .initial_stream_window_size(8 << 20)
+                .initial_connection_window_size(16 << 20)
+                .max_frame_size(1 << 20)
+                .max_concurrent_streams(64);
+            let conn = builder.serve_connection(TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(%addr, error = %e, "connection ended with an error");
+                    }
+                }
+                _ = shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+                }
+            }
+        });
+    }
+}
+
+fn refuse(metrics: &Metrics, addr: SocketAddr, why: &str) {
+    metrics
+        .counter(
+            "foodflow_tls_refused_total",
+            "Connections refused during the mutual-TLS handshake",
+            &[],
+        )
+        .fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(%addr, "refused TLS client {addr}: {why}");
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,234 @@
+//! Mutual TLS 1.3 for both sync hops (rustls, aws-lc-rs). Servers require a client certificate
+//! from the deployment's CA, checked against its CRL; clients trust only that CA. Nothing else
+//! is negotiable: no TLS 1.2, no anonymous clients.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{what} {path}: {why}; {fix}")]
+    File {
+        what: &'static str,
+        path: String,
+        why: String,
+        fix: &'static str,
+    },
+    #[error("TLS configuration rejected: {0}")]
+    Config(String),
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+const PKI_FIX: &str = "create it with `foodflow-hub pki init` / `pki issue`";
+
+fn file_err(what: &'static str, path: &Path, why: impl ToString) -> TlsError {
+    TlsError::File {
+        what,
+        path: path.display().to_string(),
+        why: why.to_string(),
+        fix: PKI_FIX,
+    }
+}
+
+pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| file_err("certificate file", path, e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| file_err("certificate file", path, e))?;
+    if certs.is_empty() {
+        return Err(file_err(
+            "certificate file",
+            path,
+            "holds no PEM CERTIFICATE block",
+        ));
+    }
+    Ok(certs)
+}
+
+pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|e| file_err("private key file", path, e))
+}
+
+fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for c in load_certs(path)? {
+        roots
+            .add(c)
+            .map_err(|e| file_err("CA certificate file", path, e))?;
+    }
+    Ok(roots)
+}
+
+fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
+    CertificateRevocationListDer::pem_file_iter(path)
+        .map_err(|e| file_err("CRL file", path, e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| file_err("CRL file", path, e))
+}
+
+/// The files of one TLS endpoint.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Server side only: the CA's revocation list (re-read when it changes).
+    pub crl: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    /// The conventional names in a PKI directory: `ca.pem`, `<name>.pem`, `<name>.key`, `crl.pem`.
+    pub fn in_dir(dir: &Path, name: &str) -> Self {
+        let crl = dir.join("crl.pem");
+        Self {
+            ca: dir.join("ca.pem"),
+            cert: dir.join(format!("{name}.pem")),
+            key: dir.join(format!("{name}.key")),
+            crl: crl.exists().then_some(crl),
+        }
+    }
+}
+
+/// A server TLS configuration that follows changes of its CRL file, so a revocation takes
+/// effect for the next connection without a restart.
+pub struct ServerTls {
+    files: TlsFiles,
+    current: Mutex<(Option<SystemTime>, Arc<ServerConfig>)>,
+}
+
+impl ServerTls {
+    pub fn load(files: TlsFiles) -> Result<Arc<Self>, TlsError> {
+        let (stamp, cfg) = Self::build(&files)?;
+        Ok(Arc::new(Self {
+            files,
+            current: Mutex::new((stamp, cfg)),
+        }))
+    }
+
+    fn crl_stamp(files: &TlsFiles) -> Option<SystemTime> {
+        let p = files.crl.as_ref()?;
+        std::fs::metadata(p).and_then(|m| m.modified()).ok()
+    }
+
+    fn build(files: &TlsFiles) -> Result<(Option<SystemTime>, Arc<ServerConfig>), TlsError> {
+        let stamp = Self::crl_stamp(files);
+        let roots = Arc::new(load_roots(&files.ca)?);
+        let mut vb = WebPkiClientVerifier::builder_with_provider(roots, provider());
+        if let Some(crl) = &files.crl {
+            vb = vb.with_crls(load_crls(crl)?);
+        }
+        let verifier = vb.build().map_err(|e| TlsError::Config(e.to_string()))?;
+        let mut cfg = ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(|e| TlsError::Config(e.to_string()))?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(load_certs(&files.cert)?, load_key(&files.key)?)
+            .map_err(|e| TlsError::Config(e.to_string()))?;
+        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok((stamp, Arc::new(cfg)))
+    }
+
+    /// The configuration for the next handshake (rebuilt if the CRL changed; on a broken new
+    /// CRL the previous configuration stays and the error is returned for logging).
+    pub fn config(&self) -> (Arc<ServerConfig>, Option<TlsError>) {
+        let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let stamp = Self::crl_stamp(&self.files);
+        if stamp != cur.0 {
+            match Self::build(&self.files) {
+                Ok(next) => *cur = next,
+                Err(e) => {
+                    cur.0 = stamp;
+                    return (cur.1.clone(), Some(e));
+                }
+            }
+        }
+        (cur.1.clone(), None)
+    }
+}
+
+/// A client TLS configuration: trusts the deployment CA only and presents its certificate.
+pub struct ClientTls;
+
+impl ClientTls {
+    pub fn config(files: &TlsFiles) -> Result<ClientConfig, TlsError> {
+        let roots = load_roots(&files.ca)?;
+        let mut cfg = ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(|e| TlsError::Config(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(load_certs(&files.cert)?, load_key(&files.key)?)
+            .map_err(|e| TlsError::Config(e.to_string()))?;
+        cfg.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(cfg)
+    }
+}
+
+/// A human explanation of a handshake failure, for the server's log line.
+pub fn explain_server_error(e: &std::io::Error) -> String {
+    use rustls::{CertificateError, Error};
+    let Some(err) = e.get_ref().and_then(|i| i.downcast_ref::<Error>()) else {
+        return format!("{e}");
+    };
+    match err {
+        Error::NoCertificatesPresented => {
+            "the client presented no certificate (mutual TLS is required)".into()
+        }
+        Error::InvalidCertificate(c) => match c {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                format!("the client certificate has expired ({c:?}); issue a new one")
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                "the client certificate is not valid yet (check the clock)".into()
+            }
+            CertificateError::Revoked => {
+                "the client certificate is revoked (listed in the CA's CRL)".into()
+            }
+            CertificateError::UnknownIssuer => {
+                "the client certificate was not issued by this deployment's CA".into()
+            }
+            CertificateError::BadSignature => {
+                "the client certificate's signature does not verify against this CA".into()
+            }
+            other => format!("the client certificate is invalid: {other:?}"),
+        },
+        Error::PeerIncompatible(p) => format!("incompatible client (TLS 1.3 is required): {p:?}"),
+        other => format!("{other}"),
+    }
+}
+
+/// A human explanation of a client-side failure, from the whole error chain.
+pub fn explain_client_error(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut chain = String::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        chain.push_str(&format!("{e} | {e:?} | "));
+        cur = e.source();
+    }
+    let hint = if chain.contains("CertificateExpired") {
+        "the server refused our client certificate: it has expired; issue a new one"
+    } else if chain.contains("CertificateRevoked") {
+        "the server refused our client certificate: it is revoked"
+    } else if chain.contains("UnknownCA") || chain.contains("BadCertificate") {
+        "the server refused our client certificate: not issued by its CA"
+    } else if chain.contains("CertificateRequired") {
+        "the server requires a client certificate"
+    } else if chain.contains("UnknownIssuer") {
+        "the server's certificate is not issued by our CA (wrong `ca` file or wrong server)"
+    } else if chain.contains("NotValidForName") {
+        "the server's certificate does not name the host we connected to"
+    } else if chain.contains("Expired") {
+        "the server's certificate has expired"
+    } else {
+        return None;
+    };
+    Some(hint.to_owned())
+}
