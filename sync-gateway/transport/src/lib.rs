@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod pki;
 pub mod server;
 pub mod tls;
+pub mod units;
 
 pub use backoff::Backoff;
 pub use client::{SendError, SyncClient};
