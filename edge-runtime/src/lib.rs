@@ -6,4 +6,5 @@ pub mod http;
 pub mod journal;
 pub use foodflow_transport::metrics;
 pub mod profile;
+pub mod uplink;
 pub use foodflow_protocol::time;

@@ -25,6 +25,8 @@ pub struct SourceStats {
     pub items: Arc<AtomicU64>,
     /// How long the last subscription set-up took.
     pub setup_ms: Arc<AtomicU64>,
+    /// Redelivered messages recognised as already journaled.
+    pub redelivered: Arc<AtomicU64>,
     last: Mutex<BTreeMap<String, (Value, i64)>>,
 }
 
@@ -72,6 +74,11 @@ impl SourceStats {
             setup_ms: metrics.gauge(
                 "foodflow_source_setup_duration_ms",
                 "Duration of the last subscription set-up, in milliseconds",
+                &l,
+            ),
+            redelivered: metrics.counter(
+                "foodflow_ingest_redelivered_duplicates_total",
+                "Redelivered QoS 1 messages recognised as already journaled (acked, not stored again)",
                 &l,
             ),
             last: Mutex::new(BTreeMap::new()),

@@ -6,5 +6,7 @@ pub mod retention;
 mod store;
 mod writer;
 
-pub use store::{AppendReq, Entry, JournalError, Pruned, Store, StreamStats};
+pub use store::{
+    AppendReq, Durable, Entry, JournalError, JournalReader, Pruned, Store, StreamStats,
+};
 pub use writer::{AppendResult, Journal};

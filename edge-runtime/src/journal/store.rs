@@ -8,12 +8,15 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use foodflow_protocol::{DeviceId, Payload, PriorityClass, Record, StreamId};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
 const STREAM_PREFIX: &str = "stream:";
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Prefix of the meta keys owned by connectors.
+const CONNECTOR_META: &str = "connector:";
 
 /// A payload with the time the edge observed it (UTC ns).
 pub type Entry = (i64, Payload);
@@ -82,10 +85,99 @@ pub struct StreamStats {
 }
 
 pub struct Store {
-    db: Database,
+    db: Arc<Database>,
     path: PathBuf,
     device: DeviceId,
     pub streams: HashMap<StreamId, StreamState>,
+    durable: Arc<Durable>,
+}
+
+/// What is durable (fsynced) per stream: the uplink reads no further, because a record that is
+/// only committed without fsync may vanish in a power loss and its seq be given again.
+pub struct Durable {
+    next: Mutex<HashMap<StreamId, (u64, PriorityClass)>>,
+    changed: tokio::sync::watch::Sender<u64>,
+}
+
+impl Durable {
+    pub fn snapshot(&self) -> Vec<(StreamId, PriorityClass, u64)> {
+        let m = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        m.iter().map(|(s, (n, c))| (s.clone(), *c, *n)).collect()
+    }
+
+    /// Changes whenever more records became durable.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+}
+
+/// A read-only view of the journal for other threads (the uplink): reads only durable records.
+#[derive(Clone)]
+pub struct JournalReader {
+    db: Arc<Database>,
+    device: DeviceId,
+    pub durable: Arc<Durable>,
+}
+
+impl JournalReader {
+    pub fn device(&self) -> &DeviceId {
+        &self.device
+    }
+
+    /// Connector state written with [`Store::append_group`], by key prefix.
+    pub fn connector_meta(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, JournalError> {
+        let rx = self.db.begin_read().map_err(w)?;
+        let meta = rx.open_table(META).map_err(w)?;
+        let lo = format!("{CONNECTOR_META}{prefix}");
+        let mut out = Vec::new();
+        for kv in meta.range(lo.as_str()..).map_err(w)? {
+            let (k, v) = kv.map_err(w)?;
+            let Some(key) = k.value().strip_prefix(CONNECTOR_META) else {
+                break;
+            };
+            if !key.starts_with(prefix) {
+                break;
+            }
+            out.push((key.to_owned(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Durable records of `stream` with `from <= seq < until`, at most `max` of them and about
+    /// `max_bytes`.
+    pub fn read(
+        &self,
+        stream: &StreamId,
+        from: u64,
+        until: u64,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<(u64, i64, Payload)>, JournalError> {
+        let mut out = Vec::new();
+        if from >= until {
+            return Ok(out);
+        }
+        let rx = self.db.begin_read().map_err(w)?;
+        let name = format!("{STREAM_PREFIX}{stream}");
+        let def: TableDefinition<u64, &[u8]> = TableDefinition::new(&name);
+        let table = match rx.open_table(def) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(out),
+            Err(e) => return Err(w(e)),
+        };
+        let mut bytes = 0;
+        for kv in table.range(from..until).map_err(w)? {
+            if out.len() >= max || bytes >= max_bytes {
+                break;
+            }
+            let (k, v) = kv.map_err(w)?;
+            let seq = k.value();
+            bytes += v.value().len();
+            let (ts, payload) = decode_value(stream.as_str(), seq, v.value())?;
+            out.push((seq, ts, payload));
+        }
+        Ok(out)
+    }
 }
 
 fn encode_value(ts_ns: i64, payload: &Payload) -> Vec<u8> {
@@ -176,16 +268,34 @@ impl Store {
         }
         drop(meta);
         drop(rx);
+        let durable = Arc::new(Durable {
+            next: Mutex::new(
+                streams
+                    .iter()
+                    .map(|(id, st)| (id.clone(), (st.next_seq, st.class)))
+                    .collect(),
+            ),
+            changed: tokio::sync::watch::Sender::new(0),
+        });
         Ok(Self {
-            db,
+            db: Arc::new(db),
             path: path.to_owned(),
             device,
             streams,
+            durable,
         })
     }
 
     pub fn device(&self) -> &DeviceId {
         &self.device
+    }
+
+    pub fn reader(&self) -> JournalReader {
+        JournalReader {
+            db: self.db.clone(),
+            device: self.device.clone(),
+            durable: self.durable.clone(),
+        }
     }
 
     fn ensure_stream(&mut self, stream: &StreamId, class: PriorityClass) {
@@ -207,7 +317,7 @@ impl Store {
         class: PriorityClass,
         items: &[(i64, Payload)],
     ) -> Result<u64, JournalError> {
-        let mut r = self.append_group(&[(stream, class, items)])?;
+        let mut r = self.append_group(&[(stream, class, items)], &[])?;
         r.pop()
             .ok_or_else(|| JournalError::NoStream(stream.to_string()))
     }
@@ -215,7 +325,14 @@ impl Store {
     /// Appends several requests in one transaction (committed without fsync). Returns the first
     /// seq of each request, in request order. On error nothing of the group is kept and no
     /// stream's `seq` moves.
-    pub fn append_group(&mut self, reqs: &[AppendReq<'_>]) -> Result<Vec<u64>, JournalError> {
+    ///
+    /// `meta` entries (key, value) are written in the same transaction: connectors keep state
+    /// that must be exactly as durable as the records (MQTT redelivery fingerprints).
+    pub fn append_group(
+        &mut self,
+        reqs: &[AppendReq<'_>],
+        meta_kv: &[(String, Vec<u8>)],
+    ) -> Result<Vec<u64>, JournalError> {
         for (stream, class, _) in reqs {
             self.ensure_stream(stream, *class);
         }
@@ -241,6 +358,10 @@ impl Store {
                     table.insert(entry.0, v.as_slice()).map_err(w)?;
                     entry.0 += 1;
                 }
+            }
+            for (k, v) in meta_kv {
+                meta.insert(format!("{CONNECTOR_META}{k}").as_str(), v.as_slice())
+                    .map_err(w)?;
             }
             for (stream, (n, bytes)) in &next {
                 let st = &self.streams[*stream];
@@ -271,6 +392,13 @@ impl Store {
         let mut tx = self.db.begin_write().map_err(w)?;
         tx.set_durability(Durability::Immediate).map_err(w)?;
         tx.commit().map_err(w)?;
+        {
+            let mut d = self.durable.next.lock().unwrap_or_else(|p| p.into_inner());
+            for (id, st) in &self.streams {
+                d.insert(id.clone(), (st.next_seq, st.class));
+            }
+        }
+        self.durable.changed.send_modify(|g| *g += 1);
         Ok(())
     }
 

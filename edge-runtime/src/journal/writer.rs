@@ -10,7 +10,7 @@ use foodflow_protocol::{Gap, Payload, PriorityClass, StreamId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::retention::{self, Action, StreamView};
-use super::store::{JournalError, Store};
+use super::store::{JournalError, JournalReader, Store};
 use crate::metrics::Metrics;
 use crate::profile::Quotas;
 use crate::time::now_ns;
@@ -22,6 +22,7 @@ struct Append {
     stream: StreamId,
     class: PriorityClass,
     items: Vec<(i64, Payload)>,
+    meta: Vec<(String, Vec<u8>)>,
     ack: oneshot::Sender<AppendResult>,
 }
 
@@ -34,6 +35,7 @@ enum Cmd {
 #[derive(Clone)]
 pub struct Journal {
     tx: mpsc::Sender<Cmd>,
+    reader: JournalReader,
 }
 
 impl Journal {
@@ -46,10 +48,16 @@ impl Journal {
         metrics: Arc<Metrics>,
     ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(4096);
+        let reader = store.reader();
         let thread = std::thread::Builder::new()
             .name("journal-writer".into())
             .spawn(move || run(store, rx, group_max.max(1), quotas, metrics))?;
-        Ok((Self { tx }, thread))
+        Ok((Self { tx, reader }, thread))
+    }
+
+    /// A reader of what is durable (and of connector state).
+    pub fn reader(&self) -> &JournalReader {
+        &self.reader
     }
 
     /// Queues an append; the receiver answers once the records are durable.
@@ -59,12 +67,25 @@ impl Journal {
         class: PriorityClass,
         items: Vec<(i64, Payload)>,
     ) -> Result<oneshot::Receiver<AppendResult>, JournalError> {
+        self.submit_with_meta(stream, class, items, Vec::new())
+            .await
+    }
+
+    /// Like [`Journal::submit`], and writes connector state `meta` in the same commit.
+    pub async fn submit_with_meta(
+        &self,
+        stream: StreamId,
+        class: PriorityClass,
+        items: Vec<(i64, Payload)>,
+        meta: Vec<(String, Vec<u8>)>,
+    ) -> Result<oneshot::Receiver<AppendResult>, JournalError> {
         let (ack, rx) = oneshot::channel();
         self.tx
             .send(Cmd::Append(Append {
                 stream,
                 class,
                 items,
+                meta,
                 ack,
             }))
             .await
@@ -134,8 +155,10 @@ fn run(
             .iter()
             .map(|a| (&a.stream, a.class, a.items.as_slice()))
             .collect();
+        let meta: Vec<(String, Vec<u8>)> =
+            group.iter().flat_map(|a| a.meta.iter().cloned()).collect();
         let result = store
-            .append_group(&reqs)
+            .append_group(&reqs, &meta)
             .and_then(|firsts| store.flush().map(|_| firsts));
         flushes.fetch_add(1, Ordering::Relaxed);
         match result {

@@ -272,6 +272,14 @@ pub struct MqttSubscription {
     /// Only for `codec: sparkplug_b`: the host application id used in rebirth requests.
     #[serde(default)]
     pub sparkplug_host_id: Option<String>,
+    /// Priority class of the stream (quotas, upload order): `telemetry` unless the topic
+    /// carries quality or trace data that must never be dropped (`critical`).
+    #[serde(default = "default_mqtt_class")]
+    pub class: foodflow_protocol::PriorityClass,
+}
+
+fn default_mqtt_class() -> foodflow_protocol::PriorityClass {
+    foodflow_protocol::PriorityClass::Telemetry
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -345,11 +353,34 @@ fn default_fps() -> u32 {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Uplink {
-    /// `https://gateway:port`
+    /// `https://gateway:port` (or the hub's address: both speak the same sync contract)
     pub gateway: String,
+    /// This box's certificate (role `device`, its id = `device.id`).
     pub client_cert: PathBuf,
     pub client_key: PathBuf,
+    /// The deployment CA that issued the gateway's certificate.
     pub ca: PathBuf,
+    /// Most records in one upload.
+    #[serde(default = "default_uplink_records")]
+    pub batch_max_records: usize,
+    /// Most bytes (before compression) in one upload.
+    #[serde(default = "default_uplink_bytes")]
+    pub batch_max_bytes: ByteSize,
+    /// How long a partial upload may wait for more records.
+    #[serde(default = "default_uplink_wait")]
+    pub batch_max_wait_ms: u64,
+}
+
+fn default_uplink_records() -> usize {
+    20_000
+}
+
+fn default_uplink_bytes() -> ByteSize {
+    ByteSize(8 << 20)
+}
+
+fn default_uplink_wait() -> u64 {
+    50
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -369,22 +400,5 @@ impl Default for HttpSection {
         Self {
             listen: default_listen(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn byte_sizes_and_durations_parse() {
-        assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
-        assert_eq!(parse_bytes("10kB"), Ok(10_000));
-        assert!(parse_bytes("12 furlongs").is_err());
-        let d: Duration = serde_yaml::from_str("7d").unwrap();
-        assert_eq!(d.0, 7 * 86_400);
-        let d: Duration = serde_yaml::from_str("90").unwrap();
-        assert_eq!(d.0, 90);
-        assert!(serde_yaml::from_str::<Duration>("soon").is_err());
     }
 }

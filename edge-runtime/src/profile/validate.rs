@@ -255,6 +255,18 @@ pub fn validate(p: &Profile) -> Vec<Issue> {
             ),
         ));
     }
+    if let Some(u) = &p.uplink
+        && (u.batch_max_records == 0
+            || u.batch_max_bytes.0 < 1024
+            || u.batch_max_bytes.0 > 48 << 20)
+    {
+        out.push((
+            vec![k("uplink"), k("batch_max_bytes")],
+            "batch_max_records must be ≥ 1 and batch_max_bytes between 1KiB and 48MiB (the \
+             receivers take at most 64 MiB per upload)"
+                .into(),
+        ));
+    }
     out
 }
 

@@ -103,3 +103,20 @@ impl TryFrom<serde_yaml::Value> for Duration {
         Ok(Duration(n.saturating_mul(mult)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_sizes_and_durations_parse() {
+        assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_bytes("10kB"), Ok(10_000));
+        assert!(parse_bytes("12 furlongs").is_err());
+        let d: Duration = serde_yaml::from_str("7d").unwrap();
+        assert_eq!(d.0, 7 * 86_400);
+        let d: Duration = serde_yaml::from_str("90").unwrap();
+        assert_eq!(d.0, 90);
+        assert!(serde_yaml::from_str::<Duration>("soon").is_err());
+    }
+}

@@ -11,6 +11,9 @@ use foodflow_edge::http::{HttpState, router};
 use foodflow_edge::journal::{Journal, Store};
 use foodflow_edge::metrics::Metrics;
 use foodflow_edge::profile;
+use foodflow_edge::uplink;
+use foodflow_transport::SyncClient;
+use foodflow_transport::tls::TlsFiles;
 use tokio_util::sync::CancellationToken;
 
 pub struct RunOptions {
@@ -20,6 +23,7 @@ pub struct RunOptions {
     pub view: bool,
     pub opcua_endpoints: Vec<String>,
     pub mqtt_brokers: Vec<String>,
+    pub uplink: Option<String>,
 }
 
 fn split_override(s: &str) -> anyhow::Result<(&str, &str)> {
@@ -66,8 +70,19 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
     std::fs::write(data_dir.join("device-id"), p.device.id.as_str())
         .with_context(|| format!("cannot write to {}", data_dir.display()))?;
 
+    if let Some(url) = &o.uplink {
+        let u = p.uplink.as_mut().context(
+            "--uplink needs an uplink section in the profile (certificate, key and CA files)",
+        )?;
+        if !url.starts_with("https://") {
+            anyhow::bail!("--uplink {url:?} must be an https:// URL (mutual TLS)");
+        }
+        u.gateway = url.clone();
+    }
+
     let metrics = Metrics::new();
     let store = Store::open(&data_dir.join("journal.redb"), p.device.id.clone())?;
+    let reader = store.reader();
     let (journal, writer) = Journal::start(
         store,
         p.journal.group_commit_max,
@@ -101,6 +116,32 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
                 tracing::error!(source = %name, error = %e, "OPC UA source stopped");
             }
         });
+    }
+    if let Some(u) = &p.uplink {
+        let files = TlsFiles {
+            ca: u.ca.clone(),
+            cert: u.client_cert.clone(),
+            key: u.client_key.clone(),
+            crl: None,
+        };
+        let client = SyncClient::new(&u.gateway, &files, Duration::from_secs(60))
+            .with_context(|| format!("uplink to {}", u.gateway))?;
+        let limits = uplink::Limits {
+            max_records: u.batch_max_records,
+            max_bytes: u.batch_max_bytes.0 as usize,
+            max_wait: Duration::from_millis(u.batch_max_wait_ms),
+        };
+        tracing::info!(next_hop = %u.gateway, "uplink enabled");
+        tasks.spawn(uplink::run(
+            reader,
+            client,
+            limits,
+            metrics.clone(),
+            cancel.clone(),
+        ));
+    } else {
+        drop(reader);
+        tracing::info!("no uplink in the profile: records stay on this box");
     }
     if !p.cameras.is_empty() {
         tracing::warn!(

@@ -43,6 +43,9 @@ enum Cmd {
         /// Broker overrides for MQTT sources, as NAME=mqtt://host:port (repeatable).
         #[arg(long = "mqtt-broker", value_name = "NAME=URL")]
         mqtt_brokers: Vec<String>,
+        /// Overrides uplink.gateway (https://host:port of the gateway or hub).
+        #[arg(long, value_name = "URL")]
+        uplink: Option<String>,
     },
     /// Validates device profiles without starting anything; exits 1 on the first bad one.
     CheckProfile {
@@ -103,6 +106,7 @@ fn main() -> ExitCode {
                             view,
                             opcua_endpoints,
                             mqtt_brokers,
+                            uplink,
                         } => {
                             app::run(app::RunOptions {
                                 profile,
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
                                 view,
                                 opcua_endpoints,
                                 mqtt_brokers,
+                                uplink,
                             })
                             .await
                         }

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use foodflow_protocol::{Event, Payload, PriorityClass, Severity};
+use foodflow_protocol::{Event, Payload, Severity};
 use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Packet, Publish, QoS};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -109,6 +109,8 @@ pub async fn run(
     };
 
     let mut hosts: HashMap<usize, sparkplug::Host> = HashMap::new();
+    let mut redelivery = Redelivery::load(&journal, &src.name);
+    let redelivered = stats.redelivered.clone();
     let mut bad_log = BadLog {
         last: HashMap::new(),
     };
@@ -136,6 +138,15 @@ pub async fn run(
             }
             Ok(MqttEvent::Incoming(Packet::Publish(p))) => {
                 stats.messages.fetch_add(1, Ordering::Relaxed);
+                let fp = redelivery.fingerprint(&p);
+                if p.dup && redelivery.seen(p.pkid, fp) {
+                    // Journaled before a crash or disconnect, acknowledged never: ack only.
+                    redelivered.fetch_add(1, Ordering::Relaxed);
+                    if ack_tx.send(ack(p, None)).is_err() {
+                        break;
+                    }
+                    continue;
+                }
                 let Some((idx, sub)) = src
                     .subscriptions
                     .iter()
@@ -172,8 +183,13 @@ pub async fn run(
                     continue;
                 }
                 stats.observe(&records);
+                let meta = if p.qos == QoS::AtMostOnce {
+                    Vec::new()
+                } else {
+                    vec![redelivery.record(p.pkid, fp)]
+                };
                 let durable = journal
-                    .submit(sub.stream.clone(), PriorityClass::Telemetry, records)
+                    .submit_with_meta(sub.stream.clone(), sub.class, records, meta)
                     .await?;
                 if p.qos != QoS::AtMostOnce && ack_tx.send(ack(p, Some(durable))).is_err() {
                     break;
@@ -213,6 +229,57 @@ pub async fn run(
     };
     let _ = tokio::time::timeout(Duration::from_secs(3), drain).await;
     Ok(())
+}
+
+/// Recognises QoS 1 redeliveries of messages that were journaled but whose PUBACK never
+/// reached the broker (the edge crashed or the connection dropped between the durable append
+/// and the ack). The packet id and a fingerprint of topic + payload of every journaled message
+/// are written in the same commit as its records; a later PUBLISH with the DUP flag, the same
+/// packet id and the same fingerprint is that message again.
+struct Redelivery {
+    prefix: String,
+    last: HashMap<u16, u64>,
+}
+
+impl Redelivery {
+    fn load(journal: &Journal, source: &str) -> Self {
+        let prefix = format!("mqtt:{source}:");
+        let mut last = HashMap::new();
+        match journal.reader().connector_meta(&prefix) {
+            Ok(kv) => {
+                for (k, v) in kv {
+                    let pkid = k[prefix.len()..].parse::<u16>();
+                    let fp = v.as_slice().try_into().map(u64::from_be_bytes);
+                    if let (Ok(pkid), Ok(fp)) = (pkid, fp) {
+                        last.insert(pkid, fp);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(source, error = %e, "cannot read MQTT redelivery state; redeliveries after a crash may be journaled twice")
+            }
+        }
+        Self { prefix, last }
+    }
+
+    fn fingerprint(&self, p: &Publish) -> u64 {
+        use std::hash::{Hash, Hasher};
+        // SipHash with fixed keys: stable across restarts, unlike RandomState.
+        #[allow(deprecated)]
+        let mut h = std::hash::SipHasher::new_with_keys(0x666f_6f64, 0x666c_6f77);
+        p.topic.hash(&mut h);
+        p.payload.as_ref().hash(&mut h);
+        h.finish()
+    }
+
+    fn seen(&self, pkid: u16, fp: u64) -> bool {
+        self.last.get(&pkid) == Some(&fp)
+    }
+
+    fn record(&mut self, pkid: u16, fp: u64) -> (String, Vec<u8>) {
+        self.last.insert(pkid, fp);
+        (format!("{}{pkid}", self.prefix), fp.to_be_bytes().to_vec())
+    }
 }
 
 /// Journal entries of one message, and the rebirth request it calls for, if any.

@@ -1,0 +1,241 @@
+//! The uplink: pushes the durable journal to the gateway (or hub), in order per stream, one
+//! upload in flight. It keeps no state of its own: on start and after every failure it asks
+//! the receiver for its committed marks and goes on from there, so a crash of either side, a
+//! lost answer or a replaced disk at the gateway never loses or repeats a record.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use foodflow_protocol::batch::Entry;
+use foodflow_protocol::{Batch, PriorityClass, Segment, StreamId, StreamMark};
+use foodflow_transport::{Backoff, SendError, SyncClient};
+use tokio_util::sync::CancellationToken;
+
+use crate::journal::JournalReader;
+use crate::metrics::Metrics;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_records: usize,
+    pub max_bytes: usize,
+    pub max_wait: Duration,
+}
+
+fn class_order(c: PriorityClass) -> u8 {
+    match c {
+        PriorityClass::Critical => 0,
+        PriorityClass::Operational => 1,
+        PriorityClass::Telemetry => 2,
+    }
+}
+
+/// Builds the next upload from the durable journal, starting after each stream's mark.
+pub fn next_batch(
+    reader: &JournalReader,
+    marks: &HashMap<StreamId, u64>,
+    limits: &Limits,
+) -> Result<Batch, crate::journal::JournalError> {
+    let mut streams = reader.durable.snapshot();
+    streams.sort_by_key(|(s, c, _)| (class_order(*c), s.clone()));
+    let active = streams
+        .iter()
+        .filter(|(s, _, next)| marks.get(s).copied().unwrap_or(0) + 1 < *next)
+        .count();
+    let share = (limits.max_records / active.max(1)).max(256);
+    let mut batch = Batch::default();
+    let (mut n, mut bytes) = (0usize, 0usize);
+    for (stream, class, next) in streams {
+        if n >= limits.max_records || bytes >= limits.max_bytes {
+            break;
+        }
+        let from = marks.get(&stream).copied().unwrap_or(0) + 1;
+        let take = share.min(limits.max_records - n);
+        let rows = reader.read(&stream, from, next, take, limits.max_bytes - bytes)?;
+        if rows.is_empty() {
+            continue;
+        }
+        n += rows.len();
+        let entries: Vec<Entry> = rows
+            .into_iter()
+            .map(|(seq, ts_ns, payload)| {
+                bytes += 16 + payload.encode().len();
+                Entry {
+                    seq,
+                    ts_ns,
+                    payload,
+                }
+            })
+            .collect();
+        batch.segments.push(Segment {
+            device: reader.device().clone(),
+            stream,
+            class,
+            entries,
+        });
+    }
+    Ok(batch)
+}
+
+fn absorb(marks: &mut HashMap<StreamId, u64>, reader: &JournalReader, got: &[StreamMark]) {
+    for m in got {
+        if &m.device == reader.device() {
+            let e = marks.entry(m.stream.clone()).or_insert(0);
+            *e = (*e).max(m.seq);
+        }
+    }
+}
+
+/// Runs until `cancel`; reports through `metrics`.
+pub async fn run(
+    reader: JournalReader,
+    client: SyncClient,
+    limits: Limits,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+) {
+    let sent = metrics.counter(
+        "foodflow_uplink_records_total",
+        "Records the next hop confirmed",
+        &[],
+    );
+    let batches = metrics.counter(
+        "foodflow_uplink_batches_total",
+        "Uploads the next hop committed",
+        &[],
+    );
+    let wire = metrics.counter(
+        "foodflow_uplink_bytes_total",
+        "Compressed bytes uploaded",
+        &[],
+    );
+    let connected = metrics.gauge(
+        "foodflow_uplink_connected",
+        "1 while uploads to the next hop succeed",
+        &[],
+    );
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    let mut changed = reader.durable.subscribe();
+    let mut marks: Option<HashMap<StreamId, u64>> = None;
+    let mut partial_since: Option<Instant> = None;
+    let mut up = false;
+    while !cancel.is_cancelled() {
+        // Resume point: always the receiver's own word.
+        let Some(m) = marks.as_mut() else {
+            match client.marks().await {
+                Ok(got) => {
+                    let mut fresh = HashMap::new();
+                    absorb(&mut fresh, &reader, &got);
+                    tracing::info!(
+                        next_hop = client.base(),
+                        streams = fresh.len(),
+                        "uplink resumes from the receiver's marks"
+                    );
+                    marks = Some(fresh);
+                }
+                Err(e) => {
+                    let wait = fail(&e, &mut backoff, &mut up, &metrics, &connected);
+                    tokio::select! { _ = tokio::time::sleep(wait) => {}, _ = cancel.cancelled() => break }
+                }
+            }
+            continue;
+        };
+        let r = {
+            let reader = reader.clone();
+            let m = m.clone();
+            tokio::task::spawn_blocking(move || next_batch(&reader, &m, &limits)).await
+        };
+        let batch = match r {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "uplink cannot read the journal");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            Err(_) => continue,
+        };
+        if batch.is_empty() {
+            partial_since = None;
+            tokio::select! {
+                _ = changed.changed() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = cancel.cancelled() => break,
+            }
+            continue;
+        }
+        if batch.len() < limits.max_records {
+            let since = *partial_since.get_or_insert_with(Instant::now);
+            if since.elapsed() < limits.max_wait {
+                tokio::select! {
+                    _ = tokio::time::sleep(limits.max_wait - since.elapsed()) => {}
+                    _ = cancel.cancelled() => break,
+                }
+                continue;
+            }
+        }
+        partial_since = None;
+        let n = batch.len() as u64;
+        let Ok(body) = tokio::task::spawn_blocking(move || batch.encode(1)).await else {
+            continue;
+        };
+        let size = body.len() as u64;
+        match client.upload(body).await {
+            Ok(ack) => {
+                absorb(m, &reader, &ack.marks);
+                if !up {
+                    tracing::info!(next_hop = client.base(), "uplink connected");
+                    up = true;
+                }
+                connected.store(1, Ordering::Relaxed);
+                backoff.reset();
+                sent.fetch_add(n, Ordering::Relaxed);
+                batches.fetch_add(1, Ordering::Relaxed);
+                wire.fetch_add(size, Ordering::Relaxed);
+            }
+            Err(e) => {
+                let wait = fail(&e, &mut backoff, &mut up, &metrics, &connected);
+                // After any failure the receiver may have committed or not: ask it.
+                marks = None;
+                tokio::select! { _ = tokio::time::sleep(wait) => {}, _ = cancel.cancelled() => break }
+            }
+        }
+    }
+}
+
+fn fail(
+    e: &SendError,
+    backoff: &mut Backoff,
+    up: &mut bool,
+    metrics: &Metrics,
+    connected: &std::sync::atomic::AtomicU64,
+) -> Duration {
+    let kind = match e {
+        SendError::Unavailable { .. } => "unavailable",
+        SendError::Tls { .. } => "tls",
+        SendError::Backpressure { .. } => "backpressure",
+        SendError::Refused { .. } => "refused",
+    };
+    metrics
+        .counter(
+            "foodflow_uplink_errors_total",
+            "Failed uploads, by kind",
+            &[("kind", kind)],
+        )
+        .fetch_add(1, Ordering::Relaxed);
+    connected.store(0, Ordering::Relaxed);
+    let wait = match e {
+        SendError::Backpressure { retry_after, .. } => *retry_after,
+        // A refusal needs a person (certificate, authorisation): retry slowly.
+        SendError::Refused { .. } | SendError::Tls { .. } => {
+            backoff.fail();
+            Duration::from_secs(10)
+        }
+        SendError::Unavailable { .. } => backoff.fail(),
+    };
+    if *up || backoff.failures() % 10 == 1 || !e.is_retryable() {
+        tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "uplink upload failed");
+    }
+    *up = false;
+    wait
+}
