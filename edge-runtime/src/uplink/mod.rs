@@ -78,6 +78,15 @@ pub fn next_batch(
     Ok(batch)
 }
 
+fn pending_records(reader: &JournalReader, marks: &HashMap<StreamId, u64>) -> u64 {
+    reader
+        .durable
+        .snapshot()
+        .iter()
+        .map(|(s, _, next)| next.saturating_sub(1 + marks.get(s).copied().unwrap_or(0)))
+        .sum()
+}
+
 fn absorb(marks: &mut HashMap<StreamId, u64>, reader: &JournalReader, got: &[StreamMark]) {
     for m in got {
         if &m.device == reader.device() {
@@ -115,6 +124,11 @@ pub async fn run(
         "1 while uploads to the next hop succeed",
         &[],
     );
+    let pending = metrics.gauge(
+        "foodflow_uplink_pending_records",
+        "Durable records not yet confirmed by the next hop",
+        &[],
+    );
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
     let mut changed = reader.durable.subscribe();
     let mut marks: Option<HashMap<StreamId, u64>> = None;
@@ -141,6 +155,7 @@ pub async fn run(
             }
             continue;
         };
+        pending.store(pending_records(&reader, m), Ordering::Relaxed);
         let r = {
             let reader = reader.clone();
             let m = m.clone();

@@ -14,8 +14,51 @@ use tokio_util::sync::CancellationToken;
 /// alarms) plus N synthetic tags at R changes/s, an MQTT device publishing JSON with a unique id
 /// per message, and a Sparkplug B edge node. Prints one JSON line with its endpoints when ready.
 #[derive(Parser)]
-#[command(name = "foodflow-sim", version, about, long_about)]
+#[command(
+    name = "foodflow-sim",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    #[command(flatten)]
+    plant: PlantArgs,
+}
+
+#[derive(clap::Subcommand)]
+enum Cmd {
+    /// A TCP fault proxy between two tiers: cut, blackhole, delay, throttle, reset — on
+    /// command (POST a JSON mode to the control port's /mode) or on a schedule file.
+    Proxy {
+        /// Where the downstream tier connects.
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        /// The upstream tier.
+        #[arg(long)]
+        upstream: std::net::SocketAddr,
+        /// HTTP control address (`curl -d '{"mode":"blackhole"}' -H 'content-type: application/json' http://ADDR/mode`).
+        #[arg(long)]
+        control: Option<std::net::SocketAddr>,
+        /// YAML list of steps: `- { at_s: 10, mode: blackhole }`, `- { at_s: 20, mode: pass }`.
+        #[arg(long)]
+        schedule: Option<PathBuf>,
+    },
+    /// Run a scenario file: plant, edge, gateway and hub as processes with scripted faults;
+    /// prints one JSON line (acked, delivered, lost, duplicated, reordered, gaps,
+    /// max_recovery_s) and exits 1 on any loss, duplicate or reorder.
+    Scenario {
+        file: PathBuf,
+        /// Keep logs and data here (default: a temporary directory, removed on success).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+struct PlantArgs {
     /// OPC UA port (0 picks a free one).
     #[arg(long, default_value_t = 4855)]
     opcua_port: u16,
@@ -55,6 +98,81 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    match cli.cmd {
+        Some(Cmd::Proxy {
+            listen,
+            upstream,
+            control,
+            schedule,
+        }) => run_proxy(listen, upstream, control, schedule).await,
+        Some(Cmd::Scenario { file, work_dir }) => run_scenario(file, work_dir).await,
+        None => run_plant(cli.plant).await,
+    }
+}
+
+async fn run_proxy(
+    listen: std::net::SocketAddr,
+    upstream: std::net::SocketAddr,
+    control: Option<std::net::SocketAddr>,
+    schedule: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let cancel = CancellationToken::new();
+    let h = foodflow_hil::proxy::start(listen, upstream, cancel.clone())
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    if let Some(path) = schedule {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let steps: Vec<foodflow_hil::proxy::Step> = serde_yaml::from_str(&text)
+            .with_context(|| format!("{}: not a list of proxy steps", path.display()))?;
+        h.play(steps, cancel.clone());
+    }
+    let mut control_addr = None;
+    if let Some(addr) = control {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        control_addr = Some(l.local_addr()?);
+        let app = foodflow_hil::proxy::control_router(h.clone());
+        tokio::spawn(async move { axum::serve(l, app).await });
+    }
+    println!(
+        "{}",
+        serde_json::json!({"ready": "proxy", "listen": h.listen, "upstream": upstream, "control": control_addr})
+    );
+    tokio::signal::ctrl_c().await.ok();
+    cancel.cancel();
+    Ok(())
+}
+
+async fn run_scenario(file: PathBuf, work_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let spec = foodflow_hil::scenario::spec::Scenario::load(&file).map_err(anyhow::Error::msg)?;
+    let tmp = tempfile::tempdir()?;
+    let work = work_dir.clone().unwrap_or_else(|| tmp.path().to_owned());
+    eprintln!(
+        "scenario {}: {} (work dir {})",
+        spec.name,
+        spec.description.trim(),
+        work.display()
+    );
+    let report = foodflow_hil::scenario::run(spec, &work)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let ok = report.ok();
+    if !ok && work_dir.is_none() {
+        // Keep the evidence of a failure.
+        let keep = tmp.keep();
+        eprintln!("scenario failed; logs and data kept in {}", keep.display());
+    }
+    println!("{}", serde_json::to_string(&report)?);
+    if !ok {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+async fn run_plant(cli: PlantArgs) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     let plant = Arc::new(Mutex::new(Plant::new(cli.seed)));
     let server = opcua_server::start(
