@@ -31,13 +31,42 @@ pub enum Mode {
     Reset,
 }
 
+/// A mode as written in schedule and scenario files: its name, and `ms` / `bytes_per_s` for
+/// the modes that take them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModeName {
+    Pass,
+    Cut,
+    Blackhole,
+    Delay,
+    Throttle,
+    Reset,
+}
+
+impl ModeName {
+    pub fn with(self, ms: u64, bytes_per_s: u64) -> Mode {
+        match self {
+            ModeName::Pass => Mode::Pass,
+            ModeName::Cut => Mode::Cut,
+            ModeName::Blackhole => Mode::Blackhole,
+            ModeName::Delay => Mode::Delay { ms },
+            ModeName::Throttle => Mode::Throttle { bytes_per_s },
+            ModeName::Reset => Mode::Reset,
+        }
+    }
+}
+
 /// A step of a schedule: at `at_s` seconds after start, switch to `mode`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     pub at_s: f64,
-    #[serde(flatten)]
-    pub mode: Mode,
+    pub mode: ModeName,
+    #[serde(default)]
+    pub ms: u64,
+    #[serde(default)]
+    pub bytes_per_s: u64,
 }
 
 #[derive(Clone)]
@@ -69,7 +98,7 @@ impl ProxyHandle {
             for s in steps {
                 let at = start + Duration::from_secs_f64(s.at_s.max(0.0));
                 tokio::select! {
-                    _ = tokio::time::sleep_until(at) => h.set(s.mode),
+                    _ = tokio::time::sleep_until(at) => h.set(s.mode.with(s.ms, s.bytes_per_s)),
                     _ = cancel.cancelled() => return,
                 }
             }

@@ -367,10 +367,13 @@ pub async fn run(spec: Scenario, work: &Path) -> Result<Report, String> {
                 at_s,
                 link,
                 mode,
+                ms,
+                bytes_per_s,
                 for_s,
             } => {
                 let h = links[link].clone();
-                let (at, dur, mode, ends) = (*at_s, *for_s, *mode, fault_ends.clone());
+                let mode = mode.with(*ms, *bytes_per_s);
+                let (at, dur, ends) = (*at_s, *for_s, fault_ends.clone());
                 fault_tasks.push(tokio::spawn(async move {
                     tokio::time::sleep_until((t0 + Duration::from_secs_f64(at)).into()).await;
                     h.set(mode);

@@ -6,7 +6,7 @@ use std::path::Path;
 use foodflow_transport::units::ByteSize;
 use serde::{Deserialize, Serialize};
 
-use crate::proxy::Mode;
+use crate::proxy::ModeName;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,8 +92,9 @@ pub enum LinkName {
     GatewayHub,
 }
 
+/// One fault, written `- { fault: kill, at_s: 5, target: hub, down_s: 20 }`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "fault", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fault {
     /// SIGKILL `target` at `at_s`, restart it `down_s` later.
     Kill {
@@ -118,8 +119,11 @@ pub enum Fault {
     Link {
         at_s: f64,
         link: LinkName,
-        #[serde(flatten)]
-        mode: Mode,
+        mode: ModeName,
+        #[serde(default)]
+        ms: u64,
+        #[serde(default)]
+        bytes_per_s: u64,
         for_s: f64,
     },
 }
