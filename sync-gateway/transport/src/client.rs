@@ -104,6 +104,10 @@ impl SyncClient {
                 message: r.message,
                 retry_after: Duration::from_millis(r.retry_after_ms.unwrap_or(500)),
             },
+            401 => SendError::Tls {
+                url,
+                why: r.message,
+            },
             s if s >= 500 => SendError::Unavailable {
                 url,
                 why: format!("{s}: {}", r.message),

@@ -129,7 +129,12 @@ impl Pki {
         let key = KeyPair::generate()?;
         let mut p = CertificateParams::default();
         let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, format!("{name} development CA"));
+        // A short random tag tells two development CAs apart in logs and certificate dumps.
+        let tag: u16 = rand::random();
+        dn.push(
+            DnType::CommonName,
+            format!("{name} development CA {tag:04x}"),
+        );
         dn.push(DnType::OrganizationName, "FoodFlow OS");
         p.distinguished_name = dn;
         p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

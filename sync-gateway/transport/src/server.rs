@@ -17,7 +17,7 @@ use tower::ServiceExt;
 
 use crate::identity::{Identity, Role};
 use crate::metrics::Metrics;
-use crate::tls::{ServerTls, explain_server_error};
+use crate::tls::{ServerTls, explain_rustls, explain_server_error};
 
 /// The authenticated client of a request.
 #[derive(Debug, Clone)]
@@ -52,7 +52,7 @@ pub async fn serve(
             },
         };
         let _ = tcp.set_nodelay(true);
-        let (cfg, crl_err) = tls.config();
+        let (cfg, verifier, crl_err) = tls.config();
         if let Some(e) = crl_err {
             tracing::error!(error = %e, "CRL changed but could not be loaded; the previous one stays in force");
         }
@@ -75,26 +75,27 @@ pub async fn serve(
                         return;
                     }
                 };
-            let identity = {
+            let verdict = {
                 let (_, conn) = stream.get_ref();
-                let Some(cert) = conn.peer_certificates().and_then(|c| c.first()) else {
-                    refuse(&metrics, addr, "no client certificate");
+                let certs = conn.peer_certificates().unwrap_or_default();
+                match ServerTls::verify_chain(verifier.as_ref(), certs) {
+                    Err(e) => Err(explain_rustls(&e)),
+                    Ok(()) => match certs.first().map(|c| Identity::from_der(c)) {
+                        Some(Ok(i)) if i.role != Role::Server => Ok(i),
+                        Some(Ok(i)) => {
+                            Err(format!("{i} is a server certificate, not a client one"))
+                        }
+                        Some(Err(e)) => Err(e.to_string()),
+                        None => Err("no client certificate".into()),
+                    },
+                }
+            };
+            let identity = match verdict {
+                Ok(i) => i,
+                Err(why) => {
+                    refuse(&metrics, addr, &why);
+                    answer_refusal(stream, why).await;
                     return;
-                };
-                match Identity::from_der(cert) {
-                    Ok(i) if i.role != Role::Server => i,
-                    Ok(i) => {
-                        refuse(
-                            &metrics,
-                            addr,
-                            &format!("{i} is a server certificate, not a client one"),
-                        );
-                        return;
-                    }
-                    Err(e) => {
-                        refuse(&metrics, addr, &e.to_string());
-                        return;
-                    }
                 }
             };
             accepted.fetch_add(1, Ordering::Relaxed);
@@ -126,6 +127,31 @@ pub async fn serve(
             }
         });
     }
+}
+
+/// Serves a refused client one answer to whatever it asks — 401 with the reason — so that it
+/// can say what is wrong with its certificate, then closes.
+async fn answer_refusal<S>(stream: S, why: String)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let body = serde_json::json!({
+        "reason": "certificate",
+        "message": format!("client certificate refused: {why}"),
+    })
+    .to_string();
+    let svc = hyper::service::service_fn(move |_req: hyper::Request<Incoming>| {
+        let body = body.clone();
+        async move {
+            hyper::Response::builder()
+                .status(401)
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body))
+        }
+    });
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
 }
 
 fn refuse(metrics: &Metrics, addr: SocketAddr, why: &str) {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
@@ -102,15 +103,66 @@ impl TlsFiles {
 /// effect for the next connection without a restart.
 pub struct ServerTls {
     files: TlsFiles,
-    current: Mutex<(Option<SystemTime>, Arc<ServerConfig>)>,
+    current: Mutex<Current>,
+}
+
+type Current = (
+    Option<SystemTime>,
+    Arc<ServerConfig>,
+    Arc<dyn ClientCertVerifier>,
+);
+
+/// Lets the handshake complete with any client certificate whose key signature checks out,
+/// and leaves the chain (CA, validity, revocation) to [`ServerTls::verify_chain`] right after
+/// it. A client refused during the handshake only learns "connection closed" (in TLS 1.3 the
+/// server's alert races the client's first request); refused after it, it gets an HTTP 401
+/// that says what is wrong with its certificate. No request is served either way.
+#[derive(Debug)]
+struct DeferredChain(Arc<dyn ClientCertVerifier>);
+
+impl ClientCertVerifier for DeferredChain {
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.0.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }
 
 impl ServerTls {
     pub fn load(files: TlsFiles) -> Result<Arc<Self>, TlsError> {
-        let (stamp, cfg) = Self::build(&files)?;
+        let current = Self::build(&files)?;
         Ok(Arc::new(Self {
             files,
-            current: Mutex::new((stamp, cfg)),
+            current: Mutex::new(current),
         }))
     }
 
@@ -119,7 +171,7 @@ impl ServerTls {
         std::fs::metadata(p).and_then(|m| m.modified()).ok()
     }
 
-    fn build(files: &TlsFiles) -> Result<(Option<SystemTime>, Arc<ServerConfig>), TlsError> {
+    fn build(files: &TlsFiles) -> Result<Current, TlsError> {
         let stamp = Self::crl_stamp(files);
         let roots = Arc::new(load_roots(&files.ca)?);
         let mut vb = WebPkiClientVerifier::builder_with_provider(roots, provider());
@@ -130,16 +182,36 @@ impl ServerTls {
         let mut cfg = ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(|e| TlsError::Config(e.to_string()))?
-            .with_client_cert_verifier(verifier)
+            .with_client_cert_verifier(Arc::new(DeferredChain(verifier.clone())))
             .with_single_cert(load_certs(&files.cert)?, load_key(&files.key)?)
             .map_err(|e| TlsError::Config(e.to_string()))?;
         cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok((stamp, Arc::new(cfg)))
+        Ok((stamp, Arc::new(cfg), verifier))
+    }
+
+    /// Verifies a client's chain against the CA and the current CRL (after the handshake,
+    /// see [`DeferredChain`]). The error explains itself (see [`explain_rustls`]).
+    pub fn verify_chain(
+        verifier: &dyn ClientCertVerifier,
+        certs: &[CertificateDer<'_>],
+    ) -> Result<(), rustls::Error> {
+        let Some((ee, rest)) = certs.split_first() else {
+            return Err(rustls::Error::NoCertificatesPresented);
+        };
+        verifier
+            .verify_client_cert(ee, rest, rustls_pki_types::UnixTime::now())
+            .map(|_| ())
     }
 
     /// The configuration for the next handshake (rebuilt if the CRL changed; on a broken new
     /// CRL the previous configuration stays and the error is returned for logging).
-    pub fn config(&self) -> (Arc<ServerConfig>, Option<TlsError>) {
+    pub fn config(
+        &self,
+    ) -> (
+        Arc<ServerConfig>,
+        Arc<dyn ClientCertVerifier>,
+        Option<TlsError>,
+    ) {
         let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
         let stamp = Self::crl_stamp(&self.files);
         if stamp != cur.0 {
@@ -147,11 +219,11 @@ impl ServerTls {
                 Ok(next) => *cur = next,
                 Err(e) => {
                     cur.0 = stamp;
-                    return (cur.1.clone(), Some(e));
+                    return (cur.1.clone(), cur.2.clone(), Some(e));
                 }
             }
         }
-        (cur.1.clone(), None)
+        (cur.1.clone(), cur.2.clone(), None)
     }
 }
 
@@ -174,10 +246,15 @@ impl ClientTls {
 
 /// A human explanation of a handshake failure, for the server's log line.
 pub fn explain_server_error(e: &std::io::Error) -> String {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(err) => explain_rustls(err),
+        None => format!("{e}"),
+    }
+}
+
+/// A human explanation of a certificate verdict.
+pub fn explain_rustls(err: &rustls::Error) -> String {
     use rustls::{CertificateError, Error};
-    let Some(err) = e.get_ref().and_then(|i| i.downcast_ref::<Error>()) else {
-        return format!("{e}");
-    };
     match err {
         Error::NoCertificatesPresented => {
             "the client presented no certificate (mutual TLS is required)".into()
@@ -196,7 +273,9 @@ pub fn explain_server_error(e: &std::io::Error) -> String {
                 "the client certificate was not issued by this deployment's CA".into()
             }
             CertificateError::BadSignature => {
-                "the client certificate's signature does not verify against this CA".into()
+                "the client certificate was not issued by this deployment's CA (its signature does not \
+                 verify against it)"
+                    .into()
             }
             other => format!("the client certificate is invalid: {other:?}"),
         },
@@ -213,7 +292,8 @@ pub fn explain_client_error(err: &(dyn std::error::Error + 'static)) -> Option<S
         chain.push_str(&format!("{e} | {e:?} | "));
         cur = e.source();
     }
-    let hint = if chain.contains("CertificateExpired") {
+    let hint = if chain.contains("CertificateExpired") || chain.contains("certificate has expired")
+    {
         "the server refused our client certificate: it has expired; issue a new one"
     } else if chain.contains("CertificateRevoked") {
         "the server refused our client certificate: it is revoked"
