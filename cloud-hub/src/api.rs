@@ -45,15 +45,41 @@ pub fn admin_router(state: AppState) -> Router {
 }
 
 fn refusal(status: StatusCode, reason: &str, message: String) -> Response {
-    (
+    ApiError {
         status,
-        axum::Json(SyncRefusal {
-            reason: reason.into(),
-            message,
-            retry_after_ms: None,
-        }),
-    )
-        .into_response()
+        reason: reason.to_owned(),
+        message,
+    }
+    .into_response()
+}
+
+/// An API refusal: status and the JSON body every client can read.
+struct ApiError {
+    status: StatusCode,
+    reason: String,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(SyncRefusal {
+                reason: self.reason,
+                message: self.message,
+                retry_after_ms: None,
+            }),
+        )
+            .into_response()
+    }
+}
+
+fn bad_request(message: String) -> ApiError {
+    ApiError {
+        status: StatusCode::BAD_REQUEST,
+        reason: "malformed".into(),
+        message,
+    }
 }
 
 fn store_error(e: StoreError) -> Response {
@@ -177,16 +203,15 @@ async fn get_devices(State(s): State<AppState>, Extension(peer): Extension<Peer>
     }
 }
 
-fn parse_device(peer: &Peer, id: &str) -> Result<DeviceId, Response> {
-    let d = DeviceId::new(id)
-        .map_err(|e| refusal(StatusCode::BAD_REQUEST, "malformed", e.to_string()))?;
+fn parse_device(peer: &Peer, id: &str) -> Result<DeviceId, ApiError> {
+    let d = DeviceId::new(id).map_err(|e| bad_request(e.to_string()))?;
     if !may_read(&peer.identity, &d) {
         // Same answer as for a device that does not exist: no probing of other devices.
-        return Err(refusal(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no device {id:?}"),
-        ));
+        return Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            reason: "not_found".into(),
+            message: format!("no device {id:?}"),
+        });
     }
     Ok(d)
 }
@@ -198,7 +223,7 @@ async fn get_streams(
 ) -> Response {
     let device = match parse_device(&peer, &id) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let store = s.store.clone();
     let tenant = peer.identity.tenant.clone();
@@ -235,7 +260,7 @@ async fn get_stream_data(
 ) -> Response {
     let device = match parse_device(&peer, &id) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Some((stream, what)) = rest.rsplit_once('/') else {
         return refusal(
@@ -257,15 +282,15 @@ async fn get_stream_data(
                 None => Ok(default),
                 Some(x) => x
                     .parse::<u64>()
-                    .map_err(|_| bad(format!("`{name}` must be a seq number, got {x:?}"))),
+                    .map_err(|_| bad_request(format!("`{name}` must be a seq number, got {x:?}"))),
             };
             let from = match parse_seq(&q.from, 1, "from") {
                 Ok(v) => v,
-                Err(r) => return r,
+                Err(r) => return r.into_response(),
             };
             let to = match parse_seq(&q.to, u64::MAX, "to") {
                 Ok(v) => v,
-                Err(r) => return r,
+                Err(r) => return r.into_response(),
             };
             let limit = q.limit.unwrap_or(1000).min(100_000);
             let r = tokio::task::spawn_blocking(move || {

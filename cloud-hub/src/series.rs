@@ -23,12 +23,15 @@ pub struct Series {
     pub points: Vec<Point>,
 }
 
+/// One bucket while it fills: count, min, max, sum, last.
+type Acc = (u64, f64, f64, f64, f64);
+
 /// Accumulates readings into buckets of `step_ns` starting at `from_ns`.
 pub struct Downsampler {
     from_ns: i64,
     step_ns: i64,
     tag: Option<String>,
-    buckets: BTreeMap<String, BTreeMap<i64, (u64, f64, f64, f64, f64)>>,
+    buckets: BTreeMap<String, BTreeMap<i64, Acc>>,
     pub skipped_non_numeric: u64,
 }
 

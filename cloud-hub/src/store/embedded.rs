@@ -12,9 +12,11 @@ use super::{Committed, RecordStore, SeqRange, StoreError, StreamInfo, TenantStor
 
 type RecKey<'a> = (&'a str, &'a str, &'a str, u64);
 const RECORDS: TableDefinition<RecKey, &[u8]> = TableDefinition::new("records");
-/// (tenant, device, stream) → (high-water mark, record count, class, last ts)
-const HEADS: TableDefinition<(&str, &str, &str), (u64, u64, u8, i64)> =
-    TableDefinition::new("heads");
+type HeadKey<'a> = (&'a str, &'a str, &'a str);
+/// High-water mark, record count, class, last ts.
+type Head = (u64, u64, u8, i64);
+/// (tenant, device, stream) → head of the stream
+const HEADS: TableDefinition<HeadKey, Head> = TableDefinition::new("heads");
 
 pub struct EmbeddedStore {
     db: Database,

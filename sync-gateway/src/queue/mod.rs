@@ -23,9 +23,10 @@ use serde::Serialize;
 
 type Key<'a> = (&'a str, &'a str, u64);
 const QUEUE: TableDefinition<Key, &[u8]> = TableDefinition::new("queue");
-/// (device, stream) → (class, in_hwm, out_hwm, records, bytes)
-const HEADS: TableDefinition<(&str, &str), (u8, u64, u64, u64, u64)> =
-    TableDefinition::new("heads");
+/// Class, in_hwm, out_hwm, records, bytes.
+type Head = (u8, u64, u64, u64, u64);
+/// (device, stream) → head of the stream
+const HEADS: TableDefinition<(&str, &str), Head> = TableDefinition::new("heads");
 
 /// The stream where the gateway reports its own drops.
 pub const GAP_STREAM: &str = "gateway/gaps";

@@ -133,7 +133,7 @@ pub async fn start(
             };
             let mode = rx.borrow().0;
             if matches!(mode, Mode::Cut) {
-                let _ = rst_on_close(&down);
+                rst_on_close(&down);
                 drop(down);
                 continue;
             }
@@ -145,13 +145,13 @@ pub async fn start(
                 let up = match TcpStream::connect(upstream).await {
                     Ok(u) => u,
                     Err(_) => {
-                        let _ = rst_on_close(&down);
+                        rst_on_close(&down);
                         return;
                     }
                 };
                 let _ = up.set_nodelay(true);
-                let _ = rst_on_close(&down);
-                let _ = rst_on_close(&up);
+                rst_on_close(&down);
+                rst_on_close(&up);
                 let (dr, dw) = down.into_split();
                 let (ur, uw) = up.into_split();
                 let born = rx.borrow().1;

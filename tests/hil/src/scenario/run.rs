@@ -393,7 +393,9 @@ pub async fn run(spec: Scenario, work: &Path) -> Result<Report, String> {
         fault_tasks.push(tokio::spawn(async move {
             for (at, target, down) in kill_plan {
                 tokio::time::sleep_until((t0 + Duration::from_secs_f64(at)).into()).await;
-                lock(&svcs).get_mut(&target).map(|s| s.kill9());
+                if let Some(s) = lock(&svcs).get_mut(&target) {
+                    s.kill9();
+                }
                 *kills.lock().unwrap_or_else(|p| p.into_inner()) += 1;
                 tracing::info!(target = target.as_str(), down_s = down, "SIGKILL");
                 tokio::time::sleep(Duration::from_secs_f64(down)).await;
