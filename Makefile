@@ -6,7 +6,7 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/foodflow/target
 export CARGO_TARGET_DIR
 CARGO ?= cargo
 
-.PHONY: deps build demo test lint bench-ingest clean-run
+.PHONY: deps build demo test lint bench-ingest bench-sync clean-run
 
 deps:
 	@scripts/install-deps.sh
@@ -29,6 +29,11 @@ test: deps lint
 bench-ingest: deps
 	$(CARGO) build --release --workspace --bins
 	@.venv/bin/python bench/bench_ingest.py
+
+# Edge journal → gateway → hub over loopback mTLS, backlog replay, one hop vs curl.
+bench-sync: deps
+	$(CARGO) build --release --workspace --bins
+	$(CARGO) bench -p foodflow-hil --bench sync
 
 clean-run:
 	rm -rf .run

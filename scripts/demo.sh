@@ -1,30 +1,64 @@
 #!/usr/bin/env bash
-# `make demo`: the simulated plant (OPC UA PLC, MQTT JSON device, Sparkplug B node, embedded
-# broker) and the edge runtime on the demo profile, with a live view in the terminal. Ctrl-C stops.
+# `make demo`: the whole path with a simulated plant — foodflow-sim (OPC UA PLC, MQTT JSON
+# device, Sparkplug B node, embedded broker) → foodflow-edge (journal) → foodflow-gateway
+# (durable queue) → foodflow-hub (store), mutual TLS on both hops, a development PKI in
+# .run/pki. A dashboard refreshes every 2 s; Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${CARGO_TARGET_DIR:-target}/debug"
 mkdir -p .run
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 OPCUA_PORT=$(free_port); MQTT_PORT=$(free_port); HTTP_PORT=${FOODFLOW_HTTP_PORT:-$(free_port)}
+HUB_PORT=$(free_port); HUB_ADMIN=$(free_port); GW_PORT=$(free_port); GW_ADMIN=$(free_port)
+
+if [ ! -f .run/pki/ca.pem ]; then
+  "$BIN/foodflow-hub" pki init --dir .run/pki
+  "$BIN/foodflow-hub" pki issue --dir .run/pki --gateway site-gw --tenant demo --host 127.0.0.1 --host localhost
+  "$BIN/foodflow-hub" pki issue --dir .run/pki --device line-sim-01 --tenant demo
+  "$BIN/foodflow-hub" pki issue --dir .run/pki --gateway portal --tenant demo
+fi
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+wait_port() { for _ in $(seq 1 300); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "$2 did not start (log: .run/$2.log)"; exit 1; }
+
+"$BIN/foodflow-hub" serve --listen "127.0.0.1:$HUB_PORT" --admin "127.0.0.1:$HUB_ADMIN" \
+  --data-dir .run/hub-data --pki-dir .run/pki > /dev/null 2> .run/hub.log &
+PIDS+=($!); wait_port "$HUB_PORT" hub
+
+sed -e "s#^listen: .*#listen: 127.0.0.1:$GW_PORT#" -e "s#^admin: .*#admin: 127.0.0.1:$GW_ADMIN#" \
+    -e "s#url: https://127.0.0.1:8443#url: https://127.0.0.1:$HUB_PORT#" \
+    sync-gateway/gateway.example.yaml > .run/gateway.yaml
+"$BIN/foodflow-gateway" run --config .run/gateway.yaml > /dev/null 2> .run/gateway.log &
+PIDS+=($!); wait_port "$GW_PORT" gateway
 
 "$BIN/foodflow-sim" --opcua-port "$OPCUA_PORT" --embedded-broker-port "$MQTT_PORT" \
   --extra-tags "${SIM_EXTRA_TAGS:-100}" --extra-rate "${SIM_EXTRA_RATE:-1}" \
   --pki-dir .run/sim-pki > .run/sim.out 2> .run/sim.log &
-SIM=$!
-trap 'kill $SIM 2>/dev/null; wait $SIM 2>/dev/null || true' EXIT
-for _ in $(seq 1 300); do
-  grep -q '"ready":true' .run/sim.out 2>/dev/null && break
-  kill -0 $SIM 2>/dev/null || { echo "foodflow-sim failed to start:"; cat .run/sim.log; exit 1; }
-  sleep 0.1
-done
+PIDS+=($!)
+for _ in $(seq 1 300); do grep -q '"ready":true' .run/sim.out 2>/dev/null && break; sleep 0.1; done
 grep -q '"ready":true' .run/sim.out || { echo "foodflow-sim did not become ready in 30 s (log: .run/sim.log)"; exit 1; }
-echo "simulated plant: $(cat .run/sim.out)"
-echo "edge: /healthz and /metrics on http://127.0.0.1:$HTTP_PORT — logs in .run/edge.log — journal in .run/edge-data"
-sleep 1
+
 "$BIN/foodflow-edge" run --profile device-profiles/line-sim.yaml --data-dir .run/edge-data \
   --opcua-endpoint "line1-plc=opc.tcp://127.0.0.1:$OPCUA_PORT/" \
   --mqtt-broker "plant-broker=mqtt://127.0.0.1:$MQTT_PORT" \
-  --http "127.0.0.1:$HTTP_PORT" --view ${DEMO_EDGE_ARGS:-} 2> .run/edge.log || true
-echo
-echo "stopped. Inspect the journal: $BIN/foodflow-edge journal stats --data-dir .run/edge-data"
+  --uplink "https://127.0.0.1:$GW_PORT" --http "127.0.0.1:$HTTP_PORT" ${DEMO_EDGE_ARGS:-} \
+  > /dev/null 2> .run/edge.log &
+PIDS+=($!); wait_port "$HTTP_PORT" edge
+
+metric() { curl -s "$1" | awk -v m="$2" '$1==m {s+=$2} END {printf "%d", s}'; }
+while true; do
+  clear 2>/dev/null || true
+  echo "FoodFlow OS demo — plant → edge → gateway → hub (mutual TLS).  Ctrl-C stops.  Logs: .run/*.log"
+  echo
+  echo "edge     http://127.0.0.1:$HTTP_PORT/metrics   journaled $(metric "http://127.0.0.1:$HTTP_PORT/metrics" foodflow_journal_records_total) records;" \
+       "uplink confirmed $(metric "http://127.0.0.1:$HTTP_PORT/metrics" foodflow_uplink_records_total), pending $(metric "http://127.0.0.1:$HTTP_PORT/metrics" foodflow_uplink_pending_records)"
+  echo
+  "$BIN/foodflow-gateway" status --admin "http://127.0.0.1:$GW_ADMIN" 2>/dev/null | sed 's/^/gateway  /' || echo "gateway  (not answering)"
+  echo
+  echo "hub      https://127.0.0.1:$HUB_PORT   committed $(metric "http://127.0.0.1:$HUB_ADMIN/metrics" foodflow_hub_records_committed_total) records," \
+       "duplicates skipped $(metric "http://127.0.0.1:$HUB_ADMIN/metrics" foodflow_hub_records_duplicate_total)"
+  echo "         query: curl --cacert .run/pki/ca.pem --cert .run/pki/portal.pem --key .run/pki/portal.key https://127.0.0.1:$HUB_PORT/v1/devices/line-sim-01/streams"
+  sleep 2
+done

@@ -220,6 +220,23 @@ impl Batch {
     }
 }
 
+/// The fuzz target's body (also run over the seed corpus by the tests): decoding never panics
+/// and what decodes re-encodes to the same batch.
+pub fn fuzz_decode(data: &[u8]) {
+    let limits = Limits {
+        max_body_bytes: 1 << 20,
+        max_records: 100_000,
+    };
+    if let Ok(b) = Batch::decode(data, &limits) {
+        // Compared as bytes: NaN floats never equal themselves, but their bits round-trip.
+        let once = b.encode(1);
+        match Batch::decode(&once, &limits) {
+            Ok(again) => assert_eq!(again.encode(1), once, "re-encoded batch differs"),
+            Err(e) => panic!("a batch we encoded does not decode: {e}"),
+        }
+    }
+}
+
 /// The committed high-water mark of one stream: every record at or below `seq` is stored
 /// durably by the answering hop, and anything at or below it that arrives again is a duplicate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -372,6 +389,138 @@ mod tests {
         v.extend_from_slice(&(body.len() as u32).to_le_bytes());
         v.extend_from_slice(&body);
         assert_eq!(Batch::decode(&v, &Limits::default()).unwrap(), b);
+    }
+
+    fn corpus_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/decode_batch")
+    }
+
+    fn seeds() -> Vec<(String, Vec<u8>)> {
+        use crate::{Detection, Event, Gap, Rollup, Severity};
+        let mut all = sample(20);
+        let seg = |payload: Payload| Segment {
+            device: DeviceId::new("box-2").unwrap(),
+            stream: StreamId::new("kinds").unwrap(),
+            class: PriorityClass::Operational,
+            entries: vec![Entry {
+                seq: 7,
+                ts_ns: -1,
+                payload,
+            }],
+        };
+        let kinds = vec![
+            Payload::Event(Event {
+                name: "line.state".into(),
+                severity: Severity::Warning,
+                message: "fault".into(),
+            }),
+            Payload::Detection(Detection {
+                model: "defects".into(),
+                version: "1".into(),
+                boxes: vec![crate::BoundingBox {
+                    x: 1.0,
+                    y: 2.0,
+                    w: 3.0,
+                    h: 4.0,
+                    class_id: 2,
+                    score: 0.9,
+                }],
+                anomaly_score: Some(0.5),
+                frame_ref: Some("frame-1".into()),
+            }),
+            Payload::Trace {
+                epcis: "{\"type\":\"ObjectEvent\"}".into(),
+            },
+            Payload::Rollup(Rollup {
+                tag: "t".into(),
+                window_start_ns: 0,
+                window_end_ns: 60_000_000_000,
+                count: 3,
+                min: 1.0,
+                max: 2.0,
+                mean: 1.5,
+            }),
+            Payload::Gap(Gap {
+                subject: "s".into(),
+                from_ts_ns: 0,
+                to_ts_ns: 1,
+                reason: "test".into(),
+                lost: Some(3),
+            }),
+            Payload::Audit {
+                actor: "a".into(),
+                action: "b".into(),
+                detail: "c".into(),
+            },
+        ];
+        for k in kinds {
+            all.segments.push(seg(k));
+        }
+        let valid = all.encode(3);
+        let raw_body = postcard::to_stdvec(&all.segments).unwrap();
+        let mut raw = MAGIC.to_vec();
+        raw.extend_from_slice(&[VERSION, 0, 0, 0]);
+        raw.extend_from_slice(&(raw_body.len() as u32).to_le_bytes());
+        raw.extend_from_slice(&raw_body);
+        let mut corrupt = valid.clone();
+        let mid = corrupt.len() / 2;
+        corrupt[mid] ^= 0x5a;
+        vec![
+            ("valid-zstd".into(), valid.clone()),
+            ("valid-raw".into(), raw.clone()),
+            ("empty-batch".into(), Batch::default().encode(1)),
+            ("truncated".into(), valid[..valid.len() - 7].to_vec()),
+            ("raw-truncated".into(), raw[..raw.len() / 2].to_vec()),
+            ("corrupt".into(), corrupt),
+            ("header-only".into(), valid[..12].to_vec()),
+        ]
+    }
+
+    /// Regenerates the seed corpus (run on purpose, see fuzz/README.md).
+    #[test]
+    #[ignore]
+    fn write_seed_corpus() {
+        let dir = corpus_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in seeds() {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    }
+
+    #[test]
+    fn fuzz_smoke_over_seed_corpus() {
+        let mut files: Vec<_> = std::fs::read_dir(corpus_dir())
+            .expect("seed corpus missing: run the ignored test write_seed_corpus")
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        assert!(files.len() >= 7, "seed corpus has {} files", files.len());
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for f in files {
+            let seed = std::fs::read(&f).unwrap();
+            fuzz_decode(&seed);
+            for _ in 0..200 {
+                let mut m = seed.clone();
+                if m.is_empty() {
+                    continue;
+                }
+                for _ in 0..1 + next() % 4 {
+                    let i = (next() as usize) % m.len();
+                    match next() % 3 {
+                        0 => m[i] = next() as u8,
+                        1 => m.truncate(i.max(1)),
+                        _ => m.insert(i, next() as u8),
+                    }
+                }
+                fuzz_decode(&m);
+            }
+        }
     }
 
     fn arb_value() -> impl Strategy<Value = Value> {
