@@ -10,6 +10,8 @@ use serde::Serialize;
 pub struct Point {
     /// Bucket start, UTC ns.
     pub t_ns: i64,
+    /// Bucket start, RFC 3339.
+    pub t: String,
     pub count: u64,
     pub min: f64,
     pub max: f64,
@@ -90,6 +92,7 @@ impl Downsampler {
                     .into_iter()
                     .map(|(t_ns, (count, min, max, sum, last))| Point {
                         t_ns,
+                        t: foodflow_protocol::time::format_rfc3339(t_ns),
                         count,
                         min,
                         max,

@@ -87,6 +87,39 @@ fn pending_records(reader: &JournalReader, marks: &HashMap<StreamId, u64>) -> u6
         .sum()
 }
 
+/// A receiver ahead of the journal means the journal was replaced (new data directory): its
+/// new records reuse seqs the receiver already holds and would be taken for duplicates. This is
+/// not repaired automatically (it needs the stream's seq to jump past the receiver's mark
+/// before the first append); it is made loud.
+fn warn_if_behind(reader: &JournalReader, marks: &HashMap<StreamId, u64>, metrics: &Metrics) {
+    let local: HashMap<StreamId, u64> = reader
+        .durable
+        .snapshot()
+        .into_iter()
+        .map(|(s, _, next)| (s, next))
+        .collect();
+    for (stream, mark) in marks {
+        let next = local.get(stream).copied().unwrap_or(1);
+        if *mark >= next {
+            metrics
+                .counter(
+                    "foodflow_uplink_journal_behind_total",
+                    "Streams whose receiver holds seqs this journal has not written (journal replaced?)",
+                    &[],
+                )
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                %stream,
+                receiver_mark = mark,
+                journal_next = next,
+                "the receiver holds seqs this journal has not written yet (was the data directory \
+                 replaced?): new records up to seq {mark} will be taken for duplicates; restore \
+                 the journal or give the box a new device id"
+            );
+        }
+    }
+}
+
 fn absorb(marks: &mut HashMap<StreamId, u64>, reader: &JournalReader, got: &[StreamMark]) {
     for m in got {
         if &m.device == reader.device() {
@@ -141,6 +174,7 @@ pub async fn run(
                 Ok(got) => {
                     let mut fresh = HashMap::new();
                     absorb(&mut fresh, &reader, &got);
+                    warn_if_behind(&reader, &fresh, &metrics);
                     tracing::info!(
                         next_hop = client.base(),
                         streams = fresh.len(),

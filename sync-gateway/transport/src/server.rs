@@ -65,6 +65,11 @@ pub async fn serve(
             let stream =
                 match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
                     Ok(Ok(s)) => s,
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                        // A port probe or a client that gave up: no certificate to judge.
+                        tracing::debug!(%addr, "connection closed before the TLS handshake ended");
+                        return;
+                    }
                     Ok(Err(e)) => {
                         let why = explain_server_error(&e);
                         refuse(&metrics, addr, &why);
