@@ -143,6 +143,7 @@ mod tests {
             s[0].points[0],
             Point {
                 t_ns: 1000,
+                t: "1970-01-01T00:00:00.000001000Z".into(),
                 count: 2,
                 min: 1.0,
                 max: 3.0,

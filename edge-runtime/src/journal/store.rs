@@ -338,6 +338,7 @@ impl Store {
         }
         let mut next: HashMap<&StreamId, (u64, u64)> = HashMap::new();
         let mut firsts = Vec::with_capacity(reqs.len());
+        let mut classes = Vec::new();
         let mut tx = self.db.begin_write().map_err(w)?;
         tx.set_durability(Durability::None).map_err(w)?;
         {
@@ -345,10 +346,13 @@ impl Store {
             for (stream, class, items) in reqs {
                 let st = &self.streams[*stream];
                 let entry = next.entry(*stream).or_insert((st.next_seq, 0));
-                if entry.0 == 1 && st.bytes == 0 {
+                // The first records of a stream fix its class (a stream advanced by
+                // `advance` before any record has only a placeholder class).
+                if entry.1 == 0 && st.bytes == 0 {
                     let c = postcard::to_stdvec(class).unwrap_or_default();
                     meta.insert(format!("class:{stream}").as_str(), c.as_slice())
                         .map_err(w)?;
+                    classes.push((*stream, *class));
                 }
                 firsts.push(entry.0);
                 let mut table = tx.open_table(st.def()).map_err(w)?;
@@ -384,7 +388,47 @@ impl Store {
                 st.bytes += bytes;
             }
         }
+        for (stream, class) in classes {
+            if let Some(st) = self.streams.get_mut(stream) {
+                st.class = class;
+            }
+        }
         Ok(firsts)
+    }
+
+    /// Moves a stream's next `seq` up to `min_next` (never down), durably. Used when the next
+    /// hop already holds seqs this journal has not written — a replaced data directory — so
+    /// that new records are not taken for duplicates of old ones. Returns the previous next
+    /// seq when it moved.
+    pub fn advance(
+        &mut self,
+        stream: &StreamId,
+        min_next: u64,
+    ) -> Result<Option<u64>, JournalError> {
+        self.ensure_stream(stream, PriorityClass::Telemetry);
+        let st = &self.streams[stream];
+        if st.next_seq >= min_next {
+            return Ok(None);
+        }
+        let before = st.next_seq;
+        let mut tx = self.db.begin_write().map_err(w)?;
+        tx.set_durability(Durability::Immediate).map_err(w)?;
+        {
+            let mut meta = tx.open_table(META).map_err(w)?;
+            meta.insert(
+                format!("next:{stream}").as_str(),
+                min_next.to_be_bytes().as_slice(),
+            )
+            .map_err(w)?;
+            // Create the stream's table so that a reopened journal knows the stream.
+            tx.open_table(st.def()).map_err(w)?;
+        }
+        tx.commit().map_err(w)?;
+        if let Some(st) = self.streams.get_mut(stream) {
+            st.next_seq = min_next;
+        }
+        self.flush()?;
+        Ok(Some(before))
     }
 
     /// Makes everything appended so far durable (one fsync for the whole group).
@@ -541,5 +585,45 @@ impl Store {
             count: n,
             last_ts_ns: last_ts,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace(n: u64) -> (i64, Payload) {
+        (
+            n as i64,
+            Payload::Trace {
+                epcis: format!("e{n}"),
+            },
+        )
+    }
+
+    #[test]
+    fn advance_moves_seq_up_durably_and_the_first_append_fixes_the_class() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.redb");
+        let s = StreamId::new("lots").unwrap();
+        {
+            let mut st = Store::open(&path, DeviceId::new("d").unwrap()).unwrap();
+            assert_eq!(st.advance(&s, 501).unwrap(), Some(1));
+            assert_eq!(st.advance(&s, 10).unwrap(), None, "never down");
+        }
+        let mut st = Store::open(&path, DeviceId::new("d").unwrap()).unwrap();
+        assert_eq!(st.streams[&s].next_seq, 501, "survives a reopen");
+        let first = st
+            .append(&s, PriorityClass::Critical, &[trace(1), trace(2)])
+            .unwrap();
+        st.flush().unwrap();
+        assert_eq!(first, 501);
+        assert_eq!(st.streams[&s].class, PriorityClass::Critical);
+        drop(st);
+        let st = Store::open(&path, DeviceId::new("d").unwrap()).unwrap();
+        assert_eq!(st.streams[&s].class, PriorityClass::Critical);
+        assert_eq!(st.streams[&s].next_seq, 503);
+        let seqs: Vec<u64> = st.read(&s, 0).unwrap().map(|r| r.unwrap().seq).collect();
+        assert_eq!(seqs, vec![501, 502]);
     }
 }

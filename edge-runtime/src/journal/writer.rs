@@ -29,6 +29,11 @@ struct Append {
 enum Cmd {
     Append(Append),
     Retention,
+    Advance {
+        stream: StreamId,
+        min_next: u64,
+        ack: oneshot::Sender<Result<Option<u64>, Arc<JournalError>>>,
+    },
 }
 
 /// A cheap, cloneable handle for appending to the journal.
@@ -105,6 +110,25 @@ impl Journal {
     }
 
     /// Asks the writer to apply the retention policy now.
+    /// Moves a stream's next seq up to `min_next` (see [`Store::advance`]); answers the
+    /// previous next seq when it moved.
+    pub async fn advance(
+        &self,
+        stream: StreamId,
+        min_next: u64,
+    ) -> Result<Option<u64>, Arc<JournalError>> {
+        let (ack, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Advance {
+                stream,
+                min_next,
+                ack,
+            })
+            .await
+            .map_err(|_| Arc::new(JournalError::Closed))?;
+        rx.await.map_err(|_| Arc::new(JournalError::Closed))?
+    }
+
     pub async fn run_retention(&self) {
         let _ = self.tx.send(Cmd::Retention).await;
     }
@@ -146,6 +170,13 @@ fn run(
                     group.push(a);
                 }
                 Cmd::Retention => retention = true,
+                Cmd::Advance {
+                    stream,
+                    min_next,
+                    ack,
+                } => {
+                    let _ = ack.send(store.advance(&stream, min_next).map_err(Arc::new));
+                }
             }
             if n < group_max {
                 next = rx.try_recv().ok();

@@ -13,7 +13,7 @@ use foodflow_protocol::{Batch, PriorityClass, Segment, StreamId, StreamMark};
 use foodflow_transport::{Backoff, SendError, SyncClient};
 use tokio_util::sync::CancellationToken;
 
-use crate::journal::JournalReader;
+use crate::journal::{Journal, JournalReader};
 use crate::metrics::Metrics;
 
 #[derive(Debug, Clone, Copy)]
@@ -127,6 +127,52 @@ fn absorb(marks: &mut HashMap<StreamId, u64>, reader: &JournalReader, got: &[Str
             *e = (*e).max(m.seq);
         }
     }
+}
+
+/// Before the first append of this run: asks the next hop for its marks and moves every
+/// stream's next seq past them where the journal is behind (a replaced data directory), so
+/// that no new record is taken for a duplicate. Skipped, with a log line, when the next hop
+/// cannot be reached within `wait`; the uplink then reports the condition when it connects.
+pub async fn align(journal: &Journal, client: &SyncClient, wait: Duration) -> usize {
+    let marks = match tokio::time::timeout(wait, client.marks()).await {
+        Ok(Ok(m)) => m,
+        Ok(Err(e)) => {
+            tracing::info!(error = %e, "uplink: next hop not reachable at start; journal alignment skipped");
+            return 0;
+        }
+        Err(_) => {
+            tracing::info!("uplink: next hop did not answer at start; journal alignment skipped");
+            return 0;
+        }
+    };
+    let local: HashMap<StreamId, u64> = journal
+        .reader()
+        .durable
+        .snapshot()
+        .into_iter()
+        .map(|(s, _, next)| (s, next))
+        .collect();
+    let mut moved = 0;
+    for m in marks
+        .iter()
+        .filter(|m| &m.device == journal.reader().device())
+    {
+        let next = local.get(&m.stream).copied().unwrap_or(1);
+        if m.seq < next {
+            continue;
+        }
+        match journal.advance(m.stream.clone(), m.seq + 1).await {
+            Ok(Some(before)) => {
+                moved += 1;
+                tracing::warn!(stream = %m.stream, from = before, to = m.seq + 1, "journal is behind the next hop (data directory replaced?): stream seq advanced past the hop's mark so new records are not taken for duplicates");
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(stream = %m.stream, error = %e, "cannot advance the journal past the next hop's mark")
+            }
+        }
+    }
+    moved
 }
 
 /// Runs until `cancel`; reports through `metrics`.

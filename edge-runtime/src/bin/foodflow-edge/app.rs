@@ -89,6 +89,29 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
         p.quotas.clone(),
         metrics.clone(),
     )?;
+    // The uplink is set up before any source runs: a journal behind its next hop must move its
+    // seqs past the hop's marks before the first append.
+    let mut uplink_task = None;
+    if let Some(u) = &p.uplink {
+        let files = TlsFiles {
+            ca: u.ca.clone(),
+            cert: u.client_cert.clone(),
+            key: u.client_key.clone(),
+            crl: None,
+        };
+        let client = SyncClient::new(&u.gateway, &files, Duration::from_secs(60))
+            .with_context(|| format!("uplink to {}", u.gateway))?;
+        uplink::align(&journal, &client, Duration::from_secs(5)).await;
+        let limits = uplink::Limits {
+            max_records: u.batch_max_records,
+            max_bytes: u.batch_max_bytes.0 as usize,
+            max_wait: Duration::from_millis(u.batch_max_wait_ms),
+        };
+        tracing::info!(next_hop = %u.gateway, "uplink enabled");
+        uplink_task = Some((client, limits));
+    } else {
+        tracing::info!("no uplink in the profile: records stay on this box");
+    }
     let sources = Arc::new(Sources::default());
     let cancel = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
@@ -117,21 +140,7 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
             }
         });
     }
-    if let Some(u) = &p.uplink {
-        let files = TlsFiles {
-            ca: u.ca.clone(),
-            cert: u.client_cert.clone(),
-            key: u.client_key.clone(),
-            crl: None,
-        };
-        let client = SyncClient::new(&u.gateway, &files, Duration::from_secs(60))
-            .with_context(|| format!("uplink to {}", u.gateway))?;
-        let limits = uplink::Limits {
-            max_records: u.batch_max_records,
-            max_bytes: u.batch_max_bytes.0 as usize,
-            max_wait: Duration::from_millis(u.batch_max_wait_ms),
-        };
-        tracing::info!(next_hop = %u.gateway, "uplink enabled");
+    if let Some((client, limits)) = uplink_task {
         tasks.spawn(uplink::run(
             reader,
             client,
@@ -141,7 +150,6 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
         ));
     } else {
         drop(reader);
-        tracing::info!("no uplink in the profile: records stay on this box");
     }
     if !p.cameras.is_empty() {
         tracing::warn!(
