@@ -10,7 +10,7 @@ use axum::extract::{DefaultBodyLimit, Extension, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use foodflow_protocol::{Batch, DeviceId, Limits, StreamId, SyncAck, SyncRefusal};
+use foodflow_protocol::{Batch, DeviceId, Limits, StreamId, SyncAck};
 use foodflow_transport::metrics::Metrics;
 use foodflow_transport::server::Peer;
 use foodflow_transport::{Identity, Role};
@@ -62,15 +62,7 @@ struct ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            axum::Json(SyncRefusal {
-                reason: self.reason,
-                message: self.message,
-                retry_after_ms: None,
-            }),
-        )
-            .into_response()
+        foodflow_transport::server::refusal(self.status, &self.reason, self.message, None)
     }
 }
 

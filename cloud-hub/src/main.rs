@@ -192,24 +192,17 @@ async fn serve(a: ServeArgs) -> Result<()> {
         .with_context(|| format!("binding the admin address {}", a.admin))?;
     let (api_addr, admin_addr) = (listener.local_addr()?, admin.local_addr()?);
     let shutdown = CancellationToken::new();
-    let admin_app = api::admin_router(state.clone());
-    let sd = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = axum::serve(admin, admin_app)
-            .with_graceful_shutdown(sd.cancelled_owned())
-            .await;
-    });
+    foodflow_transport::server::spawn_admin(
+        admin,
+        api::admin_router(state.clone()),
+        shutdown.clone(),
+    );
     tracing::info!(api = %api_addr, admin = %admin_addr, data = %a.data_dir.display(), "hub serving");
     println!(
         "{}",
         serde_json::json!({ "ready": "foodflow-hub", "api": format!("https://{api_addr}"), "admin": format!("http://{admin_addr}") })
     );
-    let sd = shutdown.clone();
-    tokio::spawn(async move {
-        foodflow_transport::server::wait_for_signal().await;
-        tracing::info!("shutting down");
-        sd.cancel();
-    });
+    foodflow_transport::server::cancel_on_signal(shutdown.clone());
     foodflow_transport::server::serve(listener, tls, api::router(state), metrics, shutdown).await;
     Ok(())
 }

@@ -10,9 +10,9 @@ use axum::extract::{DefaultBodyLimit, Extension, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use foodflow_protocol::{Batch, Limits, SyncAck, SyncRefusal};
+use foodflow_protocol::{Batch, Limits, SyncAck};
 use foodflow_transport::metrics::Metrics;
-use foodflow_transport::server::Peer;
+use foodflow_transport::server::{Peer, refusal};
 use foodflow_transport::{Identity, Role};
 use tokio::sync::Notify;
 
@@ -44,18 +44,6 @@ pub fn admin_router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/status", get(get_status))
         .with_state(state)
-}
-
-fn refusal(status: StatusCode, reason: &str, message: String, retry_ms: Option<u64>) -> Response {
-    (
-        status,
-        axum::Json(SyncRefusal {
-            reason: reason.into(),
-            message,
-            retry_after_ms: retry_ms,
-        }),
-    )
-        .into_response()
 }
 
 async fn post_batch(

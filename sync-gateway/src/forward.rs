@@ -5,7 +5,8 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use foodflow_transport::{Backoff, SendError, SyncClient};
+use foodflow_transport::client::after_failure;
+use foodflow_transport::{Backoff, SyncClient};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::AppState;
@@ -101,12 +102,7 @@ pub async fn run(
                 backoff.reset();
             }
             Err(e) => {
-                let kind = match &e {
-                    SendError::Unavailable { .. } => "unavailable",
-                    SendError::Tls { .. } => "tls",
-                    SendError::Backpressure { .. } => "backpressure",
-                    SendError::Refused { .. } => "refused",
-                };
+                let (kind, wait) = after_failure(&e, &mut backoff);
                 m.counter(
                     "foodflow_gateway_upload_errors_total",
                     "Failed uploads to the hub, by kind",
@@ -115,10 +111,6 @@ pub async fn run(
                 .fetch_add(1, Ordering::Relaxed);
                 let was_up = s.link.connected.swap(0, Ordering::Relaxed) == 1;
                 connected.store(0, Ordering::Relaxed);
-                let wait = match &e {
-                    SendError::Backpressure { retry_after, .. } => *retry_after,
-                    _ => backoff.fail(),
-                };
                 // One line per change of state, then every 10th failure: an outage of hours
                 // must not flood the log.
                 if was_up || backoff.failures() % 10 == 1 || !e.is_retryable() {

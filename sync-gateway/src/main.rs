@@ -178,13 +178,11 @@ async fn run(cfg: Config) -> Result<()> {
         .with_context(|| format!("binding {}", cfg.admin))?;
     let (api_addr, admin_addr) = (listener.local_addr()?, admin.local_addr()?);
     let shutdown = CancellationToken::new();
-    let sd = shutdown.clone();
-    let admin_app = api::admin_router(state.clone());
-    tokio::spawn(async move {
-        let _ = axum::serve(admin, admin_app)
-            .with_graceful_shutdown(sd.cancelled_owned())
-            .await;
-    });
+    foodflow_transport::server::spawn_admin(
+        admin,
+        api::admin_router(state.clone()),
+        shutdown.clone(),
+    );
     tokio::spawn(api::gauges(state.clone()));
     let fwd = tokio::spawn(foodflow_gateway::forward::run(
         state.clone(),
@@ -192,12 +190,7 @@ async fn run(cfg: Config) -> Result<()> {
         cfg.hub.batch,
         shutdown.clone(),
     ));
-    let sd = shutdown.clone();
-    tokio::spawn(async move {
-        foodflow_transport::server::wait_for_signal().await;
-        tracing::info!("shutting down");
-        sd.cancel();
-    });
+    foodflow_transport::server::cancel_on_signal(shutdown.clone());
     tracing::info!(gateway = %me, api = %api_addr, admin = %admin_addr, hub = %cfg.hub.url, "gateway serving");
     println!(
         "{}",

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use foodflow_protocol::batch::Entry;
 use foodflow_protocol::{Batch, PriorityClass, Segment, StreamId, StreamMark};
+use foodflow_transport::client::after_failure;
 use foodflow_transport::{Backoff, SendError, SyncClient};
 use tokio_util::sync::CancellationToken;
 
@@ -305,12 +306,7 @@ fn fail(
     metrics: &Metrics,
     connected: &std::sync::atomic::AtomicU64,
 ) -> Duration {
-    let kind = match e {
-        SendError::Unavailable { .. } => "unavailable",
-        SendError::Tls { .. } => "tls",
-        SendError::Backpressure { .. } => "backpressure",
-        SendError::Refused { .. } => "refused",
-    };
+    let (kind, wait) = after_failure(e, backoff);
     metrics
         .counter(
             "foodflow_uplink_errors_total",
@@ -319,15 +315,6 @@ fn fail(
         )
         .fetch_add(1, Ordering::Relaxed);
     connected.store(0, Ordering::Relaxed);
-    let wait = match e {
-        SendError::Backpressure { retry_after, .. } => *retry_after,
-        // A refusal needs a person (certificate, authorisation): retry slowly.
-        SendError::Refused { .. } | SendError::Tls { .. } => {
-            backoff.fail();
-            Duration::from_secs(10)
-        }
-        SendError::Unavailable { .. } => backoff.fail(),
-    };
     if *up || backoff.failures() % 10 == 1 || !e.is_retryable() {
         tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "uplink upload failed");
     }

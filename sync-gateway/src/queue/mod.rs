@@ -134,6 +134,19 @@ fn ts_of(v: &[u8]) -> i64 {
         .unwrap_or(0)
 }
 
+/// The observation time of a stream's oldest queued record.
+fn first_ts<T: ReadableTable<Key<'static>, &'static [u8]>>(
+    t: &T,
+    d: &str,
+    s: &str,
+) -> Result<Option<i64>, QueueError> {
+    Ok(t.range((d, s, 0)..=(d, s, u64::MAX))
+        .map_err(wr)?
+        .next()
+        .and_then(|kv| kv.ok())
+        .map(|(_, v)| ts_of(v.value())))
+}
+
 impl Queue {
     pub fn open(dir: &Path, me: DeviceId, quotas: Quotas) -> Result<Self, QueueError> {
         let path = dir.join("queue.redb");
@@ -308,12 +321,7 @@ impl Queue {
         let q = rx.open_table(QUEUE).map_err(wr)?;
         for ((d, s), sq) in streams.iter_mut() {
             let (d, s) = (d.as_str(), s.as_str());
-            sq.oldest_ts = q
-                .range((d, s, 0)..=(d, s, u64::MAX))
-                .map_err(wr)?
-                .next()
-                .and_then(|kv| kv.ok())
-                .map(|(_, v)| ts_of(v.value()));
+            sq.oldest_ts = first_ts(&q, d, s)?;
         }
         Ok(())
     }
@@ -392,12 +400,7 @@ impl Queue {
             })?;
             sq.records -= drop.seqs.len() as u64;
             sq.bytes = sq.bytes.saturating_sub(drop.bytes);
-            sq.oldest_ts = q
-                .range((d.as_str(), s.as_str(), 0)..=(d.as_str(), s.as_str(), u64::MAX))
-                .map_err(wr)?
-                .next()
-                .and_then(|kv| kv.ok())
-                .map(|(_, v)| ts_of(v.value()));
+            sq.oldest_ts = first_ts(q, d.as_str(), s.as_str())?;
             total += drop.seqs.len() as u64;
             let reason = match drop.why {
                 shed::Why::Downsampled => {
@@ -542,13 +545,8 @@ impl Queue {
                 }
                 sq.records = sq.records.saturating_sub(gone.len() as u64);
                 removed += gone.len() as u64;
-                sq.out_hwm = m.seq.min(sq.in_hwm.max(m.seq));
-                sq.oldest_ts = q
-                    .range((d, s, 0)..=(d, s, u64::MAX))
-                    .map_err(wr)?
-                    .next()
-                    .and_then(|kv| kv.ok())
-                    .map(|(_, v)| ts_of(v.value()));
+                sq.out_hwm = m.seq;
+                sq.oldest_ts = first_ts(&q, d, s)?;
                 heads
                     .insert(
                         (d, s),

@@ -121,59 +121,60 @@ impl SyncClient {
         }
     }
 
-    /// Uploads one encoded batch; the answer says what the next hop has committed.
-    pub async fn upload(&self, body: Vec<u8>) -> Result<SyncAck, SendError> {
-        let resp = self
-            .http
-            .post(format!("{}/v1/sync/batches", self.base))
-            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e))?;
+    /// Sends a request and reads a JSON answer of type `T` (`what` names it in errors).
+    async fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<T, SendError> {
+        let resp = req.send().await.map_err(|e| self.transport_error(e))?;
         if !resp.status().is_success() {
             return Err(self.refusal(resp).await);
         }
         let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
         serde_json::from_slice(&bytes).map_err(|e| SendError::Unavailable {
             url: self.base.clone(),
-            why: format!("answer is not a sync acknowledgement: {e}"),
+            why: format!("answer is not {what}: {e}"),
         })
+    }
+
+    /// Uploads one encoded batch; the answer says what the next hop has committed.
+    pub async fn upload(&self, body: Vec<u8>) -> Result<SyncAck, SendError> {
+        let req = self
+            .http
+            .post(format!("{}/v1/sync/batches", self.base))
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+            .body(body);
+        self.json(req, "a sync acknowledgement").await
     }
 
     /// The next hop's committed high-water marks for the caller's streams.
     pub async fn marks(&self) -> Result<Vec<StreamMark>, SendError> {
-        let resp = self
-            .http
-            .get(format!("{}/v1/sync/marks", self.base))
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e))?;
-        if !resp.status().is_success() {
-            return Err(self.refusal(resp).await);
-        }
-        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
-        serde_json::from_slice(&bytes).map_err(|e| SendError::Unavailable {
-            url: self.base.clone(),
-            why: format!("answer is not a list of marks: {e}"),
-        })
+        let req = self.http.get(format!("{}/v1/sync/marks", self.base));
+        self.json(req, "a list of marks").await
     }
 
     /// A GET of any JSON endpoint of the next hop (queries, status).
     pub async fn get_json(&self, path: &str) -> Result<serde_json::Value, SendError> {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e))?;
-        if !resp.status().is_success() {
-            return Err(self.refusal(resp).await);
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.json(req, "JSON").await
+    }
+}
+
+/// What an uploader does after a failed upload: the error's kind (a metric label) and how long
+/// to wait. Back-pressure waits as long as the receiver asked; refusals (certificates,
+/// authorisation) need a person and are retried slowly; the rest back off exponentially.
+pub fn after_failure(e: &SendError, backoff: &mut crate::Backoff) -> (&'static str, Duration) {
+    match e {
+        SendError::Backpressure { retry_after, .. } => ("backpressure", *retry_after),
+        SendError::Refused { .. } => {
+            backoff.fail();
+            ("refused", Duration::from_secs(10))
         }
-        let bytes = resp.bytes().await.map_err(|e| self.transport_error(e))?;
-        serde_json::from_slice(&bytes).map_err(|e| SendError::Unavailable {
-            url: self.base.clone(),
-            why: format!("answer is not JSON: {e}"),
-        })
+        SendError::Tls { .. } => {
+            backoff.fail();
+            ("tls", Duration::from_secs(10))
+        }
+        SendError::Unavailable { .. } => ("unavailable", backoff.fail()),
     }
 }

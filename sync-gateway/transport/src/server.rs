@@ -191,3 +191,43 @@ pub async fn wait_for_signal() {
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
 }
+
+/// A refusal of the sync API: the status and the JSON body ([`SyncRefusal`]) every client
+/// reads.
+///
+/// [`SyncRefusal`]: foodflow_protocol::SyncRefusal
+pub fn refusal(
+    status: axum::http::StatusCode,
+    reason: &str,
+    message: String,
+    retry_after_ms: Option<u64>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        status,
+        axum::Json(foodflow_protocol::SyncRefusal {
+            reason: reason.into(),
+            message,
+            retry_after_ms,
+        }),
+    )
+        .into_response()
+}
+
+/// Serves the plain-HTTP admin endpoints (`/healthz`, `/metrics`, …) until `shutdown`.
+pub fn spawn_admin(listener: TcpListener, app: Router, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+    });
+}
+
+/// Cancels `token` on SIGTERM or Ctrl-C.
+pub fn cancel_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        token.cancel();
+    });
+}
