@@ -4,6 +4,7 @@
 //! window state machine (unit-tested against a brute-force reference); [`dataflow`] runs it in a
 //! timely dataflow partitioned by series, on any number of workers with identical results.
 
+pub mod alarms;
 pub mod dataflow;
 pub mod windows;
 
