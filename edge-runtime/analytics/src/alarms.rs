@@ -93,9 +93,18 @@ pub struct AlarmEvent {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Phase {
     Normal,
-    Pending { since: i64 },
-    Active { since: i64, acked: bool },
-    Clearing { since: i64, active_since: i64, acked: bool },
+    Pending {
+        since: i64,
+    },
+    Active {
+        since: i64,
+        acked: bool,
+    },
+    Clearing {
+        since: i64,
+        active_since: i64,
+        acked: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -311,7 +320,11 @@ impl Alarms {
 
     /// An operator acknowledges the raised alarm of `rule`.
     pub fn acknowledge(&mut self, rule: &str, by: &str, ts_ms: i64) -> Option<AlarmEvent> {
-        let (i, r) = self.rules.iter().enumerate().find(|(_, r)| r.name == rule)?;
+        let (i, r) = self
+            .rules
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.name == rule)?;
         let st = self.state.get_mut(&i)?;
         let acked = match &mut st.phase {
             Phase::Active { acked, .. } | Phase::Clearing { acked, .. } if !*acked => acked,
@@ -358,9 +371,19 @@ mod tests {
         let mut a = above(185.0, 2.0, 0, 0);
         let ev = run(
             &mut a,
-            &[(0, 184.0), (1, 185.5), (2, 184.5), (3, 185.5), (4, 183.5), (5, 182.9)],
+            &[
+                (0, 184.0),
+                (1, 185.5),
+                (2, 184.5),
+                (3, 185.5),
+                (4, 183.5),
+                (5, 182.9),
+            ],
         );
-        assert_eq!(ev, vec![(1, Transition::Activated), (5, Transition::Cleared)]);
+        assert_eq!(
+            ev,
+            vec![(1, Transition::Activated), (5, Transition::Cleared)]
+        );
     }
 
     #[test]
@@ -369,11 +392,26 @@ mod tests {
         // A 2 s spike does not raise; a 3 s excursion does.
         let ev = run(
             &mut a,
-            &[(0, 190.0), (2_000, 190.0), (2_500, 180.0), (10_000, 190.0), (12_000, 190.0), (13_000, 190.0)],
+            &[
+                (0, 190.0),
+                (2_000, 190.0),
+                (2_500, 180.0),
+                (10_000, 190.0),
+                (12_000, 190.0),
+                (13_000, 190.0),
+            ],
         );
         assert_eq!(ev, vec![(13_000, Transition::Activated)]);
         // Dipping below for 1 s does not clear; 2 s below does.
-        let ev = run(&mut a, &[(14_000, 180.0), (15_000, 190.0), (16_000, 180.0), (18_000, 180.0)]);
+        let ev = run(
+            &mut a,
+            &[
+                (14_000, 180.0),
+                (15_000, 190.0),
+                (16_000, 180.0),
+                (18_000, 180.0),
+            ],
+        );
         assert_eq!(ev, vec![(18_000, Transition::Cleared)]);
     }
 
@@ -397,7 +435,10 @@ mod tests {
             Rule {
                 name: "ramp".into(),
                 series: "s".into(),
-                condition: Condition::RateOfChange { per_s: 5.0, hysteresis: 1.0 },
+                condition: Condition::RateOfChange {
+                    per_s: 5.0,
+                    hysteresis: 1.0,
+                },
                 on_delay_ms: 0,
                 off_delay_ms: 0,
                 level: Level::Warning,
@@ -405,7 +446,11 @@ mod tests {
             Rule {
                 name: "outlier".into(),
                 series: "s".into(),
-                condition: Condition::RobustZ { window: 20, z: 6.0, hysteresis: 1.0 },
+                condition: Condition::RobustZ {
+                    window: 20,
+                    z: 6.0,
+                    hysteresis: 1.0,
+                },
                 on_delay_ms: 0,
                 off_delay_ms: 0,
                 level: Level::Warning,

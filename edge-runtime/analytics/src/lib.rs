@@ -6,6 +6,7 @@
 
 pub mod alarms;
 pub mod dataflow;
+pub mod oee;
 pub mod windows;
 
 pub use windows::{Rollup, Sample, WindowSpec, Windows};

@@ -1,0 +1,333 @@
+//! OEE per line and shift, from the line state machine and the good/reject counters. Pure:
+//! state changes and counter samples in, a shift report (JSON or CSV) out.
+//!
+//! - planned production time = shift length − planned stops
+//! - availability = run time / planned production time
+//! - performance = total count / (run time × ideal rate)
+//! - quality = good / total
+//! - OEE = availability × performance × quality
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineState {
+    Running,
+    /// Stopped for a reason that is part of the plan (break, changeover, cleaning, no order).
+    PlannedStop,
+    /// Stopped unexpectedly.
+    Stopped,
+    Fault,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateChange {
+    pub ts_ms: i64,
+    pub state: LineState,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Cumulative counters as the PLC reports them (they may reset to zero).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    pub ts_ms: i64,
+    pub good: u64,
+    pub reject: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shift {
+    pub line: String,
+    pub name: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// Ideal rate of the line, units per minute.
+    pub ideal_per_min: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Downtime {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub duration_s: f64,
+    pub planned: bool,
+    pub state: LineState,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShiftReport {
+    pub line: String,
+    pub shift: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub planned_production_s: f64,
+    pub run_s: f64,
+    pub planned_stop_s: f64,
+    pub unplanned_stop_s: f64,
+    pub good: u64,
+    pub reject: u64,
+    pub availability: f64,
+    pub performance: f64,
+    pub quality: f64,
+    pub oee: f64,
+    pub downtime: Vec<Downtime>,
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { 0.0 }
+}
+
+/// Counter increase between two cumulative readings; a decrease is a counter reset.
+fn delta(prev: u64, now: u64) -> u64 {
+    if now >= prev { now - prev } else { now }
+}
+
+/// Computes the report of one shift. `states` and `counts` in time order; the state in force at
+/// the shift's start is the last change before it (unknown counts as unplanned stop).
+pub fn shift_report(shift: &Shift, states: &[StateChange], counts: &[Counts]) -> ShiftReport {
+    let (s0, s1) = (shift.start_ms, shift.end_ms.max(shift.start_ms));
+    let mut current = states
+        .iter()
+        .rev()
+        .find(|c| c.ts_ms <= s0)
+        .map(|c| (c.state, c.reason.clone()))
+        .unwrap_or((LineState::Stopped, Some("no state known".into())));
+    let mut t = s0;
+    let (mut run, mut planned, mut unplanned) = (0i64, 0i64, 0i64);
+    let mut downtime: Vec<Downtime> = Vec::new();
+    let mut close =
+        |from: i64, to: i64, st: &(LineState, Option<String>), downtime: &mut Vec<Downtime>| {
+            if to <= from {
+                return;
+            }
+            match st.0 {
+                LineState::Running => run += to - from,
+                other => {
+                    let is_planned = other == LineState::PlannedStop;
+                    if is_planned {
+                        planned += to - from;
+                    } else {
+                        unplanned += to - from;
+                    }
+                    let reason =
+                        st.1.clone()
+                            .unwrap_or_else(|| format!("{other:?}").to_lowercase());
+                    // Consecutive pieces of the same stop form one downtime event.
+                    if let Some(last) = downtime.last_mut()
+                        && last.end_ms == from
+                        && last.state == other
+                        && last.reason == reason
+                    {
+                        last.end_ms = to;
+                        last.duration_s = (to - last.start_ms) as f64 / 1000.0;
+                        return;
+                    }
+                    downtime.push(Downtime {
+                        start_ms: from,
+                        end_ms: to,
+                        duration_s: (to - from) as f64 / 1000.0,
+                        planned: is_planned,
+                        state: other,
+                        reason,
+                    });
+                }
+            }
+        };
+    for c in states.iter().filter(|c| c.ts_ms > s0 && c.ts_ms < s1) {
+        close(t, c.ts_ms, &current, &mut downtime);
+        t = c.ts_ms;
+        current = (c.state, c.reason.clone());
+    }
+    close(t, s1, &current, &mut downtime);
+
+    // Counts: increases between samples inside the shift (the sample at or before the start is
+    // the baseline).
+    let mut base = counts.iter().rev().find(|c| c.ts_ms <= s0).copied();
+    let (mut good, mut reject) = (0u64, 0u64);
+    for c in counts.iter().filter(|c| c.ts_ms > s0 && c.ts_ms <= s1) {
+        if let Some(b) = base {
+            good += delta(b.good, c.good);
+            reject += delta(b.reject, c.reject);
+        }
+        base = Some(*c);
+    }
+    let total = (good + reject) as f64;
+    let planned_production_s = (s1 - s0 - planned) as f64 / 1000.0;
+    let run_s = run as f64 / 1000.0;
+    let availability = ratio(run_s, planned_production_s);
+    let performance = ratio(total, run_s / 60.0 * shift.ideal_per_min);
+    let quality = ratio(good as f64, total);
+    ShiftReport {
+        line: shift.line.clone(),
+        shift: shift.name.clone(),
+        start_ms: s0,
+        end_ms: s1,
+        planned_production_s,
+        run_s,
+        planned_stop_s: planned as f64 / 1000.0,
+        unplanned_stop_s: unplanned as f64 / 1000.0,
+        good,
+        reject,
+        availability,
+        performance,
+        quality,
+        oee: availability * performance * quality,
+        downtime,
+    }
+}
+
+impl ShiftReport {
+    /// CSV for spreadsheets: a summary row, then one row per downtime event.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from(
+            "line,shift,start_ms,end_ms,planned_production_s,run_s,planned_stop_s,unplanned_stop_s,good,reject,availability,performance,quality,oee\n",
+        );
+        out.push_str(&format!(
+            "{},{},{},{},{:.3},{:.3},{:.3},{:.3},{},{},{:.6},{:.6},{:.6},{:.6}\n\n",
+            csv(&self.line),
+            csv(&self.shift),
+            self.start_ms,
+            self.end_ms,
+            self.planned_production_s,
+            self.run_s,
+            self.planned_stop_s,
+            self.unplanned_stop_s,
+            self.good,
+            self.reject,
+            self.availability,
+            self.performance,
+            self.quality,
+            self.oee
+        ));
+        out.push_str("downtime_start_ms,downtime_end_ms,duration_s,planned,state,reason\n");
+        for d in &self.downtime {
+            out.push_str(&format!(
+                "{},{},{:.3},{},{:?},{}\n",
+                d.start_ms,
+                d.end_ms,
+                d.duration_s,
+                d.planned,
+                d.state,
+                csv(&d.reason)
+            ));
+        }
+        out
+    }
+}
+
+/// Quotes a CSV field when it needs it; a leading `=`, `+`, `-` or `@` is defused so that a
+/// reason typed on the floor cannot become a spreadsheet formula.
+fn csv(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+
+    fn change(min: i64, state: LineState, reason: Option<&str>) -> StateChange {
+        StateChange {
+            ts_ms: min * MIN,
+            state,
+            reason: reason.map(String::from),
+        }
+    }
+
+    #[test]
+    fn scripted_shift_has_the_known_answer() {
+        // 8 h shift at 100 units/min ideal: a 30 min planned break, a 45 min fault split by a
+        // state message in the middle, 38,000 units of which 760 rejected, one counter reset.
+        let shift = Shift {
+            line: "line1".into(),
+            name: "early".into(),
+            start_ms: 0,
+            end_ms: 480 * MIN,
+            ideal_per_min: 100.0,
+        };
+        let states = vec![
+            change(-10, LineState::Running, None),
+            change(120, LineState::PlannedStop, Some("break")),
+            change(150, LineState::Running, None),
+            change(300, LineState::Fault, Some("filler jam")),
+            change(320, LineState::Fault, Some("filler jam")),
+            change(345, LineState::Running, None),
+            change(500, LineState::Stopped, None),
+        ];
+        let counts = vec![
+            Counts {
+                ts_ms: -MIN,
+                good: 5_000,
+                reject: 100,
+            },
+            Counts {
+                ts_ms: 200 * MIN,
+                good: 25_000,
+                reject: 500,
+            },
+            // Counter reset at 300 min: 12,240 good and 260 rejects before it since 200 min.
+            Counts {
+                ts_ms: 299 * MIN,
+                good: 37_240,
+                reject: 760,
+            },
+            Counts {
+                ts_ms: 350 * MIN,
+                good: 1_000,
+                reject: 0,
+            },
+            Counts {
+                ts_ms: 480 * MIN,
+                good: 5_000,
+                reject: 100,
+            },
+        ];
+        let r = shift_report(&shift, &states, &counts);
+        assert_eq!(r.planned_stop_s, 30.0 * 60.0);
+        assert_eq!(r.unplanned_stop_s, 45.0 * 60.0);
+        assert_eq!(r.planned_production_s, 450.0 * 60.0);
+        assert_eq!(r.run_s, 405.0 * 60.0);
+        assert_eq!((r.good, r.reject), (32_240 + 5_000, 660 + 100));
+        let total = (r.good + r.reject) as f64;
+        assert_eq!(total, 38_000.0);
+        assert!((r.availability - 0.9).abs() < 1e-12);
+        assert!((r.performance - 38_000.0 / 40_500.0).abs() < 1e-12);
+        assert!((r.quality - 37_240.0 / 38_000.0).abs() < 1e-12);
+        assert!((r.oee - 0.9 * (38_000.0 / 40_500.0) * 0.98).abs() < 1e-12);
+        assert_eq!(
+            r.downtime.len(),
+            2,
+            "the fault is one event: {:?}",
+            r.downtime
+        );
+        assert!(r.downtime[0].planned && r.downtime[0].reason == "break");
+        assert!(!r.downtime[1].planned && r.downtime[1].duration_s == 45.0 * 60.0);
+        let csv = r.to_csv();
+        assert!(
+            csv.lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("line1,early,0,28800000,27000.000,24300.000")
+        );
+        assert!(csv.contains(",false,Fault,filler jam"));
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv("a,b"), "\"a,b\"");
+        assert_eq!(csv("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}
