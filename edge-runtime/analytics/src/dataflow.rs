@@ -34,9 +34,44 @@ pub struct Output {
     pub too_late: u64,
 }
 
-/// Runs the rollup dataflow over `epochs` on `workers` threads of this process.
+/// Where the dataflow runs: threads of this process, or one process of a cluster (timely's
+/// TCP cluster mode; every process runs the same call with its own `process` index).
+#[derive(Debug, Clone)]
+pub enum Workers {
+    Threads(usize),
+    Cluster {
+        threads: usize,
+        process: usize,
+        addresses: Vec<String>,
+    },
+}
+
+impl Workers {
+    fn config(&self) -> timely::Config {
+        match self {
+            Workers::Threads(n) => timely::Config::process((*n).max(1)),
+            Workers::Cluster {
+                threads,
+                process,
+                addresses,
+            } => timely::Config {
+                communication: timely::CommunicationConfig::Cluster {
+                    threads: (*threads).max(1),
+                    process: *process,
+                    addresses: addresses.clone(),
+                    report: false,
+                    zerocopy: false,
+                },
+                worker: timely::WorkerConfig::default(),
+            },
+        }
+    }
+}
+
+/// Runs the rollup dataflow over `epochs`. In a cluster the input is read by the first worker
+/// of process 0; every process returns what its own workers emitted.
 pub fn run_rollups(
-    workers: usize,
+    workers: Workers,
     specs: Vec<WindowSpec>,
     late_horizon_ms: i64,
     epochs: Vec<Epoch>,
@@ -44,7 +79,7 @@ pub fn run_rollups(
     let out = Arc::new(Mutex::new(Output::default()));
     let epochs = Arc::new(epochs);
     let sink = out.clone();
-    let guards = timely::execute(timely::Config::process(workers.max(1)), move |worker| {
+    let guards = timely::execute(workers.config(), move |worker| {
         let mut input: InputHandle<u64, CapacityContainerBuilder<Vec<Sample>>> = InputHandle::new();
         let probe = ProbeHandle::new();
         let specs = specs.clone();
@@ -173,14 +208,74 @@ mod tests {
     fn one_worker_matches_the_reference_and_two_workers_match_one() {
         let specs = WindowSpec::standard();
         let stream = random_stream(42, 20_000, 3_000);
-        let one = run_rollups(1, specs.clone(), 3_600_000, epochs(&stream, 1_000, 100)).unwrap();
+        let one = run_rollups(
+            Workers::Threads(1),
+            specs.clone(),
+            3_600_000,
+            epochs(&stream, 1_000, 100),
+        )
+        .unwrap();
         assert!(one.late > 0, "late data exercised");
         assert_eq!(one.too_late, 0);
         let l1 = latest(one.rollups);
         assert_matches_reference(&l1, &brute(&stream, &specs));
-        let two = run_rollups(2, specs.clone(), 3_600_000, epochs(&stream, 1_000, 100)).unwrap();
+        let two = run_rollups(
+            Workers::Threads(2),
+            specs.clone(),
+            3_600_000,
+            epochs(&stream, 1_000, 100),
+        )
+        .unwrap();
         let l2 = latest(two.rollups);
         assert_eq!(l1, l2, "2 workers give exactly the 1-worker results");
         assert_eq!(two.late, one.late);
+    }
+
+    #[test]
+    fn two_processes_of_two_workers_match_one_worker() {
+        let specs = WindowSpec::standard();
+        let stream = random_stream(7, 10_000, 2_000);
+        let input = epochs(&stream, 1_000, 100);
+        let one =
+            run_rollups(Workers::Threads(1), specs.clone(), 3_600_000, input.clone()).unwrap();
+        let ports: Vec<u16> = (0..2)
+            .map(|_| {
+                std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .map(|a| a.port())
+                    .unwrap()
+            })
+            .collect();
+        let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let handles: Vec<_> = (0..2)
+            .map(|process| {
+                let (specs, input, addresses) = (specs.clone(), input.clone(), addresses.clone());
+                std::thread::spawn(move || {
+                    run_rollups(
+                        Workers::Cluster {
+                            threads: 2,
+                            process,
+                            addresses,
+                        },
+                        specs,
+                        3_600_000,
+                        input,
+                    )
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        let mut late = 0;
+        for h in handles {
+            let o = h.join().unwrap().unwrap();
+            late += o.late;
+            all.extend(o.rollups);
+        }
+        assert_eq!(
+            latest(all),
+            latest(one.rollups),
+            "2 × 2 workers give the 1-worker results"
+        );
+        assert_eq!(late, one.late);
     }
 }
