@@ -76,15 +76,42 @@ pub fn run_rollups(
     late_horizon_ms: i64,
     epochs: Vec<Epoch>,
 ) -> Result<Output, String> {
-    let out = Arc::new(Mutex::new(Output::default()));
-    let epochs = Arc::new(epochs);
-    let sink = out.clone();
+    let rollups = Arc::new(Mutex::new(Vec::new()));
+    let sink = rollups.clone();
+    let (late, too_late) = run_rollups_with(workers, specs, late_horizon_ms, epochs, move |r| {
+        sink.lock().unwrap_or_else(|p| p.into_inner()).push(r);
+    })?;
+    let rollups = std::mem::take(&mut *rollups.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok(Output {
+        rollups,
+        late,
+        too_late,
+    })
+}
+
+/// The dataflow with a streaming input (any iterator of epochs, e.g. a channel) and an output
+/// callback; returns the late and too-late counts of this process's workers.
+pub fn run_rollups_with<I, F>(
+    workers: Workers,
+    specs: Vec<WindowSpec>,
+    late_horizon_ms: i64,
+    epochs: I,
+    emit: F,
+) -> Result<(u64, u64), String>
+where
+    I: IntoIterator<Item = Epoch> + Send + 'static,
+    F: Fn(Rollup) + Send + Sync + 'static,
+{
+    let counters = Arc::new(Mutex::new((0u64, 0u64)));
+    let source = Arc::new(Mutex::new(Some(epochs)));
+    let emit = Arc::new(emit);
+    let totals = counters.clone();
     let guards = timely::execute(workers.config(), move |worker| {
         let mut input: InputHandle<u64, CapacityContainerBuilder<Vec<Sample>>> = InputHandle::new();
         let probe = ProbeHandle::new();
         let specs = specs.clone();
-        let sink = sink.clone();
-        let counters = sink.clone();
+        let emit = emit.clone();
+        let counters = totals.clone();
         worker.dataflow::<u64, _, _>(|scope| {
             input
                 .to_stream(scope)
@@ -123,27 +150,27 @@ pub fn run_rollups(
                                 None => {
                                     held = None;
                                     let mut c = counters.lock().unwrap_or_else(|p| p.into_inner());
-                                    c.late += windows.late;
-                                    c.too_late += windows.too_late;
+                                    c.0 += windows.late;
+                                    c.1 += windows.too_late;
                                 }
                             }
                         }
                     }
                 })
                 .container::<Vec<Rollup>>()
-                .inspect(move |r: &Rollup| {
-                    sink.lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .rollups
-                        .push(r.clone());
-                })
+                .inspect(move |r: &Rollup| emit(r.clone()))
                 .probe_with(&probe);
         });
-        // Only worker 0 reads the input; the exchange spreads it by series.
-        if worker.index() == 0 {
-            for e in epochs.iter() {
-                for s in &e.samples {
-                    input.send(s.clone());
+        // Only the first worker reads the input; the exchange spreads it by series.
+        let mine = if worker.index() == 0 {
+            source.lock().unwrap_or_else(|p| p.into_inner()).take()
+        } else {
+            None
+        };
+        if let Some(epochs) = mine {
+            for e in epochs {
+                for s in e.samples {
+                    input.send(s);
                 }
                 let t = ts_of(e.watermark);
                 if t > *input.time() {
@@ -159,8 +186,60 @@ pub fn run_rollups(
     })
     .map_err(|e| format!("timely: {e}"))?;
     drop(guards);
-    let mut o = out.lock().unwrap_or_else(|p| p.into_inner());
-    Ok(std::mem::take(&mut *o))
+    let c = *counters.lock().unwrap_or_else(|p| p.into_inner());
+    Ok(c)
+}
+
+/// A long-running single-worker rollup dataflow on its own thread: push epochs, take rollups.
+pub struct LiveRollups {
+    tx: Option<std::sync::mpsc::Sender<Epoch>>,
+    out: std::sync::mpsc::Receiver<Rollup>,
+    thread: Option<std::thread::JoinHandle<Result<(u64, u64), String>>>,
+}
+
+impl LiveRollups {
+    pub fn start(specs: Vec<WindowSpec>, late_horizon_ms: i64) -> std::io::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::channel::<Epoch>();
+        let (otx, out) = std::sync::mpsc::channel::<Rollup>();
+        let otx = Mutex::new(otx);
+        let thread = std::thread::Builder::new()
+            .name("analytics-rollups".into())
+            .spawn(move || {
+                run_rollups_with(Workers::Threads(1), specs, late_horizon_ms, rx, move |r| {
+                    let _ = otx.lock().unwrap_or_else(|p| p.into_inner()).send(r);
+                })
+            })?;
+        Ok(Self {
+            tx: Some(tx),
+            out,
+            thread: Some(thread),
+        })
+    }
+
+    /// Feeds samples and the watermark after them.
+    pub fn push(&self, epoch: Epoch) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(epoch);
+        }
+    }
+
+    /// Rollups emitted so far.
+    pub fn take(&self) -> Vec<Rollup> {
+        self.out.try_iter().collect()
+    }
+
+    /// Closes the input (every open window is emitted) and returns the last rollups and the
+    /// late and too-late counts.
+    pub fn finish(mut self) -> (Vec<Rollup>, u64, u64) {
+        self.tx = None;
+        let (late, too_late) = self
+            .thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .and_then(|r| r.ok())
+            .unwrap_or((0, 0));
+        (self.out.try_iter().collect(), late, too_late)
+    }
 }
 
 /// Timely timestamps are unsigned: event-time ms shifted by 2⁶³.
@@ -277,5 +356,24 @@ mod tests {
             "2 × 2 workers give the 1-worker results"
         );
         assert_eq!(late, one.late);
+    }
+
+    #[test]
+    fn live_rollups_stream_like_the_batch_run() {
+        let specs = WindowSpec::standard();
+        let stream = random_stream(3, 5_000, 1_000);
+        let input = epochs(&stream, 1_000, 50);
+        let batch =
+            run_rollups(Workers::Threads(1), specs.clone(), 3_600_000, input.clone()).unwrap();
+        let live = LiveRollups::start(specs, 3_600_000).unwrap();
+        let mut got = Vec::new();
+        for e in input {
+            live.push(e);
+            got.extend(live.take());
+        }
+        let (rest, late, _) = live.finish();
+        got.extend(rest);
+        assert_eq!(late, batch.late);
+        assert_eq!(latest(got), latest(batch.rollups));
     }
 }

@@ -9,4 +9,5 @@ pub mod dataflow;
 pub mod oee;
 pub mod windows;
 
+pub use dataflow::{Epoch, LiveRollups, Workers};
 pub use windows::{Rollup, Sample, WindowSpec, Windows};

@@ -439,6 +439,10 @@ mod tests {
                 min: 1.0,
                 max: 2.0,
                 mean: 1.5,
+                stddev: 0.5,
+                last: 2.0,
+                revision: 0,
+                late: 0,
             }),
             Payload::Gap(Gap {
                 subject: "s".into(),

@@ -182,6 +182,15 @@ pub struct Rollup {
     pub min: f64,
     pub max: f64,
     pub mean: f64,
+    /// Population standard deviation.
+    pub stddev: f64,
+    /// The value with the latest event time in the window.
+    pub last: f64,
+    /// 0 for the first emission; each correction by late records emits the window again with
+    /// the next revision (the highest revision is the window's value).
+    pub revision: u32,
+    /// Late records folded into this window.
+    pub late: u64,
 }
 
 /// An explicit marker where data was knowingly dropped or lost at the source: silence is never
