@@ -1,6 +1,7 @@
 //! FoodFlow OS edge runtime: protocol connectors feed a crash-safe journal; `/healthz` and
 //! `/metrics` show what is ingested. The binary (`src/bin/foodflow-edge`) wires it together.
 
+pub mod analytics;
 pub mod connectors;
 pub mod http;
 pub mod journal;

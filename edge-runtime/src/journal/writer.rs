@@ -109,7 +109,6 @@ impl Journal {
         rx.await.map_err(|_| Arc::new(JournalError::Closed))?
     }
 
-    /// Asks the writer to apply the retention policy now.
     /// Moves a stream's next seq up to `min_next` (see [`Store::advance`]); answers the
     /// previous next seq when it moved.
     pub async fn advance(
@@ -129,6 +128,7 @@ impl Journal {
         rx.await.map_err(|_| Arc::new(JournalError::Closed))?
     }
 
+    /// Asks the writer to apply the retention policy now.
     pub async fn run_retention(&self) {
         let _ = self.tx.send(Cmd::Retention).await;
     }

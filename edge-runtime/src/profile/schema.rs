@@ -24,7 +24,40 @@ pub struct Profile {
     pub cameras: Vec<Camera>,
     pub uplink: Option<Uplink>,
     #[serde(default)]
+    pub analytics: Option<AnalyticsSection>,
+    #[serde(default)]
     pub http: HttpSection,
+}
+
+/// Stream analytics at the edge: rollups of every numeric reading and alarm rules.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsSection {
+    /// 1 s / 1 min / 1 h rollups per tag into the stream `analytics/rollups`.
+    #[serde(default = "yes")]
+    pub rollups: bool,
+    /// How far event time may run out of order before a window closes.
+    #[serde(default = "default_watermark_delay")]
+    pub watermark_delay_ms: u64,
+    /// How long after closing a window late records still correct it (re-emitted).
+    #[serde(default = "default_late_horizon")]
+    pub late_horizon: Duration,
+    /// Alarm rules (thresholds with hysteresis and delays, rate of change, robust z-score);
+    /// their lifecycle events go to the critical stream `analytics/alarms`.
+    #[serde(default)]
+    pub alarms: Vec<foodflow_analytics::alarms::Rule>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_watermark_delay() -> u64 {
+    2_000
+}
+
+fn default_late_horizon() -> Duration {
+    Duration(3_600)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

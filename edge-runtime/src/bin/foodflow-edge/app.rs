@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use foodflow_edge::analytics;
 use foodflow_edge::connectors::stats::{SourceStats, Sources};
 use foodflow_edge::connectors::{mqtt, opcua};
 use foodflow_edge::http::{HttpState, router};
@@ -139,6 +140,14 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
                 tracing::error!(source = %name, error = %e, "OPC UA source stopped");
             }
         });
+    }
+    if let Some(a) = p.analytics.clone() {
+        tasks.spawn(analytics::run(
+            journal.clone(),
+            a,
+            metrics.clone(),
+            cancel.clone(),
+        ));
     }
     if let Some((client, limits)) = uplink_task {
         tasks.spawn(uplink::run(

@@ -1,0 +1,234 @@
+//! Stream analytics at the edge: tails the durable journal, feeds every numeric reading to the
+//! rollup dataflow (`foodflow-analytics`, timely) and the alarm rules, and journals what comes
+//! out — `Rollup` records in `analytics/rollups` (operational), alarm lifecycle `Event`s in
+//! `analytics/alarms` (critical). Works with the cloud down; the uplink carries both upstream.
+//!
+//! It starts at the journal's end: windows open when the edge stops are emitted, after a
+//! restart, with the samples seen since (their `count` says so); the hub's replay over stored
+//! history is the complete recomputation.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use foodflow_analytics::alarms::{AlarmEvent, Alarms, Level, Transition};
+use foodflow_analytics::{Epoch, LiveRollups, Rollup, Sample, WindowSpec};
+use foodflow_protocol::{Event, Payload, PriorityClass, Severity, StreamId, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::journal::Journal;
+use crate::metrics::Metrics;
+use crate::profile::AnalyticsSection;
+use crate::time::now_ns;
+
+pub const ROLLUP_STREAM: &str = "analytics/rollups";
+pub const ALARM_STREAM: &str = "analytics/alarms";
+/// Without new samples for this long, event time is taken to advance with the wall clock, so
+/// the windows of a source that went quiet still close.
+const IDLE_MS: i64 = 5_000;
+
+fn numeric(v: &Value) -> Option<f64> {
+    match v {
+        Value::Float(f) => Some(*f),
+        Value::Int(i) => Some(*i as f64),
+        Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        Value::Text(_) => None,
+    }
+}
+
+fn rollup_payload(r: Rollup) -> Payload {
+    Payload::Rollup(foodflow_protocol::Rollup {
+        tag: r.series,
+        window_start_ns: r.start_ms.saturating_mul(1_000_000),
+        window_end_ns: r.end_ms.saturating_mul(1_000_000),
+        count: r.count,
+        min: r.min,
+        max: r.max,
+        mean: r.mean,
+        stddev: r.stddev,
+        last: r.last,
+        revision: r.revision,
+        late: r.late,
+    })
+}
+
+fn alarm_payload(e: &AlarmEvent) -> Payload {
+    let name = match e.transition {
+        Transition::Activated => "alarm.activated",
+        Transition::Acknowledged => "alarm.acknowledged",
+        Transition::Cleared => "alarm.cleared",
+    };
+    Payload::Event(Event {
+        name: name.into(),
+        severity: match (e.transition, e.level) {
+            (Transition::Activated, Level::Critical) => Severity::Critical,
+            (Transition::Activated, Level::Warning) => Severity::Alarm,
+            _ => Severity::Info,
+        },
+        message: format!("{} [rule {}, tag {}]", e.explanation, e.rule, e.series),
+    })
+}
+
+pub async fn run(
+    journal: Journal,
+    cfg: AnalyticsSection,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+) {
+    let samples_total = metrics.counter(
+        "foodflow_analytics_samples_total",
+        "Numeric readings fed to the analytics",
+        &[],
+    );
+    let rollups_total = metrics.counter(
+        "foodflow_analytics_rollups_total",
+        "Rollup records journaled (corrections included)",
+        &[],
+    );
+    let reader = journal.reader().clone();
+    let rollup_stream = StreamId::new(ROLLUP_STREAM).ok();
+    let alarm_stream = StreamId::new(ALARM_STREAM).ok();
+    let (Some(rollup_stream), Some(alarm_stream)) = (rollup_stream, alarm_stream) else {
+        return;
+    };
+    // New data only (see the module note).
+    let mut cursors: HashMap<StreamId, u64> = reader
+        .durable
+        .snapshot()
+        .into_iter()
+        .map(|(s, _, next)| (s, next))
+        .collect();
+    let live = if cfg.rollups {
+        match LiveRollups::start(WindowSpec::standard(), cfg.late_horizon.0 as i64 * 1000) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the rollup dataflow; rollups are off");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut alarms = Alarms::new(cfg.alarms.clone());
+    let delay = cfg.watermark_delay_ms as i64;
+    let (mut max_ts, mut last_arrival) = (i64::MIN, Instant::now());
+    let mut changed = reader.durable.subscribe();
+    tracing::info!(
+        rollups = cfg.rollups,
+        alarm_rules = cfg.alarms.len(),
+        "edge analytics started"
+    );
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = changed.changed() => {}
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+        let mut samples = Vec::new();
+        let mut events = Vec::new();
+        for (stream, _, next) in reader.durable.snapshot() {
+            if stream.as_str().starts_with("analytics/") {
+                continue;
+            }
+            let from = *cursors.entry(stream.clone()).or_insert(1);
+            let rows = match reader.read(&stream, from, next, 100_000, 64 << 20) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(%stream, error = %e, "analytics cannot read the journal");
+                    continue;
+                }
+            };
+            if let Some((seq, _, _)) = rows.last() {
+                cursors.insert(stream.clone(), seq + 1);
+            }
+            for (_, ts_ns, payload) in rows {
+                let Payload::Reading(r) = payload else {
+                    continue;
+                };
+                let Some(value) = numeric(&r.value) else {
+                    continue;
+                };
+                let ts_ms = r.source_ts_ns.unwrap_or(ts_ns) / 1_000_000;
+                events.extend(alarms.observe(&r.tag, ts_ms, value));
+                samples.push(Sample {
+                    series: r.tag,
+                    ts_ms,
+                    value,
+                });
+            }
+        }
+        if !samples.is_empty() {
+            samples_total.fetch_add(samples.len() as u64, Ordering::Relaxed);
+            max_ts = samples.iter().map(|s| s.ts_ms).fold(max_ts, i64::max);
+            last_arrival = Instant::now();
+        }
+        if let Some(live) = &live
+            && max_ts > i64::MIN
+        {
+            let idle = last_arrival.elapsed().as_millis() as i64;
+            let watermark = if idle > IDLE_MS {
+                max_ts + idle - delay
+            } else {
+                max_ts - delay
+            };
+            live.push(Epoch { samples, watermark });
+            let out: Vec<(i64, Payload)> = live
+                .take()
+                .into_iter()
+                .map(|r| (now_ns(), rollup_payload(r)))
+                .collect();
+            if !out.is_empty() {
+                rollups_total.fetch_add(out.len() as u64, Ordering::Relaxed);
+                if let Err(e) = journal
+                    .append(rollup_stream.clone(), PriorityClass::Operational, out)
+                    .await
+                {
+                    tracing::error!(error = %e, "cannot journal rollups");
+                }
+            }
+        }
+        if !events.is_empty() {
+            for e in &events {
+                metrics
+                    .counter(
+                        "foodflow_analytics_alarm_events_total",
+                        "Alarm lifecycle events, by transition",
+                        &[("transition", &format!("{:?}", e.transition).to_lowercase())],
+                    )
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(rule = %e.rule, tag = %e.series, transition = ?e.transition, "{}", e.explanation);
+            }
+            let items: Vec<(i64, Payload)> = events
+                .iter()
+                .map(|e| (now_ns(), alarm_payload(e)))
+                .collect();
+            if let Err(e) = journal
+                .append(alarm_stream.clone(), PriorityClass::Critical, items)
+                .await
+            {
+                tracing::error!(error = %e, "cannot journal alarm events");
+            }
+        }
+    }
+    if let Some(live) = live {
+        let (rest, late, too_late) = tokio::task::spawn_blocking(move || live.finish())
+            .await
+            .unwrap_or_default();
+        tracing::info!(
+            late,
+            too_late,
+            pending = rest.len(),
+            "edge analytics stopped"
+        );
+        let out: Vec<(i64, Payload)> = rest
+            .into_iter()
+            .map(|r| (now_ns(), rollup_payload(r)))
+            .collect();
+        if !out.is_empty() {
+            let _ = journal
+                .append(rollup_stream, PriorityClass::Operational, out)
+                .await;
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Edge analytics with the real binary and Mosquitto: readings in, 1 s rollups and alarm
+//! lifecycle events out, in the journal (and so upstream).
+
+#[path = "../tests/support.rs"]
+mod support;
+
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, MqttOptions, QoS};
+use support::{Edge, Mosquitto};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readings_become_rollups_and_alarms() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut edge = Edge::start(
+        &format!(
+            "device: {{ id: it-analytics, site: test }}
+mqtt:
+  - name: broker
+    broker: mqtt://127.0.0.1:{}
+    client_id: edge-it-analytics
+    subscriptions:
+      - topic: plant/+/json/#
+        codec: json
+        stream: mqtt/json
+        json: {{ tag_path: /tag, value_path: /value, timestamp_path: /ts, timestamp_format: unix_ms }}
+analytics:
+  watermark_delay_ms: 500
+  alarms:
+    - name: oven-high
+      series: oven
+      condition: {{ kind: above, limit: 200, hysteresis: 5 }}
+      on_delay_ms: 300
+      level: critical
+",
+            broker.port
+        ),
+        &dir.path().join("data"),
+    );
+    edge.wait_connected(Duration::from_secs(10));
+    // Three whole seconds of event time, 10 readings each: 190, then 210, then 190.
+    let now_ms = foodflow_protocol::time::now_ns() / 1_000_000;
+    let t0 = (now_ms / 1000 - 10) * 1000;
+    let (client, mut el) = AsyncClient::new(
+        MqttOptions::new("it-analytics-pub", "127.0.0.1", broker.port),
+        100,
+    );
+    let poll = tokio::spawn(async move { while el.poll().await.is_ok() {} });
+    for i in 0..40i64 {
+        let value = if (10..20).contains(&i) {
+            210.0
+        } else {
+            190.0 + (i % 2) as f64
+        };
+        let body = serde_json::json!({"tag": "oven", "value": value, "ts": t0 + i * 100});
+        client
+            .publish(
+                "plant/l1/json/oven",
+                QoS::AtLeastOnce,
+                false,
+                body.to_string(),
+            )
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let _ = client.disconnect().await;
+    poll.abort();
+    edge.stop();
+
+    let records = edge.dump();
+    let rollups: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["stream"] == "analytics/rollups")
+        .map(|r| &r["payload"]["rollup"])
+        .filter(|r| {
+            r["window_end_ns"].as_i64().unwrap() - r["window_start_ns"].as_i64().unwrap()
+                == 1_000_000_000
+        })
+        .collect();
+    let window = |k: i64| {
+        rollups
+            .iter()
+            .filter(|r| r["window_start_ns"].as_i64() == Some((t0 + k * 1000) * 1_000_000))
+            .max_by_key(|r| r["revision"].as_u64())
+            .copied()
+            .unwrap_or_else(|| panic!("no 1 s rollup for second {k}: {rollups:?}"))
+    };
+    let w1 = window(1);
+    assert_eq!(w1["count"], 10);
+    assert_eq!(
+        (w1["min"].as_f64(), w1["max"].as_f64()),
+        (Some(210.0), Some(210.0))
+    );
+    let w0 = window(0);
+    assert_eq!(w0["count"], 10);
+    assert_eq!(w0["mean"].as_f64(), Some(190.5));
+    assert_eq!(w0["tag"], "oven");
+
+    let alarms: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["stream"] == "analytics/alarms")
+        .map(|r| &r["payload"]["event"])
+        .collect();
+    let names: Vec<&str> = alarms.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        vec!["alarm.activated", "alarm.cleared"],
+        "{alarms:?}"
+    );
+    assert_eq!(alarms[0]["severity"], "critical");
+    let msg = alarms[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("oven-high") && msg.contains("above 200"),
+        "{msg}"
+    );
+}
