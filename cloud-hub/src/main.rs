@@ -34,6 +34,72 @@ enum Cmd {
     /// Development PKI: a CA, server and device certificates, revocation.
     #[command(subcommand)]
     Pki(PkiCmd),
+    /// Recompute analytics over stored history (stop the hub first).
+    #[command(subcommand)]
+    Analytics(AnalyticsCmd),
+}
+
+#[derive(Args)]
+struct Scope {
+    #[arg(long, env = "FOODFLOW_HUB_DATA", default_value = ".run/hub-data")]
+    data_dir: PathBuf,
+    #[arg(long)]
+    tenant: String,
+    #[arg(long)]
+    device: String,
+    /// The stream of readings, e.g. opcua/line1.
+    #[arg(long)]
+    stream: String,
+}
+
+#[derive(Subcommand)]
+enum AnalyticsCmd {
+    /// 1 s / 1 min / 1 h rollups of a stream's numeric readings, as JSON lines on stdout
+    /// (progress on stderr).
+    Replay {
+        #[command(flatten)]
+        scope: Scope,
+        /// Start (RFC 3339 or UTC ns); default: the beginning.
+        #[arg(long)]
+        from: Option<String>,
+        /// End, exclusive (RFC 3339 or UTC ns); default: the end.
+        #[arg(long)]
+        to: Option<String>,
+        /// Timely worker threads.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// How far event time may be out of order in storage before windows close.
+        #[arg(long, default_value_t = 60_000)]
+        watermark_delay_ms: i64,
+    },
+    /// The OEE report of one shift (JSON, or CSV with --csv).
+    Oee {
+        #[command(flatten)]
+        scope: Scope,
+        /// Line name for the report.
+        #[arg(long)]
+        line: String,
+        #[arg(long, default_value = "shift")]
+        shift: String,
+        /// Shift start and end (RFC 3339).
+        #[arg(long)]
+        start: String,
+        #[arg(long)]
+        end: String,
+        /// Ideal rate, units per minute.
+        #[arg(long)]
+        ideal_per_min: f64,
+        /// The tag with the line state (running, stopped, fault, break, changeover …).
+        #[arg(long)]
+        state_tag: String,
+        /// Cumulative good and reject counters.
+        #[arg(long)]
+        good_tag: String,
+        #[arg(long)]
+        reject_tag: String,
+        #[arg(long)]
+        csv: bool,
+    },
 }
 
 #[derive(Args)]
@@ -109,6 +175,76 @@ fn main() -> Result<()> {
             .build()?
             .block_on(serve(a)),
         Cmd::Pki(p) => pki(p),
+        Cmd::Analytics(a) => analytics(a),
+    }
+}
+
+fn time_arg(name: &str, v: &Option<String>, default: i64) -> Result<i64> {
+    match v {
+        None => Ok(default),
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .or_else(|| foodflow_protocol::time::parse_rfc3339(s))
+            .with_context(|| format!("--{name} {s:?} is neither RFC 3339 nor UTC ns")),
+    }
+}
+
+fn analytics(cmd: AnalyticsCmd) -> Result<()> {
+    use foodflow_hub::analytics_cmd;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cmd {
+        AnalyticsCmd::Replay {
+            scope,
+            from,
+            to,
+            workers,
+            watermark_delay_ms,
+        } => analytics_cmd::replay(
+            analytics_cmd::ReplayArgs {
+                data_dir: &scope.data_dir,
+                tenant: TenantId::new(scope.tenant)?,
+                device: DeviceId::new(scope.device)?,
+                stream: foodflow_protocol::StreamId::new(scope.stream)?,
+                from_ns: time_arg("from", &from, i64::MIN)?,
+                to_ns: time_arg("to", &to, i64::MAX)?,
+                workers,
+                watermark_delay_ms,
+            },
+            &mut out,
+        ),
+        AnalyticsCmd::Oee {
+            scope,
+            line,
+            shift,
+            start,
+            end,
+            ideal_per_min,
+            state_tag,
+            good_tag,
+            reject_tag,
+            csv,
+        } => analytics_cmd::oee(
+            analytics_cmd::OeeArgs {
+                data_dir: &scope.data_dir,
+                tenant: TenantId::new(scope.tenant)?,
+                device: DeviceId::new(scope.device)?,
+                stream: foodflow_protocol::StreamId::new(scope.stream)?,
+                shift: foodflow_analytics::oee::Shift {
+                    line,
+                    name: shift,
+                    start_ms: time_arg("start", &Some(start), 0)? / 1_000_000,
+                    end_ms: time_arg("end", &Some(end), 0)? / 1_000_000,
+                    ideal_per_min,
+                },
+                state_tag,
+                good_tag,
+                reject_tag,
+                csv,
+            },
+            &mut out,
+        ),
     }
 }
 

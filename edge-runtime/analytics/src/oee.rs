@@ -20,6 +20,27 @@ pub enum LineState {
     Fault,
 }
 
+impl LineState {
+    /// Reads a PLC's state text: `running`; planned stops by name (`planned`, `break`,
+    /// `changeover`, `cleaning`, `no_order`, `maintenance_planned`); `fault`/`alarm`/`error`;
+    /// anything else is an unplanned stop.
+    pub fn parse(text: &str) -> LineState {
+        let t = text.trim().to_ascii_lowercase();
+        match t.as_str() {
+            "running" | "run" | "producing" => LineState::Running,
+            "planned"
+            | "planned_stop"
+            | "break"
+            | "changeover"
+            | "cleaning"
+            | "no_order"
+            | "maintenance_planned" => LineState::PlannedStop,
+            "fault" | "alarm" | "error" => LineState::Fault,
+            _ => LineState::Stopped,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StateChange {
     pub ts_ms: i64,

@@ -1,0 +1,210 @@
+//! `foodflow-hub analytics replay|oee` over history ingested through the real hub over mTLS.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use foodflow_protocol::batch::Entry;
+use foodflow_protocol::{
+    Batch, DeviceId, Payload, PriorityClass, Quality, Reading, Segment, StreamId, Value,
+};
+use foodflow_transport::SyncClient;
+use foodflow_transport::tls::TlsFiles;
+
+const HUB: &str = env!("CARGO_BIN_EXE_foodflow-hub");
+const MIN_NS: i64 = 60_000_000_000;
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn hub(args: &[&str]) -> std::process::Output {
+    let o = Command::new(HUB).args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "foodflow-hub {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+fn reading(tag: &str, ts: i64, value: Value) -> (i64, Payload) {
+    (
+        ts,
+        Payload::Reading(Reading {
+            tag: tag.into(),
+            value,
+            quality: Quality::Good,
+            status_code: 0,
+            source_ts_ns: Some(ts),
+            origin_id: None,
+        }),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_and_oee_over_stored_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let data = dir.path().join("data");
+    let (p, d) = (pki.to_str().unwrap(), data.to_str().unwrap());
+    hub(&["pki", "init", "--dir", p]);
+    hub(&[
+        "pki",
+        "issue",
+        "--dir",
+        p,
+        "--gateway",
+        "loader",
+        "--tenant",
+        "acme",
+    ]);
+    let port = free_port();
+    let server = Kill(
+        Command::new(HUB)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--admin", &format!("127.0.0.1:{}", free_port())])
+            .args(["--data-dir", d, "--pki-dir", p])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let t0: i64 = 1_795_341_600_000_000_000; // 2026-11-22T10:00:00Z
+    let mut items = Vec::new();
+    // Oven: 3 s, 10 readings a second: 190/191 alternating, then 210, then 190/191.
+    for i in 0..30i64 {
+        let v = if (10..20).contains(&i) {
+            210.0
+        } else {
+            190.0 + (i % 2) as f64
+        };
+        items.push(reading("oven", t0 + i * 100_000_000, Value::Float(v)));
+    }
+    // A 60-minute shift from t0: break 20–25 min (planned), fault 40–46 min, running otherwise.
+    for (m, state) in [
+        (-1, "running"),
+        (20, "break"),
+        (25, "running"),
+        (40, "fault"),
+        (46, "running"),
+    ] {
+        items.push(reading("state", t0 + m * MIN_NS, Value::Text(state.into())));
+    }
+    items.push(reading("good", t0 - MIN_NS, Value::Int(1_000)));
+    items.push(reading("reject", t0 - MIN_NS + 1, Value::Int(10)));
+    items.push(reading("good", t0 + 60 * MIN_NS, Value::Int(6_000)));
+    items.push(reading("reject", t0 + 60 * MIN_NS, Value::Int(110)));
+    items.sort_by_key(|(ts, _)| *ts);
+    let batch = Batch {
+        segments: vec![Segment {
+            device: DeviceId::new("line-1").unwrap(),
+            stream: StreamId::new("plc").unwrap(),
+            class: PriorityClass::Telemetry,
+            entries: items
+                .into_iter()
+                .enumerate()
+                .map(|(i, (ts_ns, payload))| Entry {
+                    seq: i as u64 + 1,
+                    ts_ns,
+                    payload,
+                })
+                .collect(),
+        }],
+    };
+    let up = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(up, "hub did not start");
+    let c = SyncClient::new(
+        &format!("https://127.0.0.1:{port}"),
+        &TlsFiles::in_dir(&pki, "loader"),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    assert_eq!(c.upload(batch.encode(1)).await.unwrap().accepted, 39);
+    drop(server);
+
+    let scope = [
+        "--data-dir",
+        d,
+        "--tenant",
+        "acme",
+        "--device",
+        "line-1",
+        "--stream",
+        "plc",
+    ];
+    let mut args = vec!["analytics", "replay"];
+    args.extend(scope);
+    args.extend(["--workers", "2"]);
+    let o = hub(&args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("100 %"), "progress shown: {err}");
+    let windows: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let oven_1s: Vec<&serde_json::Value> = windows
+        .iter()
+        .filter(|w| w["series"] == "oven" && w["window"] == "1s")
+        .collect();
+    assert_eq!(oven_1s.len(), 3);
+    assert_eq!(oven_1s[1]["count"], 10);
+    assert_eq!(oven_1s[1]["mean"], 210.0);
+    assert_eq!(oven_1s[0]["mean"], 190.5);
+    let minute = windows
+        .iter()
+        .find(|w| w["series"] == "oven" && w["window"] == "1m")
+        .unwrap();
+    assert_eq!(minute["count"], 30);
+
+    let mut args = vec!["analytics", "oee"];
+    args.extend(scope);
+    args.extend([
+        "--line",
+        "line1",
+        "--start",
+        "2026-11-22T10:00:00Z",
+        "--end",
+        "2026-11-22T11:00:00Z",
+        "--ideal-per-min",
+        "120",
+        "--state-tag",
+        "state",
+        "--good-tag",
+        "good",
+        "--reject-tag",
+        "reject",
+    ]);
+    let r: serde_json::Value = serde_json::from_slice(&hub(&args).stdout).unwrap();
+    assert_eq!(r["planned_stop_s"], 300.0);
+    assert_eq!(r["unplanned_stop_s"], 360.0);
+    assert_eq!(
+        (r["good"].as_u64(), r["reject"].as_u64()),
+        (Some(5_000), Some(100))
+    );
+    let a = r["availability"].as_f64().unwrap();
+    let p = r["performance"].as_f64().unwrap();
+    let q = r["quality"].as_f64().unwrap();
+    assert!((a - 49.0 / 55.0).abs() < 1e-9, "{a}");
+    assert!((p - 5_100.0 / (49.0 * 120.0)).abs() < 1e-9, "{p}");
+    assert!((q - 5_000.0 / 5_100.0).abs() < 1e-9, "{q}");
+    assert!((r["oee"].as_f64().unwrap() - a * p * q).abs() < 1e-12);
+    assert_eq!(r["downtime"][1]["reason"], "fault");
+    args.push("--csv");
+    let csv = String::from_utf8_lossy(&hub(&args).stdout).to_string();
+    assert!(csv.starts_with("line,shift,"), "{csv}");
+}
