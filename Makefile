@@ -6,7 +6,7 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/foodflow/target
 export CARGO_TARGET_DIR
 CARGO ?= cargo
 
-.PHONY: deps build demo test lint bench-ingest bench-sync clean-run
+.PHONY: deps build demo test lint bench-ingest bench-sync bench-analytics clean-run
 
 deps:
 	@scripts/install-deps.sh
@@ -34,6 +34,11 @@ bench-ingest: deps
 bench-sync: deps
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) bench -p foodflow-hil --bench sync
+
+# Rollups + alarms on 1 and 2 timely workers vs PostgreSQL's 1-minute rollup query.
+bench-analytics: deps
+	@scripts/install-bench-deps.sh
+	$(CARGO) bench -p foodflow-analytics --bench analytics
 
 clean-run:
 	rm -rf .run

@@ -118,6 +118,8 @@ struct State {
 /// The alarm state of all rules over all series.
 pub struct Alarms {
     rules: Vec<Rule>,
+    /// Rule indexes per series: a sample only visits the rules that watch it.
+    by_series: HashMap<String, Vec<usize>>,
     state: HashMap<usize, State>,
 }
 
@@ -136,8 +138,13 @@ fn median(v: &mut [f64]) -> f64 {
 
 impl Alarms {
     pub fn new(rules: Vec<Rule>) -> Self {
+        let mut by_series: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, r) in rules.iter().enumerate() {
+            by_series.entry(r.series.clone()).or_default().push(i);
+        }
         Self {
             rules,
+            by_series,
             state: HashMap::new(),
         }
     }
@@ -162,10 +169,11 @@ impl Alarms {
         if !value.is_finite() {
             return out;
         }
-        for (i, rule) in self.rules.iter().enumerate() {
-            if rule.series != series {
-                continue;
-            }
+        let Some(watching) = self.by_series.get(series) else {
+            return out;
+        };
+        for &i in watching {
+            let rule = &self.rules[i];
             let st = self.state.entry(i).or_insert_with(|| State {
                 phase: Phase::Normal,
                 prev: None,
