@@ -70,10 +70,19 @@ fn alarm_payload(e: &AlarmEvent) -> Payload {
     })
 }
 
+/// An operator's acknowledgement of a raised alarm (from the HTTP API).
+pub struct AckRequest {
+    pub rule: String,
+    pub by: String,
+    /// Whether a raised, unacknowledged alarm was acknowledged.
+    pub reply: tokio::sync::oneshot::Sender<bool>,
+}
+
 pub async fn run(
     journal: Journal,
     cfg: AnalyticsSection,
     metrics: Arc<Metrics>,
+    mut acks: tokio::sync::mpsc::UnboundedReceiver<AckRequest>,
     cancel: CancellationToken,
 ) {
     let samples_total = metrics.counter(
@@ -120,13 +129,18 @@ pub async fn run(
         "edge analytics started"
     );
     loop {
+        let mut events = Vec::new();
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = changed.changed() => {}
+            Some(ack) = acks.recv() => {
+                let ev = alarms.acknowledge(&ack.rule, &ack.by, now_ns() / 1_000_000);
+                let _ = ack.reply.send(ev.is_some());
+                events.extend(ev);
+            }
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
         let mut samples = Vec::new();
-        let mut events = Vec::new();
         for (stream, _, next) in reader.durable.snapshot() {
             if stream.as_str().starts_with("analytics/") {
                 continue;

@@ -1,14 +1,15 @@
-//! The edge's HTTP surface: `/healthz` and Prometheus `/metrics`.
+//! The edge's HTTP surface: `/healthz`, Prometheus `/metrics` and alarm acknowledgement.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 
+use crate::analytics::AckRequest;
 use crate::connectors::stats::Sources;
 use crate::metrics::Metrics;
 
@@ -17,13 +18,62 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
     pub sources: Arc<Sources>,
     pub device: String,
+    /// Where acknowledgements go (the analytics task), when analytics runs.
+    pub alarm_acks: Option<tokio::sync::mpsc::UnboundedSender<AckRequest>>,
 }
 
 pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/v1/alarms/{rule}/ack", post(ack_alarm))
         .with_state(state)
+}
+
+#[derive(serde::Deserialize)]
+struct AckBody {
+    by: String,
+}
+
+/// `POST /v1/alarms/{rule}/ack {"by": "operator name"}`: 200 when a raised alarm was
+/// acknowledged (the event is journaled), 409 when the rule has no unacknowledged alarm.
+async fn ack_alarm(
+    State(s): State<HttpState>,
+    Path(rule): Path<String>,
+    axum::Json(body): axum::Json<AckBody>,
+) -> impl IntoResponse {
+    let Some(tx) = &s.alarm_acks else {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(
+                serde_json::json!({"error": "analytics is not configured in this box's profile"}),
+            ),
+        );
+    };
+    if body.by.trim().is_empty() {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({"error": "say who acknowledges: {\"by\": \"name\"}"})),
+        );
+    }
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    let _ = tx.send(AckRequest {
+        rule: rule.clone(),
+        by: body.by,
+        reply,
+    });
+    match rx.await {
+        Ok(true) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"acknowledged": rule})),
+        ),
+        _ => (
+            StatusCode::CONFLICT,
+            axum::Json(
+                serde_json::json!({"error": format!("rule {rule:?} has no raised, unacknowledged alarm")}),
+            ),
+        ),
+    }
 }
 
 async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {

@@ -47,23 +47,52 @@ analytics:
         100,
     );
     let poll = tokio::spawn(async move { while el.poll().await.is_ok() {} });
-    for i in 0..40i64 {
-        let value = if (10..20).contains(&i) {
-            210.0
-        } else {
-            190.0 + (i % 2) as f64
-        };
-        let body = serde_json::json!({"tag": "oven", "value": value, "ts": t0 + i * 100});
-        client
-            .publish(
-                "plant/l1/json/oven",
-                QoS::AtLeastOnce,
-                false,
-                body.to_string(),
-            )
-            .await
-            .unwrap();
+    let publish = |range: std::ops::Range<i64>| {
+        let client = client.clone();
+        async move {
+            for i in range {
+                let value = if (10..20).contains(&i) {
+                    210.0
+                } else {
+                    190.0 + (i % 2) as f64
+                };
+                let body = serde_json::json!({"tag": "oven", "value": value, "ts": t0 + i * 100});
+                client
+                    .publish(
+                        "plant/l1/json/oven",
+                        QoS::AtLeastOnce,
+                        false,
+                        body.to_string(),
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    // Up to the excursion: the alarm is raised; an operator acknowledges it (once).
+    publish(0..20).await;
+    let mut status = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        status = post(
+            edge.http_port,
+            "/v1/alarms/oven-high/ack",
+            r#"{"by":"shift lead"}"#,
+        );
+        if status == 200 {
+            break;
+        }
     }
+    assert_eq!(status, 200, "acknowledging the raised alarm");
+    assert_eq!(
+        post(
+            edge.http_port,
+            "/v1/alarms/oven-high/ack",
+            r#"{"by":"again"}"#
+        ),
+        409
+    );
+    publish(20..40).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let _ = client.disconnect().await;
     poll.abort();
@@ -106,8 +135,14 @@ analytics:
     let names: Vec<&str> = alarms.iter().map(|e| e["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        vec!["alarm.activated", "alarm.cleared"],
+        vec!["alarm.activated", "alarm.acknowledged", "alarm.cleared"],
         "{alarms:?}"
+    );
+    assert!(
+        alarms[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shift lead")
     );
     assert_eq!(alarms[0]["severity"], "critical");
     let msg = alarms[0]["message"].as_str().unwrap();
@@ -115,4 +150,23 @@ analytics:
         msg.contains("oven-high") && msg.contains("above 200"),
         "{msg}"
     );
+}
+
+/// A JSON POST on the edge's HTTP port; returns the status code.
+fn post(port: u16, path: &str, body: &str) -> u16 {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return 0;
+    };
+    let _ = write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
 }

@@ -141,11 +141,15 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
             }
         });
     }
+    let mut alarm_acks = None;
     if let Some(a) = p.analytics.clone() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        alarm_acks = Some(tx);
         tasks.spawn(analytics::run(
             journal.clone(),
             a,
             metrics.clone(),
+            rx,
             cancel.clone(),
         ));
     }
@@ -191,6 +195,7 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         sources: sources.clone(),
         device: p.device.id.to_string(),
+        alarm_acks,
     });
     let http_cancel = cancel.clone();
     tasks.spawn(async move {
