@@ -16,12 +16,14 @@ use foodflow_transport::server::Peer;
 use foodflow_transport::{Identity, Role};
 use serde::Deserialize;
 
+use crate::alarms::{self, HubAlarms};
 use crate::series::Downsampler;
 use crate::store::{RecordStore, SeqRange, StoreError};
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn RecordStore>,
+    pub alarms: Arc<HubAlarms>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
 }
@@ -31,6 +33,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sync/batches", post(post_batch))
         .route("/v1/sync/marks", get(get_marks))
         .route("/v1/devices", get(get_devices))
+        .route("/v1/analytics/alarm-rules", get(get_rules))
+        .route(
+            "/v1/analytics/alarm-rules/{name}",
+            axum::routing::put(put_rule).delete(delete_rule),
+        )
         .route("/v1/devices/{id}/streams", get(get_streams))
         .route("/v1/devices/{id}/streams/{*rest}", get(get_stream_data))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
@@ -118,8 +125,24 @@ async fn post_batch(
     let store = s.store.clone();
     let tenant = peer.identity.tenant.clone();
     let records = batch.len() as u64;
-    let committed =
-        tokio::task::spawn_blocking(move || store.tenant(&tenant).ingest(&batch.segments)).await;
+    let alarms = s.alarms.clone();
+    let alarm_events = s.metrics.counter(
+        "foodflow_hub_alarm_events_total",
+        "Alarm events raised by tenant rules at the hub",
+        &[],
+    );
+    let committed = tokio::task::spawn_blocking(move || {
+        let c = store.tenant(&tenant).ingest(&batch.segments)?;
+        // The batch is committed; alarm evaluation failing must not refuse it.
+        match alarms.observe(&tenant, &batch.segments, &c.before) {
+            Ok(n) => {
+                alarm_events.fetch_add(n as u64, Ordering::Relaxed);
+            }
+            Err(e) => tracing::error!(%tenant, error = %e, "alarm evaluation failed"),
+        }
+        Ok(c)
+    })
+    .await;
     let committed = match committed {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => return store_error(e),
@@ -344,6 +367,86 @@ async fn get_stream_data(
             "not_found",
             format!("unknown stream view {other:?}: use records or series"),
         ),
+    }
+}
+
+/// Tenant rules are changed by gateways (site systems) of the tenant, not by devices; people
+/// get their own authorisation with the hub's identity issue.
+fn may_manage_rules(peer: &Peer) -> Result<(), ApiError> {
+    if peer.identity.role == Role::Gateway {
+        Ok(())
+    } else {
+        Err(ApiError {
+            status: StatusCode::FORBIDDEN,
+            reason: "forbidden".into(),
+            message: format!("{} may not manage the tenant's alarm rules", peer.identity),
+        })
+    }
+}
+
+async fn get_rules(State(s): State<AppState>, Extension(peer): Extension<Peer>) -> Response {
+    let a = s.alarms.clone();
+    let tenant = peer.identity.tenant.clone();
+    match tokio::task::spawn_blocking(move || a.rules(&tenant)).await {
+        Ok(Ok(r)) => axum::Json(r).into_response(),
+        Ok(Err(e)) => store_error(e),
+        Err(e) => store_error(StoreError::Read(e.to_string())),
+    }
+}
+
+async fn put_rule(
+    State(s): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(e) = may_manage_rules(&peer) {
+        return e.into_response();
+    }
+    let rule: foodflow_analytics::alarms::Rule = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return bad_request(format!("not an alarm rule: {e}")).into_response(),
+    };
+    if rule.name != name {
+        return bad_request(format!(
+            "the rule's name {:?} differs from the URL's {name:?}",
+            rule.name
+        ))
+        .into_response();
+    }
+    if let Err(why) = alarms::check(&rule) {
+        return bad_request(why).into_response();
+    }
+    let a = s.alarms.clone();
+    let tenant = peer.identity.tenant.clone();
+    tracing::info!(peer = %peer.identity, rule = %rule.name, "alarm rule stored");
+    match tokio::task::spawn_blocking(move || a.put(&tenant, &rule).map(|_| rule)).await {
+        Ok(Ok(r)) => axum::Json(r).into_response(),
+        Ok(Err(e)) => store_error(e),
+        Err(e) => store_error(StoreError::Write(e.to_string())),
+    }
+}
+
+async fn delete_rule(
+    State(s): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    Path(name): Path<String>,
+) -> Response {
+    if let Err(e) = may_manage_rules(&peer) {
+        return e.into_response();
+    }
+    let a = s.alarms.clone();
+    let tenant = peer.identity.tenant.clone();
+    match tokio::task::spawn_blocking(move || a.delete(&tenant, &name)).await {
+        Ok(Ok(true)) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Ok(false)) => ApiError {
+            status: StatusCode::NOT_FOUND,
+            reason: "not_found".into(),
+            message: "no such rule".into(),
+        }
+        .into_response(),
+        Ok(Err(e)) => store_error(e),
+        Err(e) => store_error(StoreError::Write(e.to_string())),
     }
 }
 

@@ -4,6 +4,7 @@
 //! Domain logic (downsampling) is pure; storage sits behind [`store::RecordStore`], whose
 //! tenant views are the only path to records; HTTP lives in [`api`].
 
+pub mod alarms;
 pub mod analytics_cmd;
 pub mod api;
 pub mod series;

@@ -315,8 +315,10 @@ async fn serve(a: ServeArgs) -> Result<()> {
     let tls = ServerTls::load(files).context("loading the hub's TLS files")?;
     let store = EmbeddedStore::open(&a.data_dir)?;
     let metrics = Metrics::new();
+    let store: Arc<dyn foodflow_hub::store::RecordStore> = Arc::new(store);
     let state = AppState {
-        store: Arc::new(store),
+        alarms: Arc::new(foodflow_hub::alarms::HubAlarms::new(store.clone())),
+        store,
         metrics: metrics.clone(),
         limits: Limits::default(),
     };

@@ -17,6 +17,8 @@ type HeadKey<'a> = (&'a str, &'a str, &'a str);
 type Head = (u64, u64, u8, i64);
 /// (tenant, device, stream) → head of the stream
 const HEADS: TableDefinition<HeadKey, Head> = TableDefinition::new("heads");
+/// (tenant, key) → value
+const SETTINGS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("settings");
 
 pub struct EmbeddedStore {
     db: Database,
@@ -69,6 +71,7 @@ impl EmbeddedStore {
         let tx = db.begin_write().map_err(|e| open(e.to_string()))?;
         tx.open_table(RECORDS).map_err(|e| open(e.to_string()))?;
         tx.open_table(HEADS).map_err(|e| open(e.to_string()))?;
+        tx.open_table(SETTINGS).map_err(|e| open(e.to_string()))?;
         tx.commit().map_err(|e| open(e.to_string()))?;
         Ok(Self { db })
     }
@@ -128,6 +131,7 @@ impl TenantStore for Tenant<'_> {
                     .map(|v| v.value())
                     .unwrap_or((0, 0, class_code(seg.class), i64::MIN));
                 let before = hwm;
+                out.before.push(before);
                 for e in &seg.entries {
                     if e.seq <= hwm {
                         out.duplicates += 1;
@@ -236,6 +240,81 @@ impl TenantStore for Tenant<'_> {
         for kv in table.range(lo..=hi).map_err(rd)?.take(range.limit) {
             let (k, v) = kv.map_err(rd)?;
             out.push(decode(device, stream, k.value().3, v.value())?);
+        }
+        Ok(out)
+    }
+
+    fn append(
+        &self,
+        device: &DeviceId,
+        stream: &StreamId,
+        class: PriorityClass,
+        items: &[(i64, Payload)],
+    ) -> Result<u64, StoreError> {
+        let t = self.tenant.as_str();
+        let key = (t, device.as_str(), stream.as_str());
+        let mut tx = self.db.begin_write().map_err(wr)?;
+        tx.set_durability(Durability::Immediate).map_err(wr)?;
+        let first;
+        {
+            let mut records = tx.open_table(RECORDS).map_err(wr)?;
+            let mut heads = tx.open_table(HEADS).map_err(wr)?;
+            let (mut hwm, mut count, code, mut last_ts) = heads
+                .get(key)
+                .map_err(wr)?
+                .map(|v| v.value())
+                .unwrap_or((0, 0, class_code(class), i64::MIN));
+            first = hwm + 1;
+            for (ts, payload) in items {
+                hwm += 1;
+                count += 1;
+                last_ts = last_ts.max(*ts);
+                let v = encode(*ts, payload);
+                records
+                    .insert((t, device.as_str(), stream.as_str(), hwm), v.as_slice())
+                    .map_err(wr)?;
+            }
+            heads.insert(key, (hwm, count, code, last_ts)).map_err(wr)?;
+        }
+        tx.commit().map_err(wr)?;
+        Ok(first)
+    }
+
+    fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        let mut tx = self.db.begin_write().map_err(wr)?;
+        tx.set_durability(Durability::Immediate).map_err(wr)?;
+        tx.open_table(SETTINGS)
+            .map_err(wr)?
+            .insert((self.tenant.as_str(), key), value)
+            .map_err(wr)?;
+        tx.commit().map_err(wr)
+    }
+
+    fn delete_setting(&self, key: &str) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin_write().map_err(wr)?;
+        tx.set_durability(Durability::Immediate).map_err(wr)?;
+        let existed = tx
+            .open_table(SETTINGS)
+            .map_err(wr)?
+            .remove((self.tenant.as_str(), key))
+            .map_err(wr)?
+            .is_some();
+        tx.commit().map_err(wr)?;
+        Ok(existed)
+    }
+
+    fn settings(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let t = self.tenant.as_str();
+        let rx = self.db.begin_read().map_err(rd)?;
+        let table = rx.open_table(SETTINGS).map_err(rd)?;
+        let mut out = Vec::new();
+        for kv in table.range((t, prefix)..(t, "\u{10ffff}")).map_err(rd)? {
+            let (k, v) = kv.map_err(rd)?;
+            let key = k.value().1;
+            if !key.starts_with(prefix) {
+                break;
+            }
+            out.push((key.to_owned(), v.value().to_vec()));
         }
         Ok(out)
     }

@@ -34,6 +34,8 @@ pub struct Committed {
     pub duplicates: u64,
     /// High-water mark of every stream the batch touched, after the commit.
     pub marks: Vec<StreamMark>,
+    /// Per segment of the batch, the mark before the commit: its entries above it were new.
+    pub before: Vec<u64>,
 }
 
 /// One stream of a device, as listed by the query API.
@@ -75,6 +77,19 @@ pub trait TenantStore {
         stream: &StreamId,
         range: SeqRange,
     ) -> Result<Vec<Record>, StoreError>;
+    /// Appends records the hub itself produces (alarm events) after the stream's mark;
+    /// returns the first seq given.
+    fn append(
+        &self,
+        device: &DeviceId,
+        stream: &StreamId,
+        class: PriorityClass,
+        items: &[(i64, foodflow_protocol::Payload)],
+    ) -> Result<u64, StoreError>;
+    /// Tenant settings (alarm rules …) by key.
+    fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    fn delete_setting(&self, key: &str) -> Result<bool, StoreError>;
+    fn settings(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     /// Calls `f` for every record of the stream with `from_ns <= ts < to_ns` (time filter on
     /// the edge observation time), in seq order.
     fn scan_time(
