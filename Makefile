@@ -38,7 +38,9 @@ bench-sync: deps
 # Rollups + alarms on 1 and 2 timely workers vs PostgreSQL's 1-minute rollup query.
 bench-analytics: deps
 	@scripts/install-bench-deps.sh
-	$(CARGO) bench -p foodflow-analytics --bench analytics
+	$(CARGO) build --release --workspace --bins
+	FOODFLOW_BENCH_OUT=$(CURDIR)/.run/alarm-latency.json $(CARGO) bench -p foodflow-hil --bench alarm_latency
+	FOODFLOW_BENCH_OUT=$(CURDIR)/.run/alarm-latency.json $(CARGO) bench -p foodflow-analytics --bench analytics
 
 clean-run:
 	rm -rf .run

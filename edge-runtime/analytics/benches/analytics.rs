@@ -190,9 +190,16 @@ fn main() {
     if let Some((q, _)) = pg {
         eprintln!("bench-analytics: PostgreSQL 1-minute rollup query alone {q:.0} events/s");
     }
+    // The end-to-end figure from the alarm_latency bench (same `make bench-analytics` run).
+    let e2e: serde_json::Value = std::env::var("FOODFLOW_BENCH_OUT")
+        .ok()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
     println!(
         "{}",
         serde_json::json!({
+            "edge_record_to_alarm_p99_ms": e2e["record_to_alarm_p99_ms"],
             "bench": "analytics",
             "events_per_s_1w": r1.round(),
             "events_per_s_2w": r2.round(),
