@@ -50,6 +50,17 @@ pub fn check(rule: &Rule) -> Result<(), String> {
             }
             finite(*z, "z")?;
         }
+        Condition::Seasonal {
+            period_ms,
+            buckets,
+            k,
+            ..
+        } => {
+            if *period_ms <= 0 || *buckets == 0 || *buckets > 100_000 {
+                return Err("`period_ms` must be > 0 and `buckets` 1–100000".into());
+            }
+            finite(*k, "k")?;
+        }
     }
     if rule.on_delay_ms < 0 || rule.off_delay_ms < 0 {
         return Err("delays must be ≥ 0".into());

@@ -37,6 +37,24 @@ pub enum Condition {
         #[serde(default)]
         hysteresis: f64,
     },
+    /// For signals that cycle (a batch oven, a day's cooling load): raised when the value
+    /// departs from the same phase of earlier cycles — `period_ms` split into `buckets`, each
+    /// bucket's mean and deviation over past cycles — by more than `k` deviations, cleared
+    /// below `k - hysteresis`. Quiet until each bucket has seen `warmup_cycles` values; values
+    /// that raise do not feed the baseline.
+    Seasonal {
+        period_ms: i64,
+        buckets: usize,
+        k: f64,
+        #[serde(default)]
+        hysteresis: f64,
+        #[serde(default = "two")]
+        warmup_cycles: u64,
+    },
+}
+
+fn two() -> u64 {
+    2
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +130,8 @@ struct State {
     phase: Phase,
     prev: Option<(i64, f64)>,
     recent: VecDeque<f64>,
+    /// Per phase bucket: observations, mean, sum of squared deviations (Welford).
+    season: Vec<(u64, f64, f64)>,
     last_value: f64,
 }
 
@@ -178,6 +198,7 @@ impl Alarms {
                 phase: Phase::Normal,
                 prev: None,
                 recent: VecDeque::new(),
+                season: Vec::new(),
                 last_value: value,
             });
             st.last_value = value;
@@ -236,6 +257,52 @@ impl Alarms {
                         zs.abs() > *z,
                         zs.abs() < z - hysteresis,
                         format!("robust z-score beyond {z} over the last {window} values"),
+                    )
+                }
+                Condition::Seasonal {
+                    period_ms,
+                    buckets,
+                    k,
+                    hysteresis,
+                    warmup_cycles,
+                } => {
+                    let n = (*buckets).clamp(1, 100_000);
+                    if st.season.len() != n {
+                        st.season = vec![(0, 0.0, 0.0); n];
+                    }
+                    let period = (*period_ms).max(1);
+                    let b =
+                        (ts_ms.rem_euclid(period) as i128 * n as i128 / period as i128) as usize;
+                    let (count, mean, m2) = st.season[b.min(n - 1)];
+                    let sd = if count > 1 {
+                        (m2 / count as f64).sqrt()
+                    } else {
+                        0.0
+                    };
+                    // A floor on the deviation: a perfectly regular past must not make any
+                    // noise an alarm.
+                    let sd = sd.max(1e-6 * mean.abs().max(1.0));
+                    let dev = if count >= *warmup_cycles {
+                        (value - mean) / sd
+                    } else {
+                        0.0
+                    };
+                    let raising = dev.abs() > *k;
+                    if !raising {
+                        let e = &mut st.season[b.min(n - 1)];
+                        e.0 += 1;
+                        let d = value - e.1;
+                        e.1 += d / e.0 as f64;
+                        e.2 += d * (value - e.1);
+                    }
+                    (
+                        dev,
+                        raising,
+                        dev.abs() < k - hysteresis,
+                        format!(
+                            "more than {k} deviations from the seasonal baseline (period {:.0} s)",
+                            period as f64 / 1000.0
+                        ),
                     )
                 }
             };
@@ -435,6 +502,44 @@ mod tests {
         assert_eq!(a.observe("oven", 7, 9.0)[0].transition, Transition::Cleared);
         assert!(!a.is_raised("oven-high"));
         assert!(a.acknowledge("oven-high", "late", 8).is_none());
+    }
+
+    #[test]
+    fn seasonal_baseline_catches_a_value_normal_elsewhere_in_the_cycle() {
+        let mut a = Alarms::new(vec![Rule {
+            name: "cycle".into(),
+            series: "s".into(),
+            condition: Condition::Seasonal {
+                period_ms: 60_000,
+                buckets: 60,
+                k: 5.0,
+                hysteresis: 1.0,
+                warmup_cycles: 3,
+            },
+            on_delay_ms: 0,
+            off_delay_ms: 0,
+            level: Level::Warning,
+        }]);
+        let wave = |t: i64| {
+            let phase = (t % 60_000) as f64 / 60_000.0 * std::f64::consts::TAU;
+            100.0 + 20.0 * phase.sin() + ((t / 1000) % 3) as f64 * 0.1
+        };
+        let mut events = Vec::new();
+        for t in (0..5 * 60_000).step_by(1000) {
+            events.extend(a.observe("s", t, wave(t)));
+        }
+        assert!(events.is_empty(), "normal cycles raise nothing: {events:?}");
+        // At the cycle's peak (≈ 120) a value of 100 is normal for the signal overall — a
+        // threshold would not see it — but far off for this phase.
+        let peak = 5 * 60_000 + 15_000;
+        let e = a.observe("s", peak, 100.0);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].transition, Transition::Activated);
+        assert!(e[0].explanation.contains("seasonal baseline"));
+        assert_eq!(
+            a.observe("s", peak + 60_000, wave(peak))[0].transition,
+            Transition::Cleared
+        );
     }
 
     #[test]
