@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use foodflow_analytics::alarms::{AlarmEvent, Alarms, Level, Transition};
+use foodflow_analytics::oee::OeeTracker;
 use foodflow_analytics::{Epoch, LiveRollups, Rollup, Sample, WindowSpec};
 use foodflow_protocol::{Event, Payload, PriorityClass, Severity, StreamId, Value};
 use tokio_util::sync::CancellationToken;
@@ -24,6 +25,8 @@ use crate::time::now_ns;
 
 pub const ROLLUP_STREAM: &str = "analytics/rollups";
 pub const ALARM_STREAM: &str = "analytics/alarms";
+pub const OEE_STREAM: &str = "analytics/oee";
+
 /// Without new samples for this long, event time is taken to advance with the wall clock, so
 /// the windows of a source that went quiet still close.
 const IDLE_MS: i64 = 5_000;
@@ -120,6 +123,23 @@ pub async fn run(
         None
     };
     let mut alarms = Alarms::new(cfg.alarms.clone());
+    let mut oee = cfg.oee.as_ref().map(|o| {
+        OeeTracker::new(
+            o.line.clone(),
+            o.state_tag.clone(),
+            o.good_tag.clone(),
+            o.reject_tag.clone(),
+            o.ideal_per_min,
+            o.shifts.clone(),
+        )
+    });
+    let oee_every = cfg
+        .oee
+        .as_ref()
+        .map(|o| Duration::from_secs(o.report_every.0.max(1)))
+        .unwrap_or(Duration::from_secs(60));
+    let mut last_oee = Instant::now();
+    let oee_stream = StreamId::new(OEE_STREAM).ok();
     let delay = cfg.watermark_delay_ms as i64;
     let (mut max_ts, mut last_arrival) = (i64::MIN, Instant::now());
     let mut changed = reader.durable.subscribe();
@@ -200,6 +220,32 @@ pub async fn run(
                 {
                     tracing::error!(error = %e, "cannot journal rollups");
                 }
+            }
+        }
+        if let (Some(t), Some(stream)) = (oee.as_mut(), oee_stream.as_ref())
+            && last_oee.elapsed() >= oee_every
+        {
+            last_oee = Instant::now();
+            let (ended, so_far) = t.tick(now_ns() / 1_000_000);
+            let mut items = Vec::new();
+            for (name, report) in [("oee.shift_report", ended), ("oee.shift_so_far", so_far)] {
+                if let Some(r) = report {
+                    items.push((
+                        now_ns(),
+                        Payload::Event(Event {
+                            name: name.into(),
+                            severity: Severity::Info,
+                            message: serde_json::to_string(&r).unwrap_or_default(),
+                        }),
+                    ));
+                }
+            }
+            if !items.is_empty()
+                && let Err(e) = journal
+                    .append(stream.clone(), PriorityClass::Operational, items)
+                    .await
+            {
+                tracing::error!(error = %e, "cannot journal the OEE report");
             }
         }
         if !events.is_empty() {

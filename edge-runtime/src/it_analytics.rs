@@ -12,6 +12,10 @@ use support::{Edge, Mosquitto};
 #[tokio::test(flavor = "multi_thread")]
 async fn readings_become_rollups_and_alarms() {
     let broker = Mosquitto::start();
+    // A shift from two hours ago to two hours ahead (UTC), so that it is running now.
+    let hour = (foodflow_protocol::time::now_ns() / 3_600_000_000_000).rem_euclid(24);
+    let shift_start = format!("{:02}:00", (hour + 22) % 24);
+    let shift_end = format!("{:02}:00", (hour + 2) % 24);
     let dir = tempfile::tempdir().unwrap();
     let mut edge = Edge::start(
         &format!(
@@ -33,8 +37,19 @@ analytics:
       condition: {{ kind: above, limit: 200, hysteresis: 5 }}
       on_delay_ms: 300
       level: critical
+  oee:
+    line: line1
+    state_tag: state
+    good_tag: good
+    reject_tag: reject
+    ideal_per_min: 600
+    report_every: 1s
+    shifts:
+      - {{ name: now, start: \"{shift_start}\", end: \"{shift_end}\" }}
 ",
-            broker.port
+            broker.port,
+            shift_start = shift_start,
+            shift_end = shift_end,
         ),
         &dir.path().join("data"),
     );
@@ -93,6 +108,28 @@ analytics:
         409
     );
     publish(20..40).await;
+    // Line state and counters for the OEE of the running shift.
+    for (i, (tag, value)) in [
+        ("state", serde_json::json!("running")),
+        ("good", serde_json::json!(1000)),
+        ("reject", serde_json::json!(10)),
+        ("good", serde_json::json!(1250)),
+        ("reject", serde_json::json!(15)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body = serde_json::json!({"tag": tag, "value": value, "ts": t0 + i as i64 * 200});
+        client
+            .publish(
+                "plant/l1/json/line",
+                QoS::AtLeastOnce,
+                false,
+                body.to_string(),
+            )
+            .await
+            .unwrap();
+    }
     tokio::time::sleep(Duration::from_secs(4)).await;
     let _ = client.disconnect().await;
     poll.abort();
@@ -111,6 +148,7 @@ analytics:
     let window = |k: i64| {
         rollups
             .iter()
+            .filter(|r| r["tag"] == "oven")
             .filter(|r| r["window_start_ns"].as_i64() == Some((t0 + k * 1000) * 1_000_000))
             .max_by_key(|r| r["revision"].as_u64())
             .copied()

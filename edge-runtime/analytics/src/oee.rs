@@ -253,6 +253,166 @@ fn csv(s: &str) -> String {
     }
 }
 
+/// A shift in the daily plan: `HH:MM` to `HH:MM` UTC (an end at or before the start crosses
+/// midnight).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftPlan {
+    pub name: String,
+    pub start: String,
+    pub end: String,
+}
+
+fn minutes(hhmm: &str) -> Result<i64, String> {
+    let (h, m) = hhmm
+        .split_once(':')
+        .ok_or_else(|| format!("{hhmm:?} is not HH:MM"))?;
+    let (h, m): (i64, i64) = (
+        h.parse().map_err(|_| format!("{hhmm:?} is not HH:MM"))?,
+        m.parse().map_err(|_| format!("{hhmm:?} is not HH:MM"))?,
+    );
+    if !(0..24).contains(&h) || !(0..60).contains(&m) {
+        return Err(format!("{hhmm:?} is not a time of day"));
+    }
+    Ok(h * 60 + m)
+}
+
+impl ShiftPlan {
+    pub fn check(&self) -> Result<(), String> {
+        minutes(&self.start)?;
+        minutes(&self.end)?;
+        Ok(())
+    }
+
+    /// The occurrence of this shift that contains `ts_ms`, as (start, end) in UTC ms.
+    pub fn around(&self, ts_ms: i64) -> Option<(i64, i64)> {
+        let (s, e) = (minutes(&self.start).ok()?, minutes(&self.end).ok()?);
+        let day = ts_ms.div_euclid(86_400_000) * 86_400_000;
+        let len = if e > s { e - s } else { e + 1440 - s } * 60_000;
+        [day - 86_400_000, day]
+            .into_iter()
+            .map(|d| (d + s * 60_000, d + s * 60_000 + len))
+            .find(|(a, b)| (*a..*b).contains(&ts_ms))
+    }
+}
+
+/// Live OEE for one line: keeps the line's state changes and counter samples and reports the
+/// current shift so far, and every shift once it has ended.
+pub struct OeeTracker {
+    pub line: String,
+    pub state_tag: String,
+    pub good_tag: String,
+    pub reject_tag: String,
+    pub ideal_per_min: f64,
+    pub shifts: Vec<ShiftPlan>,
+    states: Vec<StateChange>,
+    counts: Vec<Counts>,
+    good: Option<u64>,
+    reject: Option<u64>,
+    /// The shift occurrence being tracked, to report it once when it ends.
+    current: Option<(String, i64, i64)>,
+}
+
+impl OeeTracker {
+    pub fn new(
+        line: String,
+        state_tag: String,
+        good_tag: String,
+        reject_tag: String,
+        ideal_per_min: f64,
+        shifts: Vec<ShiftPlan>,
+    ) -> Self {
+        Self {
+            line,
+            state_tag,
+            good_tag,
+            reject_tag,
+            ideal_per_min,
+            shifts,
+            states: Vec::new(),
+            counts: Vec::new(),
+            good: None,
+            reject: None,
+            current: None,
+        }
+    }
+
+    /// Feeds one reading (tag, time, state text or counter value).
+    pub fn observe(&mut self, tag: &str, ts_ms: i64, text: Option<&str>, number: Option<f64>) {
+        if tag == self.state_tag {
+            let state = match (text, number) {
+                (Some(t), _) => LineState::parse(t),
+                (None, Some(n)) if n >= 1.0 => LineState::Running,
+                _ => LineState::Stopped,
+            };
+            self.states.push(StateChange {
+                ts_ms,
+                state,
+                reason: text.map(String::from),
+            });
+        } else if tag == self.good_tag || tag == self.reject_tag {
+            let Some(n) = number else { return };
+            let v = n.max(0.0) as u64;
+            if tag == self.good_tag {
+                self.good = Some(v);
+            } else {
+                self.reject = Some(v);
+            }
+            self.counts.push(Counts {
+                ts_ms,
+                good: self.good.unwrap_or(0),
+                reject: self.reject.unwrap_or(0),
+            });
+        }
+    }
+
+    fn report(&self, name: &str, start: i64, end: i64) -> ShiftReport {
+        let mut states = self.states.clone();
+        states.sort_by_key(|s| s.ts_ms);
+        let mut counts = self.counts.clone();
+        counts.sort_by_key(|c| c.ts_ms);
+        shift_report(
+            &Shift {
+                line: self.line.clone(),
+                name: name.to_owned(),
+                start_ms: start,
+                end_ms: end,
+                ideal_per_min: self.ideal_per_min,
+            },
+            &states,
+            &counts,
+        )
+    }
+
+    /// At `now_ms`: the report of a shift that ended since the last call (if any), and the
+    /// current shift so far (if one is running).
+    pub fn tick(&mut self, now_ms: i64) -> (Option<ShiftReport>, Option<ShiftReport>) {
+        let running = self
+            .shifts
+            .iter()
+            .find_map(|p| p.around(now_ms).map(|(a, b)| (p.name.clone(), a, b)));
+        let mut ended = None;
+        if let Some((name, a, b)) = self.current.clone()
+            && running.as_ref().is_none_or(|r| r.1 != a)
+        {
+            ended = Some(self.report(&name, a, b));
+        }
+        self.current = running.clone();
+        let so_far = running.map(|(name, a, _)| self.report(&name, a, now_ms));
+        // Keep what the next reports need: a day back is more than any shift.
+        let keep_from = now_ms - 86_400_000 - 3_600_000;
+        let last_state_before = self.states.iter().rposition(|s| s.ts_ms < keep_from);
+        if let Some(i) = last_state_before {
+            self.states.drain(..i);
+        }
+        let last_count_before = self.counts.iter().rposition(|c| c.ts_ms < keep_from);
+        if let Some(i) = last_count_before {
+            self.counts.drain(..i);
+        }
+        (ended, so_far)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,5 +510,75 @@ mod tests {
         assert_eq!(csv("a,b"), "\"a,b\"");
         assert_eq!(csv("=HYPERLINK(1)"), "'=HYPERLINK(1)");
         assert_eq!(csv("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn shift_plans_find_their_occurrence_including_overnight() {
+        let day = 1_795_305_600_000; // 2026-11-22T00:00:00Z
+        let early = ShiftPlan {
+            name: "early".into(),
+            start: "06:00".into(),
+            end: "14:00".into(),
+        };
+        let night = ShiftPlan {
+            name: "night".into(),
+            start: "22:00".into(),
+            end: "06:00".into(),
+        };
+        assert_eq!(
+            early.around(day + 7 * 3_600_000),
+            Some((day + 6 * 3_600_000, day + 14 * 3_600_000))
+        );
+        assert_eq!(early.around(day + 15 * 3_600_000), None);
+        assert_eq!(
+            night.around(day + 2 * 3_600_000),
+            Some((day - 2 * 3_600_000, day + 6 * 3_600_000)),
+            "02:00 belongs to the night shift that began yesterday"
+        );
+        assert!(
+            ShiftPlan {
+                name: "x".into(),
+                start: "25:00".into(),
+                end: "01:00".into()
+            }
+            .check()
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn tracker_reports_the_running_shift_and_each_finished_one_once() {
+        let day = 1_795_305_600_000;
+        let h = 3_600_000;
+        let mut t = OeeTracker::new(
+            "line1".into(),
+            "state".into(),
+            "good".into(),
+            "reject".into(),
+            100.0,
+            vec![ShiftPlan {
+                name: "early".into(),
+                start: "06:00".into(),
+                end: "07:00".into(),
+            }],
+        );
+        t.observe("state", day + 5 * h, Some("running"), None);
+        t.observe("good", day + 5 * h, None, Some(0.0));
+        t.observe("reject", day + 5 * h, None, Some(0.0));
+        t.observe("state", day + 6 * h + 30 * MIN, Some("fault"), None);
+        t.observe("state", day + 6 * h + 36 * MIN, Some("running"), None);
+        t.observe("good", day + 6 * h + 59 * MIN, None, Some(4_800.0));
+        let (ended, so_far) = t.tick(day + 6 * h + 45 * MIN);
+        assert!(ended.is_none());
+        let so_far = so_far.unwrap();
+        assert_eq!(so_far.unplanned_stop_s, 360.0);
+        assert_eq!(so_far.end_ms, day + 6 * h + 45 * MIN);
+        let (ended, so_far) = t.tick(day + 7 * h + MIN);
+        assert!(so_far.is_none(), "no shift after 07:00");
+        let r = ended.expect("the early shift is reported when it ends");
+        assert_eq!((r.run_s, r.good), (54.0 * 60.0, 4_800));
+        assert!((r.availability - 0.9).abs() < 1e-12);
+        assert!((r.performance - 4_800.0 / 5_400.0).abs() < 1e-12);
+        assert!(t.tick(day + 7 * h + 2 * MIN).0.is_none(), "reported once");
     }
 }

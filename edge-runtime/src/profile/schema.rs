@@ -46,6 +46,32 @@ pub struct AnalyticsSection {
     /// their lifecycle events go to the critical stream `analytics/alarms`.
     #[serde(default)]
     pub alarms: Vec<foodflow_analytics::alarms::Rule>,
+    /// Live OEE of the line per shift into the stream `analytics/oee`.
+    #[serde(default)]
+    pub oee: Option<OeeSection>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OeeSection {
+    pub line: String,
+    /// Tag of the line state (`running`, `stopped`, `fault`, `break`, `changeover` …).
+    pub state_tag: String,
+    /// Cumulative good and reject counters.
+    pub good_tag: String,
+    pub reject_tag: String,
+    /// Ideal rate, units per minute.
+    pub ideal_per_min: f64,
+    /// The daily shift plan, `HH:MM` UTC.
+    pub shifts: Vec<foodflow_analytics::oee::ShiftPlan>,
+    /// How often the running shift's OEE so far is journaled (finished shifts: once, at the
+    /// first report after their end).
+    #[serde(default = "default_oee_every")]
+    pub report_every: Duration,
+}
+
+fn default_oee_every() -> Duration {
+    Duration(60)
 }
 
 fn yes() -> bool {

@@ -244,6 +244,29 @@ pub fn validate(p: &Profile) -> Vec<Issue> {
         }
     }
 
+    if let Some(o) = p.analytics.as_ref().and_then(|a| a.oee.as_ref()) {
+        if !(o.ideal_per_min.is_finite() && o.ideal_per_min > 0.0) {
+            out.push((
+                vec![k("analytics"), k("oee"), k("ideal_per_min")],
+                "must be a rate above 0 units per minute".into(),
+            ));
+        }
+        if o.shifts.is_empty() {
+            out.push((
+                vec![k("analytics"), k("oee"), k("shifts")],
+                "list at least one shift, e.g. - { name: early, start: \"06:00\", end: \"14:00\" }"
+                    .into(),
+            ));
+        }
+        for (i, s) in o.shifts.iter().enumerate() {
+            if let Err(e) = s.check() {
+                out.push((
+                    vec![k("analytics"), k("oee"), k("shifts"), Seg::Index(i)],
+                    format!("{e}; write times of day as HH:MM (UTC)"),
+                ));
+            }
+        }
+    }
     if let Some(u) = &p.uplink
         && !u.gateway.starts_with("https://")
     {
