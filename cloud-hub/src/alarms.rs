@@ -7,9 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use foodflow_analytics::alarms::{Alarms, Condition, Level, Rule, Transition};
-use foodflow_protocol::{
-    DeviceId, Event, Payload, PriorityClass, Segment, Severity, StreamId, Value,
-};
+use foodflow_protocol::{DeviceId, Event, Payload, PriorityClass, Segment, Severity, StreamId};
 use foodflow_transport::TenantId;
 
 use crate::store::{RecordStore, StoreError};
@@ -71,15 +69,6 @@ pub fn check(rule: &Rule) -> Result<(), String> {
 pub struct HubAlarms {
     store: Arc<dyn RecordStore>,
     engines: Mutex<HashMap<TenantId, Alarms>>,
-}
-
-fn numeric(v: &Value) -> Option<f64> {
-    match v {
-        Value::Float(f) => Some(*f),
-        Value::Int(i) => Some(*i as f64),
-        Value::Bool(b) => Some(f64::from(u8::from(*b))),
-        Value::Text(_) => None,
-    }
 }
 
 impl HubAlarms {
@@ -156,7 +145,7 @@ impl HubAlarms {
                 let Payload::Reading(r) = &e.payload else {
                     continue;
                 };
-                let Some(v) = numeric(&r.value) else { continue };
+                let Some(v) = r.value.as_f64() else { continue };
                 let ts_ms = r.source_ts_ns.unwrap_or(e.ts_ns) / 1_000_000;
                 let series = format!("{}/{}", seg.device, r.tag);
                 for ev in engine.observe(&series, ts_ms, v) {

@@ -24,15 +24,6 @@ fn open(data_dir: &Path) -> Result<EmbeddedStore> {
     })
 }
 
-fn numeric(v: &Value) -> Option<f64> {
-    match v {
-        Value::Float(f) => Some(*f),
-        Value::Int(i) => Some(*i as f64),
-        Value::Bool(b) => Some(f64::from(u8::from(*b))),
-        Value::Text(_) => None,
-    }
-}
-
 /// Progress on stderr: a line every 5 % (and at the end).
 struct Progress {
     total: u64,
@@ -103,7 +94,7 @@ pub fn replay(a: ReplayArgs<'_>, out: &mut dyn Write) -> Result<()> {
     view.scan_time(&a.device, &a.stream, a.from_ns, a.to_ns, &mut |r| {
         progress.tick();
         if let Payload::Reading(x) = &r.payload
-            && let Some(value) = numeric(&x.value)
+            && let Some(value) = x.value.as_f64()
         {
             let ts_ms = x.source_ts_ns.unwrap_or(r.ts_ns) / 1_000_000;
             max_ts = max_ts.max(ts_ms);
@@ -204,17 +195,20 @@ pub fn oee(a: OeeArgs<'_>, out: &mut dyn Write) -> Result<()> {
                 },
             });
         } else if x.tag == a.good_tag || x.tag == a.reject_tag {
-            let Some(v) = numeric(&x.value) else { return };
+            let Some(v) = x.value.as_f64() else { return };
             if x.tag == a.good_tag {
                 good = Some(v.max(0.0) as u64);
             } else {
                 reject = Some(v.max(0.0) as u64);
             }
-            counts.push(Counts {
-                ts_ms,
-                good: good.unwrap_or(0),
-                reject: reject.unwrap_or(0),
-            });
+            // A counter's first value is its baseline: samples start once both are known.
+            if let (Some(good), Some(reject)) = (good, reject) {
+                counts.push(Counts {
+                    ts_ms,
+                    good,
+                    reject,
+                });
+            }
         }
     })?;
     states.sort_by_key(|s| s.ts_ms);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use foodflow_protocol::{Payload, Record, Value};
+use foodflow_protocol::{Payload, Record};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -37,15 +37,6 @@ pub struct Downsampler {
     pub skipped_non_numeric: u64,
 }
 
-fn numeric(v: &Value) -> Option<f64> {
-    match v {
-        Value::Float(f) if f.is_finite() => Some(*f),
-        Value::Int(i) => Some(*i as f64),
-        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
-        _ => None,
-    }
-}
-
 impl Downsampler {
     pub fn new(from_ns: i64, step_ns: i64, tag: Option<String>) -> Self {
         Self {
@@ -64,7 +55,7 @@ impl Downsampler {
         if self.tag.as_ref().is_some_and(|t| t != &reading.tag) {
             return;
         }
-        let Some(x) = numeric(&reading.value) else {
+        let Some(x) = reading.value.as_f64().filter(|x| x.is_finite()) else {
             self.skipped_non_numeric += 1;
             return;
         };
@@ -108,7 +99,7 @@ impl Downsampler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use foodflow_protocol::{DeviceId, Quality, Reading, StreamId};
+    use foodflow_protocol::{DeviceId, Quality, Reading, StreamId, Value};
 
     fn rec(seq: u64, ts: i64, tag: &str, v: Value) -> Record {
         Record {

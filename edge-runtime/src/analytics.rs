@@ -31,15 +31,6 @@ pub const OEE_STREAM: &str = "analytics/oee";
 /// the windows of a source that went quiet still close.
 const IDLE_MS: i64 = 5_000;
 
-fn numeric(v: &Value) -> Option<f64> {
-    match v {
-        Value::Float(f) => Some(*f),
-        Value::Int(i) => Some(*i as f64),
-        Value::Bool(b) => Some(f64::from(u8::from(*b))),
-        Value::Text(_) => None,
-    }
-}
-
 fn rollup_payload(r: Rollup) -> Payload {
     Payload::Rollup(foodflow_protocol::Rollup {
         tag: r.series,
@@ -180,10 +171,17 @@ pub async fn run(
                 let Payload::Reading(r) = payload else {
                     continue;
                 };
-                let Some(value) = numeric(&r.value) else {
+                let ts_ms = r.source_ts_ns.unwrap_or(ts_ns) / 1_000_000;
+                if let Some(t) = oee.as_mut() {
+                    let text = match &r.value {
+                        Value::Text(s) => Some(s.as_str()),
+                        _ => None,
+                    };
+                    t.observe(&r.tag, ts_ms, text, r.value.as_f64());
+                }
+                let Some(value) = r.value.as_f64() else {
                     continue;
                 };
-                let ts_ms = r.source_ts_ns.unwrap_or(ts_ns) / 1_000_000;
                 events.extend(alarms.observe(&r.tag, ts_ms, value));
                 samples.push(Sample {
                     series: r.tag,

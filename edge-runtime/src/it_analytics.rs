@@ -182,6 +182,21 @@ analytics:
             .unwrap()
             .contains("shift lead")
     );
+
+    // The running shift's OEE so far: the counters' increases within it.
+    let so_far: Vec<serde_json::Value> = records
+        .iter()
+        .filter(|r| r["stream"] == "analytics/oee")
+        .filter(|r| r["payload"]["event"]["name"] == "oee.shift_so_far")
+        .map(|r| serde_json::from_str(r["payload"]["event"]["message"].as_str().unwrap()).unwrap())
+        .collect();
+    let last = so_far.last().expect("an OEE report of the running shift");
+    assert_eq!(last["line"], "line1");
+    assert_eq!(
+        (last["good"].as_u64(), last["reject"].as_u64()),
+        (Some(250), Some(5))
+    );
+    assert!(last["run_s"].as_f64().unwrap() > 0.0);
     assert_eq!(alarms[0]["severity"], "critical");
     let msg = alarms[0]["message"].as_str().unwrap();
     assert!(

@@ -358,11 +358,15 @@ impl OeeTracker {
             } else {
                 self.reject = Some(v);
             }
-            self.counts.push(Counts {
-                ts_ms,
-                good: self.good.unwrap_or(0),
-                reject: self.reject.unwrap_or(0),
-            });
+            // A counter's first value is its baseline, not production: samples start once
+            // both counters are known.
+            if let (Some(good), Some(reject)) = (self.good, self.reject) {
+                self.counts.push(Counts {
+                    ts_ms,
+                    good,
+                    reject,
+                });
+            }
         }
     }
 
