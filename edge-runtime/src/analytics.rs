@@ -158,7 +158,7 @@ pub async fn run(
             }
             let from = *cursors.entry(stream.clone()).or_insert(1);
             let rows = match reader.read(&stream, from, next, 100_000, 64 << 20) {
-                Ok(r) => r,
+                Ok((r, _)) => r,
                 Err(e) => {
                     tracing::error!(%stream, error = %e, "analytics cannot read the journal");
                     continue;

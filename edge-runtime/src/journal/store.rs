@@ -111,6 +111,9 @@ impl Durable {
     }
 }
 
+/// One durable record as read: seq, observation time (UTC ns), payload.
+pub type Row = (u64, i64, Payload);
+
 /// A read-only view of the journal for other threads (the uplink): reads only durable records.
 #[derive(Clone)]
 pub struct JournalReader {
@@ -144,7 +147,7 @@ impl JournalReader {
     }
 
     /// Durable records of `stream` with `from <= seq < until`, at most `max` of them and about
-    /// `max_bytes`.
+    /// `max_bytes`; also returns the bytes they take in the journal.
     pub fn read(
         &self,
         stream: &StreamId,
@@ -152,17 +155,17 @@ impl JournalReader {
         until: u64,
         max: usize,
         max_bytes: usize,
-    ) -> Result<Vec<(u64, i64, Payload)>, JournalError> {
+    ) -> Result<(Vec<Row>, usize), JournalError> {
         let mut out = Vec::new();
         if from >= until {
-            return Ok(out);
+            return Ok((out, 0));
         }
         let rx = self.db.begin_read().map_err(w)?;
         let name = format!("{STREAM_PREFIX}{stream}");
         let def: TableDefinition<u64, &[u8]> = TableDefinition::new(&name);
         let table = match rx.open_table(def) {
             Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(out),
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok((out, 0)),
             Err(e) => return Err(w(e)),
         };
         let mut bytes = 0;
@@ -176,7 +179,7 @@ impl JournalReader {
             let (ts, payload) = decode_value(stream.as_str(), seq, v.value())?;
             out.push((seq, ts, payload));
         }
-        Ok(out)
+        Ok((out, bytes))
     }
 }
 

@@ -53,20 +53,18 @@ pub fn next_batch(
         }
         let from = marks.get(&stream).copied().unwrap_or(0) + 1;
         let take = share.min(limits.max_records - n);
-        let rows = reader.read(&stream, from, next, take, limits.max_bytes - bytes)?;
+        let (rows, size) = reader.read(&stream, from, next, take, limits.max_bytes - bytes)?;
         if rows.is_empty() {
             continue;
         }
         n += rows.len();
+        bytes += size;
         let entries: Vec<Entry> = rows
             .into_iter()
-            .map(|(seq, ts_ns, payload)| {
-                bytes += 16 + payload.encode().len();
-                Entry {
-                    seq,
-                    ts_ns,
-                    payload,
-                }
+            .map(|(seq, ts_ns, payload)| Entry {
+                seq,
+                ts_ns,
+                payload,
             })
             .collect();
         batch.segments.push(Segment {

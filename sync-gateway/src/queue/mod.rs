@@ -192,20 +192,28 @@ impl Queue {
     ) -> Result<Result<Admitted, Backpressure>, QueueError> {
         let mut st = self.lock();
         let mut out = Admitted::default();
-        // What is new, and how many bytes each class would grow.
+        // What is new, encoded once (its size decides the quotas, its bytes are stored), and
+        // how many bytes each class would grow.
         let mut grow = [0u64; 3];
+        let mut fresh: Vec<Vec<Option<Vec<u8>>>> = Vec::with_capacity(segments.len());
         for seg in segments {
             let hwm = st
                 .streams
                 .get(&(seg.device.clone(), seg.stream.clone()))
                 .map(|q| q.in_hwm)
                 .unwrap_or(0);
-            for e in &seg.entries {
-                if e.seq > hwm {
-                    grow[class_code(seg.class) as usize] +=
-                        e.payload.encode().len() as u64 + 8 + KEY_OVERHEAD;
-                }
-            }
+            fresh.push(
+                seg.entries
+                    .iter()
+                    .map(|e| {
+                        (e.seq > hwm).then(|| {
+                            let v = encode(e.ts_ns, &e.payload);
+                            grow[class_code(seg.class) as usize] += v.len() as u64 + KEY_OVERHEAD;
+                            v
+                        })
+                    })
+                    .collect(),
+            );
         }
         for class in [PriorityClass::Critical, PriorityClass::Operational] {
             let c = class_code(class);
@@ -246,18 +254,17 @@ impl Queue {
                 let excess = t_have + grow[2] - tq * 9 / 10;
                 out.shed = self.shed(&mut st, &mut q, excess, &mut touched)?;
             }
-            for seg in segments {
+            for (seg, encoded) in segments.iter().zip(&fresh) {
                 let key = (seg.device.clone(), seg.stream.clone());
                 let sq = st.streams.entry(key.clone()).or_insert_with(|| StreamQ {
                     class: class_code(seg.class),
                     ..Default::default()
                 });
-                for e in &seg.entries {
-                    if e.seq <= sq.in_hwm {
+                for (e, v) in seg.entries.iter().zip(encoded) {
+                    let Some(v) = v.as_ref().filter(|_| e.seq > sq.in_hwm) else {
                         out.duplicates += 1;
                         continue;
-                    }
-                    let v = encode(e.ts_ns, &e.payload);
+                    };
                     q.insert(
                         (seg.device.as_str(), seg.stream.as_str(), e.seq),
                         v.as_slice(),

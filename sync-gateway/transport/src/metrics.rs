@@ -86,6 +86,19 @@ impl Metrics {
         Some(v.load(Ordering::Relaxed))
     }
 
+    /// `/metrics` for every service: the exposition with its content type.
+    pub fn http_response(&self) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4",
+            )],
+            self.render(),
+        )
+            .into_response()
+    }
+
     /// The Prometheus text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
         let fams = self.families.lock().unwrap_or_else(|p| p.into_inner());
