@@ -52,25 +52,76 @@ struct Scope {
     stream: String,
 }
 
+/// Timely cluster mode: every process gets the same address list and its own index.
+#[derive(Args)]
+struct ClusterArgs {
+    /// This process's index in --addresses (0 reads the store and prints the results).
+    #[arg(long, requires = "addresses")]
+    process: Option<usize>,
+    /// host:port of every process of the cluster, in process order, comma-separated.
+    #[arg(long, value_delimiter = ',', requires = "process")]
+    addresses: Vec<String>,
+}
+
+impl ClusterArgs {
+    fn workers(self, threads: usize) -> Result<foodflow_analytics::Workers> {
+        use foodflow_analytics::Workers;
+        Ok(match self.process {
+            None => Workers::Threads(threads),
+            Some(process) => {
+                anyhow::ensure!(
+                    process < self.addresses.len(),
+                    "--process {process} is not an index into --addresses ({} given)",
+                    self.addresses.len()
+                );
+                Workers::Cluster {
+                    threads,
+                    process,
+                    addresses: self.addresses,
+                }
+            }
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum AnalyticsCmd {
-    /// 1 s / 1 min / 1 h rollups of a stream's numeric readings, as JSON lines on stdout
-    /// (progress on stderr).
+    /// 1 s / 1 min / 1 h rollups of numeric readings, partitioned by (device, stream, tag), as
+    /// JSON lines on stdout (progress on stderr).
     Replay {
-        #[command(flatten)]
-        scope: Scope,
+        #[arg(long, env = "FOODFLOW_HUB_DATA", default_value = ".run/hub-data")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        /// Only this device (default: every device of the tenant).
+        #[arg(long)]
+        device: Option<String>,
+        /// Only this stream, e.g. opcua/line1 (default: every stream).
+        #[arg(long)]
+        stream: Option<String>,
         /// Start (RFC 3339 or UTC ns); default: the beginning.
         #[arg(long)]
         from: Option<String>,
         /// End, exclusive (RFC 3339 or UTC ns); default: the end.
         #[arg(long)]
         to: Option<String>,
-        /// Timely worker threads.
+        /// Timely worker threads (per process).
         #[arg(long, default_value_t = 1)]
         workers: usize,
+        #[command(flatten)]
+        cluster: ClusterArgs,
         /// How far event time may be out of order in storage before windows close.
         #[arg(long, default_value_t = 60_000)]
         watermark_delay_ms: i64,
+    },
+    /// A compute-only process of a replay cluster: joins `analytics replay --process 0` and
+    /// the other peers; reads no store.
+    Peer {
+        /// Timely worker threads (per process; the same on every process).
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        #[command(flatten)]
+        cluster: ClusterArgs,
     },
     /// The OEE report of one shift (JSON, or CSV with --csv).
     Oee {
@@ -97,6 +148,13 @@ enum AnalyticsCmd {
         good_tag: String,
         #[arg(long)]
         reject_tag: String,
+        /// The device's stream of vision results (Detection records), with --vision-rule.
+        #[arg(long, requires = "vision_rule")]
+        vision_stream: Option<String>,
+        /// Which detections are rejected units, as JSON, e.g.
+        /// '{"model":"defects","class_ids":[1,2],"min_score":0.6,"counted_by_plc":false}'.
+        #[arg(long, requires = "vision_stream")]
+        vision_rule: Option<String>,
         #[arg(long)]
         csv: bool,
     },
@@ -190,30 +248,64 @@ fn time_arg(name: &str, v: &Option<String>, default: i64) -> Result<i64> {
     }
 }
 
+/// Standard output reserved for results: timely prints its cluster setup chatter with
+/// `println!` (from its own threads, so holding the stdout lock meanwhile would deadlock), which
+/// is moved to stderr by pointing descriptor 1 there; results go to the original descriptor.
+fn results_stdout() -> Result<std::io::BufWriter<std::fs::File>> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: dup/dup2 of this process's own standard descriptors; the duplicate is owned by
+    // the returned File alone.
+    let saved = unsafe { libc::dup(1) };
+    anyhow::ensure!(
+        saved >= 0,
+        "dup(stdout): {}",
+        std::io::Error::last_os_error()
+    );
+    anyhow::ensure!(
+        unsafe { libc::dup2(2, 1) } >= 0,
+        "dup2(stderr, stdout): {}",
+        std::io::Error::last_os_error()
+    );
+    Ok(std::io::BufWriter::new(unsafe {
+        std::fs::File::from_raw_fd(saved)
+    }))
+}
+
 fn analytics(cmd: AnalyticsCmd) -> Result<()> {
+    use std::io::Write;
+    let mut out = results_stdout()?;
+    let done = analytics_run(cmd, &mut out);
+    out.flush().context("writing the results to stdout")?;
+    done
+}
+
+fn analytics_run(cmd: AnalyticsCmd, out: &mut dyn std::io::Write) -> Result<()> {
     use foodflow_hub::analytics_cmd;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     match cmd {
         AnalyticsCmd::Replay {
-            scope,
+            data_dir,
+            tenant,
+            device,
+            stream,
             from,
             to,
             workers,
+            cluster,
             watermark_delay_ms,
         } => analytics_cmd::replay(
             analytics_cmd::ReplayArgs {
-                data_dir: &scope.data_dir,
-                tenant: TenantId::new(scope.tenant)?,
-                device: DeviceId::new(scope.device)?,
-                stream: foodflow_protocol::StreamId::new(scope.stream)?,
+                data_dir: &data_dir,
+                tenant: TenantId::new(tenant)?,
+                device: device.map(DeviceId::new).transpose()?,
+                stream: stream.map(foodflow_protocol::StreamId::new).transpose()?,
                 from_ns: time_arg("from", &from, i64::MIN)?,
                 to_ns: time_arg("to", &to, i64::MAX)?,
-                workers,
+                workers: cluster.workers(workers)?,
                 watermark_delay_ms,
             },
-            &mut out,
+            out,
         ),
+        AnalyticsCmd::Peer { workers, cluster } => analytics_cmd::peer(cluster.workers(workers)?),
         AnalyticsCmd::Oee {
             scope,
             line,
@@ -224,6 +316,8 @@ fn analytics(cmd: AnalyticsCmd) -> Result<()> {
             state_tag,
             good_tag,
             reject_tag,
+            vision_stream,
+            vision_rule,
             csv,
         } => analytics_cmd::oee(
             analytics_cmd::OeeArgs {
@@ -241,9 +335,21 @@ fn analytics(cmd: AnalyticsCmd) -> Result<()> {
                 state_tag,
                 good_tag,
                 reject_tag,
+                vision: match (vision_stream, vision_rule) {
+                    (Some(stream), Some(rule)) => {
+                        let rule: foodflow_analytics::oee::VisionRejectRule =
+                            serde_json::from_str(&rule).with_context(|| {
+                                format!("--vision-rule {rule:?} is not a vision reject rule")
+                            })?;
+                        rule.check()
+                            .map_err(|e| anyhow::anyhow!("--vision-rule: {e}"))?;
+                        Some((foodflow_protocol::StreamId::new(stream)?, rule))
+                    }
+                    _ => None,
+                },
                 csv,
             },
-            &mut out,
+            out,
         ),
     }
 }

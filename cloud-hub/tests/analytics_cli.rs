@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use foodflow_protocol::batch::Entry;
 use foodflow_protocol::{
-    Batch, DeviceId, Payload, PriorityClass, Quality, Reading, Segment, StreamId, Value,
+    Batch, BoundingBox, Detection, DeviceId, Payload, PriorityClass, Quality, Reading, Segment,
+    StreamId, Value,
 };
 use foodflow_transport::SyncClient;
 use foodflow_transport::tls::TlsFiles;
@@ -107,21 +108,67 @@ async fn replay_and_oee_over_stored_history() {
     items.push(reading("good", t0 + 60 * MIN_NS, Value::Int(6_000)));
     items.push(reading("reject", t0 + 60 * MIN_NS, Value::Int(110)));
     items.sort_by_key(|(ts, _)| *ts);
+    // A second line with the same tag name: its windows must stay apart from line-1's.
+    let other: Vec<(i64, Payload)> = (0..20i64)
+        .map(|i| reading("oven", t0 + i * 100_000_000, Value::Float(100.0)))
+        .collect();
     let batch = Batch {
-        segments: vec![Segment {
-            device: DeviceId::new("line-1").unwrap(),
-            stream: StreamId::new("plc").unwrap(),
-            class: PriorityClass::Telemetry,
-            entries: items
-                .into_iter()
-                .enumerate()
-                .map(|(i, (ts_ns, payload))| Entry {
-                    seq: i as u64 + 1,
-                    ts_ns,
-                    payload,
-                })
-                .collect(),
-        }],
+        segments: vec![
+            // Vision on line-1 during the shift: 30 units with a defect (class 1), 20 clean.
+            Segment {
+                device: DeviceId::new("line-1").unwrap(),
+                stream: StreamId::new("vision/cam1").unwrap(),
+                class: PriorityClass::Telemetry,
+                entries: (0..50u32)
+                    .map(|i| Entry {
+                        seq: i as u64 + 1,
+                        ts_ns: t0 + (i as i64 + 1) * MIN_NS,
+                        payload: Payload::Detection(Detection {
+                            model: "defects".into(),
+                            version: "1".into(),
+                            boxes: vec![BoundingBox {
+                                x: 1.0,
+                                y: 1.0,
+                                w: 5.0,
+                                h: 5.0,
+                                class_id: u32::from(i < 30),
+                                score: 0.9,
+                            }],
+                            anomaly_score: None,
+                            frame_ref: None,
+                        }),
+                    })
+                    .collect(),
+            },
+            Segment {
+                device: DeviceId::new("line-2").unwrap(),
+                stream: StreamId::new("plc").unwrap(),
+                class: PriorityClass::Telemetry,
+                entries: other
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (ts_ns, payload))| Entry {
+                        seq: i as u64 + 1,
+                        ts_ns,
+                        payload,
+                    })
+                    .collect(),
+            },
+            Segment {
+                device: DeviceId::new("line-1").unwrap(),
+                stream: StreamId::new("plc").unwrap(),
+                class: PriorityClass::Telemetry,
+                entries: items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (ts_ns, payload))| Entry {
+                        seq: i as u64 + 1,
+                        ts_ns,
+                        payload,
+                    })
+                    .collect(),
+            },
+        ],
     };
     let up = (0..100).any(|_| {
         std::thread::sleep(Duration::from_millis(100));
@@ -134,7 +181,7 @@ async fn replay_and_oee_over_stored_history() {
         Duration::from_secs(10),
     )
     .unwrap();
-    assert_eq!(c.upload(batch.encode(1)).await.unwrap().accepted, 39);
+    assert_eq!(c.upload(batch.encode(1)).await.unwrap().accepted, 109);
     drop(server);
 
     let scope = [
@@ -147,19 +194,36 @@ async fn replay_and_oee_over_stored_history() {
         "--stream",
         "plc",
     ];
-    let mut args = vec!["analytics", "replay"];
-    args.extend(scope);
-    args.extend(["--workers", "2"]);
-    let o = hub(&args);
+    let o = hub(&[
+        "analytics",
+        "replay",
+        "--data-dir",
+        d,
+        "--tenant",
+        "acme",
+        "--workers",
+        "1",
+    ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("100 %"), "progress shown: {err}");
-    let windows: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+    let single = String::from_utf8_lossy(&o.stdout).to_string();
+    let windows: Vec<serde_json::Value> = single
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    let line2: Vec<&serde_json::Value> = windows
+        .iter()
+        .filter(|w| w["device"] == "line-2" && w["window"] == "1s")
+        .collect();
+    assert_eq!(line2.len(), 2, "line-2 has its own windows");
+    assert!(
+        line2
+            .iter()
+            .all(|w| w["mean"] == 100.0 && w["stream"] == "plc")
+    );
     let oven_1s: Vec<&serde_json::Value> = windows
         .iter()
-        .filter(|w| w["series"] == "oven" && w["window"] == "1s")
+        .filter(|w| w["device"] == "line-1" && w["series"] == "oven" && w["window"] == "1s")
         .collect();
     assert_eq!(oven_1s.len(), 3);
     assert_eq!(oven_1s[1]["count"], 10);
@@ -167,9 +231,61 @@ async fn replay_and_oee_over_stored_history() {
     assert_eq!(oven_1s[0]["mean"], 190.5);
     let minute = windows
         .iter()
-        .find(|w| w["series"] == "oven" && w["window"] == "1m")
+        .find(|w| w["device"] == "line-1" && w["series"] == "oven" && w["window"] == "1m")
         .unwrap();
     assert_eq!(minute["count"], 30);
+
+    // The same replay on 2 OS processes x 2 workers (timely cluster over loopback): process 0
+    // reads the store and prints; process 1 only computes. The output is byte for byte the same.
+    let addresses = format!("127.0.0.1:{},127.0.0.1:{}", free_port(), free_port());
+    let mut peer = Kill(
+        Command::new(HUB)
+            .args(["analytics", "peer", "--workers", "2", "--process", "1"])
+            .args(["--addresses", &addresses])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let o = hub(&[
+        "analytics",
+        "replay",
+        "--data-dir",
+        d,
+        "--tenant",
+        "acme",
+        "--workers",
+        "2",
+        "--process",
+        "0",
+        "--addresses",
+        &addresses,
+    ]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("2 process(es) x 2 worker(s)"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), single);
+    assert!(
+        peer.0.wait().unwrap().success(),
+        "the peer ends with the run"
+    );
+
+    // Scoped to one device and stream, the same windows of that device.
+    let mut args = vec!["analytics", "replay"];
+    args.extend(scope);
+    let o = hub(&args);
+    let scoped: Vec<&str> = single
+        .lines()
+        .filter(|l| l.contains("\"line-1\""))
+        .collect();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .collect::<Vec<_>>(),
+        scoped
+    );
 
     let mut args = vec!["analytics", "oee"];
     args.extend(scope);
@@ -204,6 +320,24 @@ async fn replay_and_oee_over_stored_history() {
     assert!((q - 5_000.0 / 5_100.0).abs() < 1e-9, "{q}");
     assert!((r["oee"].as_f64().unwrap() - a * p * q).abs() < 1e-12);
     assert_eq!(r["downtime"][1]["reason"], "fault");
+    // Vision rejects the PLC did not count move from good to reject.
+    let mut with_vision = args.clone();
+    with_vision.extend([
+        "--vision-stream",
+        "vision/cam1",
+        "--vision-rule",
+        r#"{"model":"defects","class_ids":[1],"min_score":0.5}"#,
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&hub(&with_vision).stdout).unwrap();
+    assert_eq!(
+        (
+            v["good"].as_u64(),
+            v["reject"].as_u64(),
+            v["vision_reject"].as_u64()
+        ),
+        (Some(4_970), Some(130), Some(30))
+    );
+    assert!((v["quality"].as_f64().unwrap() - 4_970.0 / 5_100.0).abs() < 1e-9);
     args.push("--csv");
     let csv = String::from_utf8_lossy(&hub(&args).stdout).to_string();
     assert!(csv.starts_with("line,shift,"), "{csv}");

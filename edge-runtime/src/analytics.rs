@@ -123,6 +123,7 @@ pub async fn run(
             o.ideal_per_min,
             o.shifts.clone(),
         )
+        .with_vision(o.vision_rejects.clone())
     });
     let oee_every = cfg
         .oee
@@ -168,8 +169,15 @@ pub async fn run(
                 cursors.insert(stream.clone(), seq + 1);
             }
             for (_, ts_ns, payload) in rows {
-                let Payload::Reading(r) = payload else {
-                    continue;
+                let r = match payload {
+                    Payload::Reading(r) => r,
+                    Payload::Detection(d) => {
+                        if let Some(t) = oee.as_mut() {
+                            t.observe_detection(ts_ns / 1_000_000, &d);
+                        }
+                        continue;
+                    }
+                    _ => continue,
                 };
                 let ts_ms = r.source_ts_ns.unwrap_or(ts_ns) / 1_000_000;
                 if let Some(t) = oee.as_mut() {

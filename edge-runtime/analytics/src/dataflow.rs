@@ -6,9 +6,10 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
+use serde::{Deserialize, Serialize};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::{Inspect, Operator, Probe};
+use timely::dataflow::operators::{Exchange as _, Inspect, Operator, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 
 use crate::windows::{Rollup, Sample, WindowSpec, Windows};
@@ -35,7 +36,9 @@ pub struct Output {
 }
 
 /// Where the dataflow runs: threads of this process, or one process of a cluster (timely's
-/// TCP cluster mode; every process runs the same call with its own `process` index).
+/// TCP cluster mode; every process runs the same call with its own `process` index). In a
+/// cluster, process 0 reads the input and every result is gathered back to it, so the other
+/// processes are pure compute and need no access to the data.
 #[derive(Debug, Clone)]
 pub enum Workers {
     Threads(usize),
@@ -68,8 +71,30 @@ impl Workers {
     }
 }
 
+/// What leaves the rollup operator: results, and each worker's late counts once its input ends
+/// (data like the rollups, so a cluster gathers both to process 0).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Emitted {
+    Rollup(Rollup),
+    Late { late: u64, too_late: u64 },
+}
+
+impl Workers {
+    fn gathers(&self) -> bool {
+        matches!(self, Workers::Cluster { .. })
+    }
+
+    /// Whether this process reads the input and receives the results.
+    pub fn is_leader(&self) -> bool {
+        match self {
+            Workers::Threads(_) => true,
+            Workers::Cluster { process, .. } => *process == 0,
+        }
+    }
+}
+
 /// Runs the rollup dataflow over `epochs`. In a cluster the input is read by the first worker
-/// of process 0; every process returns what its own workers emitted.
+/// of process 0, which returns every result and count; the other processes return nothing.
 pub fn run_rollups(
     workers: Workers,
     specs: Vec<WindowSpec>,
@@ -90,7 +115,9 @@ pub fn run_rollups(
 }
 
 /// The dataflow with a streaming input (any iterator of epochs, e.g. a channel) and an output
-/// callback; returns the late and too-late counts of this process's workers.
+/// callback; returns the late and too-late counts (of all workers; in a cluster, on process 0).
+/// `started` is called by every worker of this process once it is up (in a cluster: once every
+/// process has joined), so a caller can time out a cluster that never forms.
 pub fn run_rollups_with<I, F>(
     workers: Workers,
     specs: Vec<WindowSpec>,
@@ -102,18 +129,39 @@ where
     I: IntoIterator<Item = Epoch> + Send + 'static,
     F: Fn(Rollup) + Send + Sync + 'static,
 {
+    run_rollups_started(workers, specs, late_horizon_ms, epochs, emit, || {})
+}
+
+/// [`run_rollups_with`] with a callback run when this process's workers have started.
+pub fn run_rollups_started<I, F, S>(
+    workers: Workers,
+    specs: Vec<WindowSpec>,
+    late_horizon_ms: i64,
+    epochs: I,
+    emit: F,
+    started: S,
+) -> Result<(u64, u64), String>
+where
+    I: IntoIterator<Item = Epoch> + Send + 'static,
+    F: Fn(Rollup) + Send + Sync + 'static,
+    S: Fn() + Send + Sync + 'static,
+{
     let counters = Arc::new(Mutex::new((0u64, 0u64)));
     let source = Arc::new(Mutex::new(Some(epochs)));
     let emit = Arc::new(emit);
     let totals = counters.clone();
+    let gather = workers.gathers();
     let guards = timely::execute(workers.config(), move |worker| {
+        // Every worker reports (the callback is idempotent): a cluster process holds no
+        // worker 0 of its own.
+        started();
         let mut input: InputHandle<u64, CapacityContainerBuilder<Vec<Sample>>> = InputHandle::new();
         let probe = ProbeHandle::new();
         let specs = specs.clone();
         let emit = emit.clone();
         let counters = totals.clone();
         worker.dataflow::<u64, _, _>(|scope| {
-            input
+            let out = input
                 .to_stream(scope)
                 .unary_frontier(Exchange::new(partition), "Rollup", move |_cap, _info| {
                     let mut windows = Windows::new(specs, late_horizon_ms);
@@ -125,7 +173,9 @@ where
                                 corrections.extend(windows.insert(&s));
                             }
                             if !corrections.is_empty() {
-                                output.session(&cap).give_iterator(corrections.into_iter());
+                                output
+                                    .session(&cap)
+                                    .give_iterator(corrections.into_iter().map(Emitted::Rollup));
                             }
                             let earlier = match (cap.least(), held.as_ref()) {
                                 (Some(t), Some(h)) => t < h.time(),
@@ -141,25 +191,34 @@ where
                             None => windows.finish(),
                         };
                         if let Some(cap) = held.as_mut() {
-                            if !closed.is_empty() {
-                                output.session(&*cap).give_iterator(closed.into_iter());
+                            let mut session = output.session(&*cap);
+                            session.give_iterator(closed.into_iter().map(Emitted::Rollup));
+                            if frontier.frontier().is_empty() {
+                                session.give(Emitted::Late {
+                                    late: windows.late,
+                                    too_late: windows.too_late,
+                                });
                             }
+                            drop(session);
                             match frontier.frontier().first() {
                                 Some(&t) if t > *cap.time() => cap.downgrade(&t),
                                 Some(_) => {}
-                                None => {
-                                    held = None;
-                                    let mut c = counters.lock().unwrap_or_else(|p| p.into_inner());
-                                    c.0 += windows.late;
-                                    c.1 += windows.too_late;
-                                }
+                                None => held = None,
                             }
                         }
                     }
                 })
-                .container::<Vec<Rollup>>()
-                .inspect(move |r: &Rollup| emit(r.clone()))
-                .probe_with(&probe);
+                .container::<Vec<Emitted>>();
+            let out = if gather { out.exchange(|_| 0) } else { out };
+            out.inspect(move |e: &Emitted| match e {
+                Emitted::Rollup(r) => emit(r.clone()),
+                Emitted::Late { late, too_late } => {
+                    let mut c = counters.lock().unwrap_or_else(|p| p.into_inner());
+                    c.0 += late;
+                    c.1 += too_late;
+                }
+            })
+            .probe_with(&probe);
         });
         // Only the first worker reads the input; the exchange spreads it by series.
         let mine = if worker.index() == 0 {
@@ -343,19 +402,22 @@ mod tests {
                 })
             })
             .collect();
-        let mut all = Vec::new();
-        let mut late = 0;
-        for h in handles {
-            let o = h.join().unwrap().unwrap();
-            late += o.late;
-            all.extend(o.rollups);
-        }
+        let outputs: Vec<Output> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect();
+        assert!(
+            outputs[1].rollups.is_empty() && outputs[1].late == 0,
+            "results are gathered to process 0"
+        );
+        assert_eq!(outputs[0].late, one.late);
+        assert_eq!(outputs[0].too_late, one.too_late);
+        let [leader, _] = <[Output; 2]>::try_from(outputs).unwrap();
         assert_eq!(
-            latest(all),
+            latest(leader.rollups),
             latest(one.rollups),
             "2 × 2 workers give the 1-worker results"
         );
-        assert_eq!(late, one.late);
     }
 
     #[test]

@@ -67,6 +67,64 @@ pub struct Shift {
     pub ideal_per_min: f64,
 }
 
+/// Which vision results are rejected units: a `Detection` of `model` with a box of one of
+/// `class_ids` at `min_score` or more, or an anomaly score at `anomaly_min` or more. One
+/// detection record (one inspected frame/unit) is at most one reject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisionRejectRule {
+    pub model: String,
+    #[serde(default)]
+    pub class_ids: Vec<u32>,
+    #[serde(default = "half")]
+    pub min_score: f32,
+    #[serde(default)]
+    pub anomaly_min: Option<f32>,
+    /// Whether the PLC's reject counter already counts these units (the vision system drives
+    /// the line's rejector). If not, they were counted good and are moved from good to reject.
+    #[serde(default)]
+    pub counted_by_plc: bool,
+}
+
+fn half() -> f32 {
+    0.5
+}
+
+impl VisionRejectRule {
+    pub fn check(&self) -> Result<(), String> {
+        if self.model.trim().is_empty() {
+            return Err("model is empty (name the model whose detections are rejects)".into());
+        }
+        if self.class_ids.is_empty() && self.anomaly_min.is_none() {
+            return Err(
+                "neither class_ids nor anomaly_min is set, so nothing would count as a reject"
+                    .into(),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.min_score) {
+            return Err(format!("min_score {} is not within 0..=1", self.min_score));
+        }
+        Ok(())
+    }
+
+    pub fn rejects(&self, d: &foodflow_protocol::Detection) -> bool {
+        d.model == self.model
+            && (d
+                .boxes
+                .iter()
+                .any(|b| b.score >= self.min_score && self.class_ids.contains(&b.class_id))
+                || matches!((d.anomaly_score, self.anomaly_min), (Some(s), Some(m)) if s >= m))
+    }
+}
+
+/// Units rejected by vision during a period, and whether the PLC counters include them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VisionRejects<'a> {
+    /// Event times (ms) of the rejected units.
+    pub at_ms: &'a [i64],
+    pub counted_by_plc: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Downtime {
     pub start_ms: i64,
@@ -89,6 +147,9 @@ pub struct ShiftReport {
     pub unplanned_stop_s: f64,
     pub good: u64,
     pub reject: u64,
+    /// Of the rejects, those found by vision inspection.
+    #[serde(default)]
+    pub vision_reject: u64,
     pub availability: f64,
     pub performance: f64,
     pub quality: f64,
@@ -106,8 +167,14 @@ fn delta(prev: u64, now: u64) -> u64 {
 }
 
 /// Computes the report of one shift. `states` and `counts` in time order; the state in force at
-/// the shift's start is the last change before it (unknown counts as unplanned stop).
-pub fn shift_report(shift: &Shift, states: &[StateChange], counts: &[Counts]) -> ShiftReport {
+/// the shift's start is the last change before it (unknown counts as unplanned stop). Vision
+/// rejects inside the shift are part of `reject` (moved from `good` unless the PLC counted them).
+pub fn shift_report(
+    shift: &Shift,
+    states: &[StateChange],
+    counts: &[Counts],
+    vision: VisionRejects<'_>,
+) -> ShiftReport {
     let (s0, s1) = (shift.start_ms, shift.end_ms.max(shift.start_ms));
     let mut current = states
         .iter()
@@ -174,6 +241,16 @@ pub fn shift_report(shift: &Shift, states: &[StateChange], counts: &[Counts]) ->
         }
         base = Some(*c);
     }
+    let vision_reject = vision
+        .at_ms
+        .iter()
+        .filter(|t| **t > s0 && **t <= s1)
+        .count() as u64;
+    if !vision.counted_by_plc {
+        let moved = vision_reject.min(good);
+        good -= moved;
+        reject += moved;
+    }
     let total = (good + reject) as f64;
     let planned_production_s = (s1 - s0 - planned) as f64 / 1000.0;
     let run_s = run as f64 / 1000.0;
@@ -191,6 +268,7 @@ pub fn shift_report(shift: &Shift, states: &[StateChange], counts: &[Counts]) ->
         unplanned_stop_s: unplanned as f64 / 1000.0,
         good,
         reject,
+        vision_reject,
         availability,
         performance,
         quality,
@@ -203,10 +281,10 @@ impl ShiftReport {
     /// CSV for spreadsheets: a summary row, then one row per downtime event.
     pub fn to_csv(&self) -> String {
         let mut out = String::from(
-            "line,shift,start_ms,end_ms,planned_production_s,run_s,planned_stop_s,unplanned_stop_s,good,reject,availability,performance,quality,oee\n",
+            "line,shift,start_ms,end_ms,planned_production_s,run_s,planned_stop_s,unplanned_stop_s,good,reject,vision_reject,availability,performance,quality,oee\n",
         );
         out.push_str(&format!(
-            "{},{},{},{},{:.3},{:.3},{:.3},{:.3},{},{},{:.6},{:.6},{:.6},{:.6}\n\n",
+            "{},{},{},{},{:.3},{:.3},{:.3},{:.3},{},{},{},{:.6},{:.6},{:.6},{:.6}\n\n",
             csv(&self.line),
             csv(&self.shift),
             self.start_ms,
@@ -217,6 +295,7 @@ impl ShiftReport {
             self.unplanned_stop_s,
             self.good,
             self.reject,
+            self.vision_reject,
             self.availability,
             self.performance,
             self.quality,
@@ -305,7 +384,9 @@ pub struct OeeTracker {
     pub reject_tag: String,
     pub ideal_per_min: f64,
     pub shifts: Vec<ShiftPlan>,
+    pub vision: Option<VisionRejectRule>,
     states: Vec<StateChange>,
+    vision_rejects: Vec<i64>,
     counts: Vec<Counts>,
     good: Option<u64>,
     reject: Option<u64>,
@@ -329,7 +410,9 @@ impl OeeTracker {
             reject_tag,
             ideal_per_min,
             shifts,
+            vision: None,
             states: Vec::new(),
+            vision_rejects: Vec::new(),
             counts: Vec::new(),
             good: None,
             reject: None,
@@ -370,7 +453,23 @@ impl OeeTracker {
         }
     }
 
-    fn report(&self, name: &str, start: i64, end: i64) -> ShiftReport {
+    /// Counts rejects from vision results when a rule is set.
+    pub fn with_vision(mut self, rule: Option<VisionRejectRule>) -> Self {
+        self.vision = rule;
+        self
+    }
+
+    /// Feeds one vision result; returns whether it counted as a rejected unit.
+    pub fn observe_detection(&mut self, ts_ms: i64, d: &foodflow_protocol::Detection) -> bool {
+        let hit = self.vision.as_ref().is_some_and(|r| r.rejects(d));
+        if hit {
+            self.vision_rejects.push(ts_ms);
+        }
+        hit
+    }
+
+    /// The report of the period [start, end) under `name`, from what was observed.
+    pub fn report(&self, name: &str, start: i64, end: i64) -> ShiftReport {
         let mut states = self.states.clone();
         states.sort_by_key(|s| s.ts_ms);
         let mut counts = self.counts.clone();
@@ -385,6 +484,10 @@ impl OeeTracker {
             },
             &states,
             &counts,
+            VisionRejects {
+                at_ms: &self.vision_rejects,
+                counted_by_plc: self.vision.as_ref().is_some_and(|v| v.counted_by_plc),
+            },
         )
     }
 
@@ -413,6 +516,7 @@ impl OeeTracker {
         if let Some(i) = last_count_before {
             self.counts.drain(..i);
         }
+        self.vision_rejects.retain(|t| *t >= keep_from);
         (ended, so_far)
     }
 }
@@ -420,6 +524,7 @@ impl OeeTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use foodflow_protocol::{BoundingBox, Detection};
 
     const MIN: i64 = 60_000;
 
@@ -479,7 +584,7 @@ mod tests {
                 reject: 100,
             },
         ];
-        let r = shift_report(&shift, &states, &counts);
+        let r = shift_report(&shift, &states, &counts, VisionRejects::default());
         assert_eq!(r.planned_stop_s, 30.0 * 60.0);
         assert_eq!(r.unplanned_stop_s, 45.0 * 60.0);
         assert_eq!(r.planned_production_s, 450.0 * 60.0);
@@ -507,6 +612,140 @@ mod tests {
                 .starts_with("line1,early,0,28800000,27000.000,24300.000")
         );
         assert!(csv.contains(",false,Fault,filler jam"));
+    }
+
+    fn detection(model: &str, class_id: u32, score: f32, anomaly: Option<f32>) -> Detection {
+        Detection {
+            model: model.into(),
+            version: "1".into(),
+            boxes: vec![BoundingBox {
+                x: 0.0,
+                y: 0.0,
+                w: 1.0,
+                h: 1.0,
+                class_id,
+                score,
+            }],
+            anomaly_score: anomaly,
+            frame_ref: None,
+        }
+    }
+
+    #[test]
+    fn vision_rejects_enter_quality() {
+        let rule = VisionRejectRule {
+            model: "defects".into(),
+            class_ids: vec![1, 2],
+            min_score: 0.6,
+            anomaly_min: Some(0.8),
+            counted_by_plc: false,
+        };
+        rule.check().unwrap();
+        assert!(rule.rejects(&detection("defects", 1, 0.7, None)));
+        assert!(
+            !rule.rejects(&detection("defects", 1, 0.5, None)),
+            "low score"
+        );
+        assert!(
+            !rule.rejects(&detection("defects", 0, 0.9, None)),
+            "class 0 is good"
+        );
+        assert!(
+            !rule.rejects(&detection("other", 1, 0.9, None)),
+            "other model"
+        );
+        assert!(
+            rule.rejects(&detection("defects", 0, 0.9, Some(0.85))),
+            "anomalous"
+        );
+        assert!(
+            VisionRejectRule {
+                class_ids: vec![],
+                anomaly_min: None,
+                ..rule.clone()
+            }
+            .check()
+            .is_err()
+        );
+
+        // One hour, running throughout; the PLC counts 6,000 good and 60 rejects; vision
+        // rejects 40 units in the hour (and one just after it).
+        let shift = Shift {
+            line: "line1".into(),
+            name: "h".into(),
+            start_ms: 0,
+            end_ms: 60 * MIN,
+            ideal_per_min: 110.0,
+        };
+        let states = vec![change(-1, LineState::Running, None)];
+        let counts = vec![
+            Counts {
+                ts_ms: -MIN,
+                good: 0,
+                reject: 0,
+            },
+            Counts {
+                ts_ms: 60 * MIN,
+                good: 6_000,
+                reject: 60,
+            },
+        ];
+        let mut at: Vec<i64> = (0..40).map(|i| i * MIN + 1).collect();
+        at.push(61 * MIN);
+        let moved = shift_report(
+            &shift,
+            &states,
+            &counts,
+            VisionRejects {
+                at_ms: &at,
+                counted_by_plc: false,
+            },
+        );
+        assert_eq!(
+            (moved.good, moved.reject, moved.vision_reject),
+            (5_960, 100, 40)
+        );
+        assert!((moved.quality - 5_960.0 / 6_060.0).abs() < 1e-12);
+        let counted = shift_report(
+            &shift,
+            &states,
+            &counts,
+            VisionRejects {
+                at_ms: &at,
+                counted_by_plc: true,
+            },
+        );
+        assert_eq!(
+            (counted.good, counted.reject, counted.vision_reject),
+            (6_000, 60, 40)
+        );
+        assert!(
+            counted
+                .to_csv()
+                .lines()
+                .nth(1)
+                .unwrap()
+                .contains(",6000,60,40,")
+        );
+
+        // The live tracker feeds the same rule from detection records.
+        let mut t = OeeTracker::new(
+            "line1".into(),
+            "state".into(),
+            "good".into(),
+            "reject".into(),
+            110.0,
+            vec![ShiftPlan {
+                name: "day".into(),
+                start: "00:00".into(),
+                end: "23:59".into(),
+            }],
+        )
+        .with_vision(Some(rule));
+        assert!(t.observe_detection(5, &detection("defects", 2, 0.9, None)));
+        assert!(!t.observe_detection(6, &detection("defects", 0, 0.9, None)));
+        let (_, so_far) = t.tick(MIN);
+        assert_eq!(so_far.unwrap().vision_reject, 1);
     }
 
     #[test]

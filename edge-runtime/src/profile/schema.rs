@@ -68,6 +68,9 @@ pub struct OeeSection {
     /// first report after their end).
     #[serde(default = "default_oee_every")]
     pub report_every: Duration,
+    /// Which vision detections are rejected units (they enter quality).
+    #[serde(default)]
+    pub vision_rejects: Option<foodflow_analytics::oee::VisionRejectRule>,
 }
 
 fn default_oee_every() -> Duration {

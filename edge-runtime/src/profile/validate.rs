@@ -266,6 +266,11 @@ pub fn validate(p: &Profile) -> Vec<Issue> {
                 ));
             }
         }
+        if let Some(v) = &o.vision_rejects
+            && let Err(e) = v.check()
+        {
+            out.push((vec![k("analytics"), k("oee"), k("vision_rejects")], e));
+        }
     }
     if let Some(u) = &p.uplink
         && !u.gateway.starts_with("https://")
