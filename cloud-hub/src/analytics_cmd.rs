@@ -71,7 +71,12 @@ pub struct ReplayArgs<'a> {
     pub to_ns: i64,
     pub workers: Workers,
     pub watermark_delay_ms: i64,
+    /// Also append the windows as `Rollup` records to each device's [`ROLLUP_STREAM`].
+    pub store: bool,
 }
+
+/// Where `replay --store` puts the recomputed windows of a device.
+pub const ROLLUP_STREAM: &str = "hub/rollups";
 
 /// How long a cluster process waits for the others before giving up.
 pub const CLUSTER_JOIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -195,6 +200,25 @@ pub fn replay(a: ReplayArgs<'_>, out: &mut dyn Write) -> Result<()> {
             rollup,
         };
         writeln!(out, "{}", serde_json::to_string(&w)?)?;
+    }
+    if a.store {
+        let target = StreamId::new(ROLLUP_STREAM)?;
+        let now = foodflow_protocol::time::now_ns();
+        let mut stored = 0;
+        for chunk in rows.chunk_by(|x, y| x.0 == y.0) {
+            let device = DeviceId::new(chunk[0].0)?;
+            let items: Vec<(i64, Payload)> = chunk
+                .iter()
+                .map(|(_, _, r)| (now, r.clone().into_payload()))
+                .collect();
+            stored += view.append(
+                &device,
+                &target,
+                foodflow_protocol::PriorityClass::Operational,
+                &items,
+            )?;
+        }
+        eprintln!("replay: {stored} Rollup records stored in {ROLLUP_STREAM} of each device");
     }
     eprintln!(
         "replay: {} windows from {total} records of {} stream(s) in {:.2} s on {described}; \

@@ -113,6 +113,9 @@ enum AnalyticsCmd {
         /// How far event time may be out of order in storage before windows close.
         #[arg(long, default_value_t = 60_000)]
         watermark_delay_ms: i64,
+        /// Also store the windows as Rollup records in each device's `hub/rollups` stream.
+        #[arg(long)]
+        store: bool,
     },
     /// A compute-only process of a replay cluster: joins `analytics replay --process 0` and
     /// the other peers; reads no store.
@@ -292,6 +295,7 @@ fn analytics_run(cmd: AnalyticsCmd, out: &mut dyn std::io::Write) -> Result<()> 
             workers,
             cluster,
             watermark_delay_ms,
+            store,
         } => analytics_cmd::replay(
             analytics_cmd::ReplayArgs {
                 data_dir: &data_dir,
@@ -302,6 +306,7 @@ fn analytics_run(cmd: AnalyticsCmd, out: &mut dyn std::io::Write) -> Result<()> 
                 to_ns: time_arg("to", &to, i64::MAX)?,
                 workers: cluster.workers(workers)?,
                 watermark_delay_ms,
+                store,
             },
             out,
         ),

@@ -54,6 +54,26 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A running hub on `port` (the store is single-process: stop it before the CLI opens it).
+fn serve(port: u16, data: &str, pki: &str) -> Kill {
+    let k = Kill(
+        Command::new(HUB)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--admin", &format!("127.0.0.1:{}", free_port())])
+            .args(["--data-dir", data, "--pki-dir", pki])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let up = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(up, "hub did not start");
+    k
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_and_oee_over_stored_history() {
     let dir = tempfile::tempdir().unwrap();
@@ -72,16 +92,7 @@ async fn replay_and_oee_over_stored_history() {
         "acme",
     ]);
     let port = free_port();
-    let server = Kill(
-        Command::new(HUB)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--admin", &format!("127.0.0.1:{}", free_port())])
-            .args(["--data-dir", d, "--pki-dir", p])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let server = serve(port, d, p);
     let t0: i64 = 1_795_341_600_000_000_000; // 2026-11-22T10:00:00Z
     let mut items = Vec::new();
     // Oven: 3 s, 10 readings a second: 190/191 alternating, then 210, then 190/191.
@@ -170,11 +181,6 @@ async fn replay_and_oee_over_stored_history() {
             },
         ],
     };
-    let up = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    assert!(up, "hub did not start");
     let c = SyncClient::new(
         &format!("https://127.0.0.1:{port}"),
         &TlsFiles::in_dir(&pki, "loader"),
@@ -286,6 +292,21 @@ async fn replay_and_oee_over_stored_history() {
             .collect::<Vec<_>>(),
         scoped
     );
+
+    // --store keeps the windows as Rollup records, one per window, in each device's hub/rollups.
+    let mut args = vec!["analytics", "replay", "--store"];
+    args.extend(scope);
+    hub(&args);
+    let server = serve(port, d, p);
+    let streams = c.get_json("/v1/devices/line-1/streams").await.unwrap();
+    let stored = streams
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stream"] == "hub/rollups")
+        .unwrap_or_else(|| panic!("no hub/rollups in {streams}"));
+    assert_eq!(stored["records"].as_u64(), Some(scoped.len() as u64));
+    drop(server);
 
     let mut args = vec!["analytics", "oee"];
     args.extend(scope);

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use foodflow_analytics::alarms::{AlarmEvent, Alarms, Level, Transition};
 use foodflow_analytics::oee::OeeTracker;
-use foodflow_analytics::{Epoch, LiveRollups, Rollup, Sample, WindowSpec};
+use foodflow_analytics::{Epoch, LiveRollups, Sample, WindowSpec};
 use foodflow_protocol::{Event, Payload, PriorityClass, Severity, StreamId, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -30,22 +30,6 @@ pub const OEE_STREAM: &str = "analytics/oee";
 /// Without new samples for this long, event time is taken to advance with the wall clock, so
 /// the windows of a source that went quiet still close.
 const IDLE_MS: i64 = 5_000;
-
-fn rollup_payload(r: Rollup) -> Payload {
-    Payload::Rollup(foodflow_protocol::Rollup {
-        tag: r.series,
-        window_start_ns: r.start_ms.saturating_mul(1_000_000),
-        window_end_ns: r.end_ms.saturating_mul(1_000_000),
-        count: r.count,
-        min: r.min,
-        max: r.max,
-        mean: r.mean,
-        stddev: r.stddev,
-        last: r.last,
-        revision: r.revision,
-        late: r.late,
-    })
-}
 
 fn alarm_payload(e: &AlarmEvent) -> Payload {
     let name = match e.transition {
@@ -216,7 +200,7 @@ pub async fn run(
             let out: Vec<(i64, Payload)> = live
                 .take()
                 .into_iter()
-                .map(|r| (now_ns(), rollup_payload(r)))
+                .map(|r| (now_ns(), r.into_payload()))
                 .collect();
             if !out.is_empty() {
                 rollups_total.fetch_add(out.len() as u64, Ordering::Relaxed);
@@ -289,7 +273,7 @@ pub async fn run(
         );
         let out: Vec<(i64, Payload)> = rest
             .into_iter()
-            .map(|r| (now_ns(), rollup_payload(r)))
+            .map(|r| (now_ns(), r.into_payload()))
             .collect();
         if !out.is_empty() {
             let _ = journal

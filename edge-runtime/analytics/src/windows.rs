@@ -58,6 +58,25 @@ pub struct Rollup {
     pub late: u64,
 }
 
+impl Rollup {
+    /// The wire form (ns, the series as the tag): what the edge journals and the hub stores.
+    pub fn into_payload(self) -> foodflow_protocol::Payload {
+        foodflow_protocol::Payload::Rollup(foodflow_protocol::Rollup {
+            tag: self.series,
+            window_start_ns: self.start_ms.saturating_mul(1_000_000),
+            window_end_ns: self.end_ms.saturating_mul(1_000_000),
+            count: self.count,
+            min: self.min,
+            max: self.max,
+            mean: self.mean,
+            stddev: self.stddev,
+            last: self.last,
+            revision: self.revision,
+            late: self.late,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Acc {
     count: u64,
