@@ -24,6 +24,7 @@ use crate::store::{RecordStore, SeqRange, StoreError};
 pub struct AppState {
     pub store: Arc<dyn RecordStore>,
     pub alarms: Arc<HubAlarms>,
+    pub trace: Arc<crate::trace::Traceability>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
 }
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/devices/{id}/streams", get(get_streams))
         .route("/v1/devices/{id}/streams/{*rest}", get(get_stream_data))
+        .merge(crate::trace::api::routes())
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .with_state(state)
 }
@@ -61,10 +63,36 @@ fn refusal(status: StatusCode, reason: &str, message: String) -> Response {
 }
 
 /// An API refusal: status and the JSON body every client can read.
-struct ApiError {
-    status: StatusCode,
-    reason: String,
-    message: String,
+pub(crate) struct ApiError {
+    pub status: StatusCode,
+    pub reason: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, reason: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            reason: reason.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "hub store");
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "storage", e.to_string())
+    }
+}
+
+/// Runs store work off the async threads; a panic there is a 503, not a dropped connection.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Read(e.to_string()).into()))
 }
 
 impl IntoResponse for ApiError {
@@ -73,7 +101,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn bad_request(message: String) -> ApiError {
+pub(crate) fn bad_request(message: String) -> ApiError {
     ApiError {
         status: StatusCode::BAD_REQUEST,
         reason: "malformed".into(),
@@ -126,6 +154,9 @@ async fn post_batch(
     let tenant = peer.identity.tenant.clone();
     let records = batch.len() as u64;
     let alarms = s.alarms.clone();
+    let trace = s.trace.clone();
+    let (actor, from) = (peer.identity.uri(), peer.addr.to_string());
+    let metrics = s.metrics.clone();
     let alarm_events = s.metrics.counter(
         "foodflow_hub_alarm_events_total",
         "Alarm events raised by tenant rules at the hub",
@@ -140,6 +171,17 @@ async fn post_batch(
             }
             Err(e) => tracing::error!(%tenant, error = %e, "alarm evaluation failed"),
         }
+        // Lot events from plants become FoodGraph events; the raw record is kept either way.
+        crate::trace::ingest_trace_records(
+            &trace,
+            store.as_ref(),
+            &tenant,
+            &batch.segments,
+            &c.before,
+            &actor,
+            &from,
+            &metrics,
+        );
         Ok(c)
     })
     .await;
@@ -261,7 +303,7 @@ pub struct DataQuery {
     tag: Option<String>,
 }
 
-fn parse_time(s: &str) -> Option<i64> {
+pub(crate) fn parse_time(s: &str) -> Option<i64> {
     s.parse::<i64>()
         .ok()
         .or_else(|| foodflow_protocol::time::parse_rfc3339(s))

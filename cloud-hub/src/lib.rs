@@ -7,5 +7,7 @@
 pub mod alarms;
 pub mod analytics_cmd;
 pub mod api;
+pub mod audit;
 pub mod series;
 pub mod store;
+pub mod trace;

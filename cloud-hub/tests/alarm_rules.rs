@@ -1,7 +1,9 @@
 //! Tenant alarm rules at the hub: managed over the API by the tenant's gateway, evaluated on
 //! every newly ingested reading, events stored in `hub/alarms` of the device.
 
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use foodflow_protocol::batch::Entry;
@@ -10,29 +12,7 @@ use foodflow_protocol::{
 };
 use foodflow_transport::SyncClient;
 use foodflow_transport::tls::TlsFiles;
-
-const HUB: &str = env!("CARGO_BIN_EXE_foodflow-hub");
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn hub(args: &[&str]) {
-    let o = Command::new(HUB).args(args).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{Body, HUB, Kill, curl, free_port, hub};
 
 fn batch(values: &[(u64, f64)]) -> Vec<u8> {
     Batch {
@@ -61,35 +41,6 @@ fn batch(values: &[(u64, f64)]) -> Vec<u8> {
         }],
     }
     .encode(1)
-}
-
-/// PUT/DELETE through curl (the client under test for uploads is ours; this keeps it honest
-/// that the rule API is plain HTTPS JSON).
-fn curl(
-    method: &str,
-    url: &str,
-    pki: &std::path::Path,
-    who: &str,
-    body: Option<&str>,
-) -> (u16, String) {
-    let mut c = Command::new("curl");
-    c.args(["-sS", "--http2", "-X", method, "-w", "\n%{http_code}"])
-        .args(["--cacert", &pki.join("ca.pem").display().to_string()])
-        .args([
-            "--cert",
-            &pki.join(format!("{who}.pem")).display().to_string(),
-        ])
-        .args([
-            "--key",
-            &pki.join(format!("{who}.key")).display().to_string(),
-        ]);
-    if let Some(b) = body {
-        c.args(["-H", "content-type: application/json", "--data", b]);
-    }
-    let o = c.arg(url).output().expect("curl");
-    let text = String::from_utf8_lossy(&o.stdout).to_string();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -137,12 +88,12 @@ async fn tenant_rules_raise_alarms_on_ingest() {
     let rule = r#"{"name":"oven-high","series":"line-1/oven","condition":{"kind":"above","limit":200,"hysteresis":5},"level":"critical"}"#;
 
     assert_eq!(
-        curl("PUT", &rule_url, &pki, "line-1", Some(rule)).0,
+        curl("PUT", &rule_url, &pki, "line-1", Body::Json(rule)).0,
         403,
         "devices do not manage rules"
     );
     let bad = rule.replace("line-1/oven", "oven");
-    let (code, body) = curl("PUT", &rule_url, &pki, "site", Some(&bad));
+    let (code, body) = curl("PUT", &rule_url, &pki, "site", Body::Json(&bad));
     assert_eq!(code, 400);
     assert!(body.contains("<device>/<tag>"), "{body}");
     assert_eq!(
@@ -151,18 +102,21 @@ async fn tenant_rules_raise_alarms_on_ingest() {
             &format!("{base}/v1/analytics/alarm-rules/other"),
             &pki,
             "site",
-            Some(rule)
+            Body::Json(rule)
         )
         .0,
         400
     );
-    assert_eq!(curl("PUT", &rule_url, &pki, "site", Some(rule)).0, 200);
+    assert_eq!(
+        curl("PUT", &rule_url, &pki, "site", Body::Json(rule)).0,
+        200
+    );
     let (code, listed) = curl(
         "GET",
         &format!("{base}/v1/analytics/alarm-rules"),
         &pki,
         "site",
-        None,
+        Body::None,
     );
     assert_eq!(code, 200);
     assert!(listed.contains("oven-high"));
@@ -199,8 +153,8 @@ async fn tenant_rules_raise_alarms_on_ingest() {
         "{msg}"
     );
 
-    assert_eq!(curl("DELETE", &rule_url, &pki, "site", None).0, 204);
-    assert_eq!(curl("DELETE", &rule_url, &pki, "site", None).0, 404);
+    assert_eq!(curl("DELETE", &rule_url, &pki, "site", Body::None).0, 204);
+    assert_eq!(curl("DELETE", &rule_url, &pki, "site", Body::None).0, 404);
     // Without the rule, a new excursion raises nothing.
     let more: Vec<(u64, f64)> = (31..=40).map(|i| (i, 250.0)).collect();
     device.upload(batch(&more)).await.unwrap();

@@ -1,6 +1,8 @@
 //! `foodflow-hub analytics replay|oee` over history ingested through the real hub over mTLS.
 
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use foodflow_protocol::batch::Entry;
@@ -10,27 +12,9 @@ use foodflow_protocol::{
 };
 use foodflow_transport::SyncClient;
 use foodflow_transport::tls::TlsFiles;
+use support::{HUB, Kill, free_port, hub, serve};
 
-const HUB: &str = env!("CARGO_BIN_EXE_foodflow-hub");
 const MIN_NS: i64 = 60_000_000_000;
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn hub(args: &[&str]) -> std::process::Output {
-    let o = Command::new(HUB).args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "foodflow-hub {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
 
 fn reading(tag: &str, ts: i64, value: Value) -> (i64, Payload) {
     (
@@ -44,34 +28,6 @@ fn reading(tag: &str, ts: i64, value: Value) -> (i64, Payload) {
             origin_id: None,
         }),
     )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running hub on `port` (the store is single-process: stop it before the CLI opens it).
-fn serve(port: u16, data: &str, pki: &str) -> Kill {
-    let k = Kill(
-        Command::new(HUB)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--admin", &format!("127.0.0.1:{}", free_port())])
-            .args(["--data-dir", data, "--pki-dir", pki])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let up = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    assert!(up, "hub did not start");
-    k
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,6 +9,7 @@ use foodflow_transport::TenantId;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{Committed, RecordStore, SeqRange, StoreError, StreamInfo, TenantStore};
+use crate::audit::chain::{Draft, Entry};
 
 type RecKey<'a> = (&'a str, &'a str, &'a str, u64);
 const RECORDS: TableDefinition<RecKey, &[u8]> = TableDefinition::new("records");
@@ -19,6 +20,10 @@ type Head = (u64, u64, u8, i64);
 const HEADS: TableDefinition<HeadKey, Head> = TableDefinition::new("heads");
 /// (tenant, key) → value
 const SETTINGS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("settings");
+/// (tenant, seq) → EPCIS event (FoodGraph JSON), in capture order.
+const EPCIS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("epcis");
+/// (tenant, seq) → audit entry (JSON), hash-chained per tenant.
+const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("audit");
 
 pub struct EmbeddedStore {
     db: Database,
@@ -72,6 +77,8 @@ impl EmbeddedStore {
         tx.open_table(RECORDS).map_err(|e| open(e.to_string()))?;
         tx.open_table(HEADS).map_err(|e| open(e.to_string()))?;
         tx.open_table(SETTINGS).map_err(|e| open(e.to_string()))?;
+        tx.open_table(EPCIS).map_err(|e| open(e.to_string()))?;
+        tx.open_table(AUDIT).map_err(|e| open(e.to_string()))?;
         tx.commit().map_err(|e| open(e.to_string()))?;
         Ok(Self { db })
     }
@@ -290,6 +297,46 @@ impl TenantStore for Tenant<'_> {
         tx.commit().map_err(wr)
     }
 
+    fn capture_epcis(
+        &self,
+        events: &[Vec<u8>],
+        audit: &mut dyn FnMut(u64) -> Draft,
+        ts_ns: i64,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let t = self.tenant.as_str();
+        let mut tx = self.db.begin_write().map_err(wr)?;
+        tx.set_durability(Durability::Immediate).map_err(wr)?;
+        let mut drafts = Vec::with_capacity(events.len());
+        {
+            let mut table = tx.open_table(EPCIS).map_err(wr)?;
+            let mut seq = last_seq(&table, t)?;
+            for e in events {
+                seq += 1;
+                table.insert((t, seq), e.as_slice()).map_err(wr)?;
+                drafts.push(audit(seq));
+            }
+        }
+        let entries = chain_into(&tx, t, drafts, ts_ns)?;
+        tx.commit().map_err(wr)?;
+        Ok(entries)
+    }
+
+    fn audit_append(&self, drafts: Vec<Draft>, ts_ns: i64) -> Result<Vec<Entry>, StoreError> {
+        let mut tx = self.db.begin_write().map_err(wr)?;
+        tx.set_durability(Durability::Immediate).map_err(wr)?;
+        let entries = chain_into(&tx, self.tenant.as_str(), drafts, ts_ns)?;
+        tx.commit().map_err(wr)?;
+        Ok(entries)
+    }
+
+    fn epcis_raw(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        raw_range(self.db, EPCIS, self.tenant.as_str(), from, limit)
+    }
+
+    fn audit_raw(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        raw_range(self.db, AUDIT, self.tenant.as_str(), from, limit)
+    }
+
     fn delete_setting(&self, key: &str) -> Result<bool, StoreError> {
         let mut tx = self.db.begin_write().map_err(wr)?;
         tx.set_durability(Durability::Immediate).map_err(wr)?;
@@ -345,6 +392,88 @@ impl TenantStore for Tenant<'_> {
         }
         Ok(())
     }
+}
+
+type SeqTable = TableDefinition<'static, (&'static str, u64), &'static [u8]>;
+
+fn last_seq<T: ReadableTable<(&'static str, u64), &'static [u8]>>(
+    table: &T,
+    tenant: &str,
+) -> Result<u64, StoreError> {
+    Ok(table
+        .range((tenant, 0)..=(tenant, u64::MAX))
+        .map_err(rd)?
+        .next_back()
+        .transpose()
+        .map_err(rd)?
+        .map(|(k, _)| k.value().1)
+        .unwrap_or(0))
+}
+
+/// Appends drafts to the tenant's audit chain inside `tx`: the chain head is read in the same
+/// transaction, so concurrent writers cannot fork it.
+fn chain_into(
+    tx: &redb::WriteTransaction,
+    tenant: &str,
+    drafts: Vec<Draft>,
+    ts_ns: i64,
+) -> Result<Vec<Entry>, StoreError> {
+    let mut table = tx.open_table(AUDIT).map_err(wr)?;
+    let mut head: Option<(u64, String)> = {
+        let last = table
+            .range((tenant, 0)..=(tenant, u64::MAX))
+            .map_err(rd)?
+            .next_back()
+            .transpose()
+            .map_err(rd)?
+            .map(|(k, v)| (k.value().1, v.value().to_vec()));
+        match last {
+            None => None,
+            Some((seq, bytes)) => {
+                let e: Entry = serde_json::from_slice(&bytes).map_err(|e| {
+                    StoreError::Write(format!(
+                        "the last audit entry ({seq}) of tenant {tenant} is unreadable ({e}); \
+                         run `foodflow-hub audit verify` — nothing is appended to a broken chain"
+                    ))
+                })?;
+                Some((seq, e.hash))
+            }
+        }
+    };
+    let mut out = Vec::with_capacity(drafts.len());
+    for d in drafts {
+        let e = crate::audit::chain::chain(head.as_ref().map(|(s, h)| (*s, h.as_str())), ts_ns, d);
+        let bytes = serde_json::to_vec(&e).map_err(wr)?;
+        table
+            .insert((tenant, e.seq), bytes.as_slice())
+            .map_err(wr)?;
+        head = Some((e.seq, e.hash.clone()));
+        out.push(e);
+    }
+    Ok(out)
+}
+
+fn raw_range(
+    db: &Database,
+    def: SeqTable,
+    tenant: &str,
+    from: u64,
+    limit: usize,
+) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    let rx = db.begin_read().map_err(rd)?;
+    let table = rx.open_table(def).map_err(rd)?;
+    let mut out = Vec::new();
+    for kv in table
+        .range((tenant, from)..=(tenant, u64::MAX))
+        .map_err(rd)?
+    {
+        if out.len() >= limit {
+            break;
+        }
+        let (k, v) = kv.map_err(rd)?;
+        out.push((k.value().1, v.value().to_vec()));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ use foodflow_protocol::{DeviceId, PriorityClass, Record, Segment, StreamId, Stre
 use foodflow_transport::TenantId;
 use serde::Serialize;
 
+use crate::audit::chain::{Draft, Entry};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("hub store at {path}: {why}; check the directory and free disk space")]
@@ -86,6 +88,21 @@ pub trait TenantStore {
         class: PriorityClass,
         items: &[(i64, foodflow_protocol::Payload)],
     ) -> Result<u64, StoreError>;
+    /// Appends EPCIS events (regulated records) and, in the same transaction, one audit entry
+    /// per event (`audit` gets the event's seq). Returns the chained audit entries.
+    fn capture_epcis(
+        &self,
+        events: &[Vec<u8>],
+        audit: &mut dyn FnMut(u64) -> Draft,
+        ts_ns: i64,
+    ) -> Result<Vec<Entry>, StoreError>;
+    /// Appends audit entries for other regulated writes.
+    fn audit_append(&self, drafts: Vec<Draft>, ts_ns: i64) -> Result<Vec<Entry>, StoreError>;
+    /// Stored EPCIS events from `from` (seq, bytes), at most `limit`.
+    fn epcis_raw(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+    /// Stored audit entries from `from` (seq, bytes) — raw, so verification can name an
+    /// unreadable entry instead of failing.
+    fn audit_raw(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
     /// Tenant settings (alarm rules …) by key.
     fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
     fn delete_setting(&self, key: &str) -> Result<bool, StoreError>;

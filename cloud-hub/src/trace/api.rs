@@ -1,0 +1,488 @@
+//! FoodGraph and audit endpoints. Callers are the tenant's systems (gateway certificates);
+//! every answer is computed from the caller's tenant only — the tenant comes from the
+//! certificate, never from the request.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use foodflow_foodgraph::balance::{self, Tolerance};
+use foodflow_foodgraph::fsma::{self, Filter};
+use foodflow_foodgraph::{CaptureError, Direction, TraceQuery, parse_capture, recall, risk};
+use foodflow_transport::Role;
+use foodflow_transport::server::Peer;
+use serde::Deserialize;
+
+use crate::api::{ApiError, AppState, bad_request, blocking, parse_time};
+use crate::audit;
+
+/// Events per capture request (a larger document is split by the sender).
+pub const MAX_CAPTURE_EVENTS: usize = 10_000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/epcis/capture", post(capture))
+        .route("/v1/trace/{direction}", get(trace))
+        .route("/v1/recall", post(recall_sim))
+        .route("/v1/risk", post(risk_paths))
+        .route("/v1/mass-balance", get(mass_balance))
+        .route("/v1/fsma204/export", get(fsma_export))
+        .route("/v1/audit/verify", get(audit_verify))
+        .route("/v1/audit/entries", get(audit_entries))
+        .route("/v1/audit/proof/{seq}", get(audit_proof))
+}
+
+fn tenant_system(peer: &Peer) -> Result<(), ApiError> {
+    match peer.identity.role {
+        Role::Gateway => Ok(()),
+        _ => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "{} may not use traceability: it needs a gateway certificate of the tenant",
+                peer.identity
+            ),
+        )),
+    }
+}
+
+fn reply<T: serde::Serialize>(r: Result<T, ApiError>) -> Response {
+    match r {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn time_param(name: &str, v: &Option<String>, default: i64) -> Result<i64, ApiError> {
+    match v {
+        None => Ok(default),
+        Some(s) => parse_time(s)
+            .ok_or_else(|| bad_request(format!("`{name}` {s:?} is neither RFC 3339 nor UTC ns"))),
+    }
+}
+
+async fn capture(
+    State(s): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    body: Bytes,
+) -> Response {
+    if let Err(e) = tenant_system(&peer) {
+        return e.into_response();
+    }
+    let m = s.metrics.clone();
+    let events = match parse_capture(&body, MAX_CAPTURE_EVENTS) {
+        Ok(ev) => ev,
+        Err(e) => {
+            m.counter(
+                "foodflow_hub_epcis_refused_total",
+                "EPCIS capture requests refused (invalid)",
+                &[],
+            )
+            .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(peer = %peer.identity, "EPCIS capture refused: {e}");
+            let errors = match &e {
+                CaptureError::Invalid(list) => serde_json::to_value(list).unwrap_or_default(),
+                _ => serde_json::Value::Array(Vec::new()),
+            };
+            let status = match e {
+                CaptureError::TooMany { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return (
+                status,
+                axum::Json(serde_json::json!({
+                    "reason": "epcis_invalid",
+                    "message": format!("{e}; nothing of this capture was stored"),
+                    "errors": errors,
+                })),
+            )
+                .into_response();
+        }
+    };
+    let (store, trace) = (s.store.clone(), s.trace.clone());
+    let tenant = peer.identity.tenant.clone();
+    let (actor, from) = (peer.identity.uri(), peer.addr.to_string());
+    let r =
+        blocking(move || Ok(trace.capture(store.as_ref(), &tenant, events, &actor, &from)?)).await;
+    if let Ok(c) = &r {
+        m.counter(
+            "foodflow_hub_epcis_captured_total",
+            "EPCIS events stored",
+            &[],
+        )
+        .fetch_add(c.captured as u64, Ordering::Relaxed);
+        m.counter(
+            "foodflow_hub_epcis_duplicate_total",
+            "EPCIS events captured again and skipped",
+            &[],
+        )
+        .fetch_add(c.duplicates as u64, Ordering::Relaxed);
+    }
+    reply(r)
+}
+
+#[derive(Debug, Deserialize)]
+struct TraceParams {
+    id: Option<String>,
+    depth: Option<u32>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn query(
+    direction: Direction,
+    depth: Option<u32>,
+    from: &Option<String>,
+    to: &Option<String>,
+) -> Result<TraceQuery, ApiError> {
+    Ok(TraceQuery {
+        direction,
+        max_depth: depth.unwrap_or(10).min(100),
+        from_ns: time_param("from", from, i64::MIN)?,
+        to_ns: time_param("to", to, i64::MAX)?,
+    })
+}
+
+fn not_found(e: foodflow_foodgraph::QueryError) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+}
+
+async fn trace(
+    State(s): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    Path(direction): Path<String>,
+    Query(p): Query<TraceParams>,
+) -> Response {
+    let r = async {
+        tenant_system(&peer)?;
+        let dir = match direction.as_str() {
+            "forward" => Direction::Forward,
+            "backward" => Direction::Backward,
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    format!("no trace direction {other:?}: use forward or backward"),
+                ));
+            }
+        };
+        let id = p.id.clone().ok_or_else(|| {
+            bad_request("`id` is required: the lot (EPC URN or GS1 Digital Link)".into())
+        })?;
+        let q = query(dir, p.depth, &p.from, &p.to)?;
+        let (store, tr, tenant) = (
+            s.store.clone(),
+            s.trace.clone(),
+            peer.identity.tenant.clone(),
+        );
+        blocking(move || {
+            let g = tr.graph(store.as_ref(), &tenant)?;
+            let g = g.read().unwrap_or_else(|p| p.into_inner());
+            g.trace(&id, &q).map_err(not_found)
+        })
+        .await
+    }
+    .await;
+    reply(r)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecallRequest {
+    /// Suspect lots.
+    #[serde(default)]
+    lots: Vec<String>,
+    /// Or every lot received from this supplier (owning party URI).
+    supplier: Option<String>,
+    depth: Option<u32>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn recall_sim(
+    State(s): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    body: Bytes,
+) -> Response {
+    let r = async {
+        tenant_system(&peer)?;
+        let req: RecallRequest = serde_json::from_slice(&body)
+            .map_err(|e| bad_request(format!("recall request: {e}")))?;
+        let q = query(Direction::Forward, req.depth, &req.from, &req.to)?;
+        let (store, tr, tenant) = (
+            s.store.clone(),
+            s.trace.clone(),
+            peer.identity.tenant.clone(),
+        );
+        blocking(move || {
+            let g = tr.graph(store.as_ref(), &tenant)?;
+            let g = g.read().unwrap_or_else(|p| p.into_inner());
+            let mut lots = req.lots.clone();
+            if let Some(sup) = &req.supplier {
+                lots.extend(g.received_from(sup));
+            }
+            if lots.is_empty() {
+                return Err(bad_request(
+                    "name the suspect `lots`, or a `supplier` with received lots".into(),
+                ));
+            }
+            let starts: Vec<&str> = lots.iter().map(String::as_str).collect();
+            recall::simulate(&g, &starts, &q).map_err(not_found)
+        })
+        .await
+    }
+    .await;
+    reply(r)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RiskRequest {
+    id: String,
+    /// Supplier (owning party URI) → risk in 0..=1.
+    supplier_risk: HashMap<String, f64>,
+    depth: Option<u32>,
+    max_paths: Option<usize>,
+}
+
+async fn risk_paths(
+    State(s): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    body: Bytes,
+) -> Response {
+    let r = async {
+        tenant_system(&peer)?;
+        let req: RiskRequest =
+            serde_json::from_slice(&body).map_err(|e| bad_request(format!("risk request: {e}")))?;
+        if let Some((k, v)) = req
+            .supplier_risk
+            .iter()
+            .find(|(_, v)| !(0.0..=1.0).contains(*v))
+        {
+            return Err(bad_request(format!(
+                "supplier_risk[{k:?}] = {v} is not within 0..=1"
+            )));
+        }
+        let (store, tr, tenant) = (
+            s.store.clone(),
+            s.trace.clone(),
+            peer.identity.tenant.clone(),
+        );
+        blocking(move || {
+            let g = tr.graph(store.as_ref(), &tenant)?;
+            let g = g.read().unwrap_or_else(|p| p.into_inner());
+            risk::propagate(
+                &g,
+                &req.id,
+                &req.supplier_risk,
+                req.depth.unwrap_or(10).min(100),
+                req.max_paths.unwrap_or(10),
+            )
+            .map_err(not_found)
+        })
+        .await
+    }
+    .await;
+    reply(r)
+}
+
+#[derive(Debug, Deserialize)]
+struct BalanceParams {
+    only_bad: Option<bool>,
+    max_gain: Option<f64>,
+    max_loss: Option<f64>,
+}
+
+async fn mass_balance(
+    State(s): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    Query(p): Query<BalanceParams>,
+) -> Response {
+    let r = async {
+        tenant_system(&peer)?;
+        let d = Tolerance::default();
+        let tol = Tolerance {
+            max_gain: p.max_gain.unwrap_or(d.max_gain),
+            max_loss: p.max_loss.unwrap_or(d.max_loss),
+        };
+        let (store, tr, tenant) = (
+            s.store.clone(),
+            s.trace.clone(),
+            peer.identity.tenant.clone(),
+        );
+        blocking(move || {
+            let g = tr.graph(store.as_ref(), &tenant)?;
+            let g = g.read().unwrap_or_else(|p| p.into_inner());
+            Ok(balance::check(&g, tol, p.only_bad.unwrap_or(false)))
+        })
+        .await
+    }
+    .await;
+    reply(r)
+}
+
+#[derive(Debug, Deserialize)]
+struct ExportParams {
+    tlc: Option<String>,
+    product: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    /// csv (default) or json.
+    format: Option<String>,
+}
+
+async fn fsma_export(
+    State(s): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    Query(p): Query<ExportParams>,
+) -> Response {
+    let r = async {
+        tenant_system(&peer)?;
+        let filter = Filter {
+            tlc: p.tlc.clone(),
+            product: p.product.clone(),
+            from_ns: p
+                .from
+                .as_ref()
+                .map(|_| time_param("from", &p.from, 0))
+                .transpose()?,
+            to_ns: p
+                .to
+                .as_ref()
+                .map(|_| time_param("to", &p.to, 0))
+                .transpose()?,
+        };
+        let format = p.format.clone().unwrap_or_else(|| "csv".into());
+        if !matches!(format.as_str(), "csv" | "json") {
+            return Err(bad_request(format!(
+                "format {format:?}: use csv or json (xlsx: not yet)"
+            )));
+        }
+        let (store, tr, tenant) = (
+            s.store.clone(),
+            s.trace.clone(),
+            peer.identity.tenant.clone(),
+        );
+        blocking(move || {
+            let g = tr.graph(store.as_ref(), &tenant)?;
+            let g = g.read().unwrap_or_else(|p| p.into_inner());
+            let rows = fsma::rows(&g, &filter);
+            drop(g);
+            if format == "json" {
+                return Ok(axum::Json(rows).into_response());
+            }
+            let mut out = Vec::new();
+            fsma::write_csv(&rows, &mut out).map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            })?;
+            Ok((
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"fsma204.csv\"",
+                    ),
+                ],
+                out,
+            )
+                .into_response())
+        })
+        .await
+    }
+    .await;
+    match r {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn audit_verify(State(s): State<AppState>, Extension(peer): Extension<Peer>) -> Response {
+    let r = async {
+        tenant_system(&peer)?;
+        let (store, tenant) = (s.store.clone(), peer.identity.tenant.clone());
+        blocking(move || Ok(audit::verify(store.tenant(&tenant).as_ref())?)).await
+    }
+    .await;
+    reply(r)
+}
+
+#[derive(Debug, Deserialize)]
+struct EntriesParams {
+    from: Option<u64>,
+    limit: Option<usize>,
+}
+
+async fn audit_entries(
+    State(s): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    Query(p): Query<EntriesParams>,
+) -> Response {
+    let r = async {
+        tenant_system(&peer)?;
+        let (store, tenant) = (s.store.clone(), peer.identity.tenant.clone());
+        let (from, limit) = (p.from.unwrap_or(1), p.limit.unwrap_or(100).min(10_000));
+        blocking(move || {
+            let raw = store.tenant(&tenant).audit_raw(from, limit)?;
+            let entries: Vec<serde_json::Value> = raw
+                .into_iter()
+                .map(|(seq, b)| {
+                    serde_json::from_slice(&b).unwrap_or_else(
+                        |e| serde_json::json!({"seq": seq, "unreadable": e.to_string()}),
+                    )
+                })
+                .collect();
+            Ok(entries)
+        })
+        .await
+    }
+    .await;
+    reply(r)
+}
+
+async fn audit_proof(
+    State(s): State<AppState>,
+    Extension(peer): Extension<Peer>,
+    Path(seq): Path<u64>,
+) -> Response {
+    let r = async {
+        tenant_system(&peer)?;
+        let (store, tenant) = (s.store.clone(), peer.identity.tenant.clone());
+        blocking(move || {
+            let (entries, broken) = audit::entries(store.tenant(&tenant).as_ref())?;
+            if let Some(b) = broken {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "audit_broken",
+                    format!("entry {} is unreadable: {}", b.seq, b.reason),
+                ));
+            }
+            let hashes: Vec<String> = entries.iter().map(|e| e.hash.clone()).collect();
+            let index = seq
+                .checked_sub(1)
+                .filter(|i| (*i as usize) < hashes.len())
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "not_found",
+                        format!("no audit entry {seq} ({} entries)", hashes.len()),
+                    )
+                })? as usize;
+            let proof = audit::chain::inclusion_proof(&hashes, index).unwrap_or_default();
+            Ok(serde_json::json!({
+                "seq": seq,
+                "entry_hash": hashes[index],
+                "tree_size": hashes.len(),
+                "root": audit::chain::merkle_root(&hashes),
+                "proof": proof,
+            }))
+        })
+        .await
+    }
+    .await;
+    reply(r)
+}
