@@ -25,6 +25,7 @@ pub struct AppState {
     pub store: Arc<dyn RecordStore>,
     pub alarms: Arc<HubAlarms>,
     pub trace: Arc<crate::trace::Traceability>,
+    pub auth: Arc<crate::identity::principal::Auth>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
 }
@@ -41,7 +42,27 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/devices/{id}/streams", get(get_streams))
         .route("/v1/devices/{id}/streams/{*rest}", get(get_stream_data))
-        .merge(crate::trace::api::routes())
+        .merge(people_routes().layer(axum::middleware::from_fn(
+            crate::identity::principal::peer_principal,
+        )))
+        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
+        .with_state(state)
+}
+
+/// What people and services reach (with a principal from either listener).
+fn people_routes() -> Router<AppState> {
+    crate::trace::api::routes().merge(crate::identity::api::routes())
+}
+
+/// The public listener (TLS without client certificates): login, the JWKS, and the people
+/// routes behind `Authorization: Bearer`. Sync and device routes are not here.
+pub fn public_router(state: AppState) -> Router {
+    Router::new()
+        .merge(crate::identity::api::open_routes())
+        .merge(people_routes().layer(axum::middleware::from_fn_with_state(
+            state.auth.clone(),
+            crate::identity::principal::bearer_principal,
+        )))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .with_state(state)
 }
@@ -63,14 +84,14 @@ fn refusal(status: StatusCode, reason: &str, message: String) -> Response {
 }
 
 /// An API refusal: status and the JSON body every client can read.
-pub(crate) struct ApiError {
+pub struct ApiError {
     pub status: StatusCode,
     pub reason: String,
     pub message: String,
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, reason: &str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, reason: &str, message: impl Into<String>) -> Self {
         Self {
             status,
             reason: reason.to_owned(),

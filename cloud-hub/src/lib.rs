@@ -8,6 +8,7 @@ pub mod alarms;
 pub mod analytics_cmd;
 pub mod api;
 pub mod audit;
+pub mod identity;
 pub mod series;
 pub mod store;
 pub mod trace;

@@ -40,6 +40,9 @@ enum Cmd {
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Tenant administration (stop the hub first: opens the store).
+    #[command(subcommand)]
+    Admin(AdminCmd),
 }
 
 #[derive(Args)]
@@ -53,6 +56,23 @@ struct Scope {
     /// The stream of readings, e.g. opcua/line1.
     #[arg(long)]
     stream: String,
+}
+
+#[derive(Subcommand)]
+enum AdminCmd {
+    /// Creates a user with the admin role (there is no default password: this is how the
+    /// first one comes to be). The password is read from FOODFLOW_ADMIN_PASSWORD or, if that
+    /// is unset, from the first line of standard input — never from the command line.
+    Create {
+        #[arg(long, env = "FOODFLOW_HUB_DATA", default_value = ".run/hub-data")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "")]
+        display_name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -187,6 +207,10 @@ struct ServeArgs {
     /// Plain-HTTP address of /healthz and /metrics (keep it on loopback).
     #[arg(long, env = "FOODFLOW_HUB_ADMIN", default_value = "127.0.0.1:9300")]
     admin: SocketAddr,
+    /// Address of the people's API: TLS without client certificates, `POST /auth/login`,
+    /// then `Authorization: Bearer` (tokens or API keys). Port 0 picks a free port.
+    #[arg(long, env = "FOODFLOW_HUB_PUBLIC", default_value = "127.0.0.1:8444")]
+    public: SocketAddr,
     /// Where the embedded store keeps its data.
     #[arg(long, env = "FOODFLOW_HUB_DATA", default_value = ".run/hub-data")]
     data_dir: PathBuf,
@@ -253,6 +277,53 @@ fn main() -> Result<()> {
             .block_on(serve(a)),
         Cmd::Pki(p) => pki(p),
         Cmd::Analytics(a) => analytics(a),
+        Cmd::Admin(AdminCmd::Create {
+            data_dir,
+            tenant,
+            username,
+            display_name,
+        }) => {
+            let password = match std::env::var("FOODFLOW_ADMIN_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("reading the password from standard input")?;
+                    line.trim_end_matches(['\n', '\r']).to_owned()
+                }
+            };
+            let store = EmbeddedStore::open(&data_dir).with_context(|| {
+                format!(
+                    "opening {} (stop the running hub first)",
+                    data_dir.display()
+                )
+            })?;
+            let tenant = TenantId::new(tenant)?;
+            let view = store.tenant(&tenant);
+            let who = format!(
+                "cli:admin-create (uid {})",
+                // SAFETY: getuid has no preconditions.
+                unsafe { libc::getuid() }
+            );
+            let user = foodflow_hub::identity::Directory {
+                view: view.as_ref(),
+            }
+            .create_user(
+                &username,
+                &display_name,
+                &password,
+                vec!["admin".into()],
+                &who,
+                "local",
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "created {} in tenant {tenant} with roles {:?}",
+                user.username, user.roles
+            );
+            Ok(())
+        }
         Cmd::Audit(AuditCmd::Verify { data_dir, tenant }) => {
             let store = EmbeddedStore::open(&data_dir).with_context(|| {
                 format!(
@@ -458,7 +529,11 @@ async fn serve(a: ServeArgs) -> Result<()> {
     let store = EmbeddedStore::open(&a.data_dir)?;
     let metrics = Metrics::new();
     let store: Arc<dyn RecordStore> = Arc::new(store);
+    let key_path = a.data_dir.join("jwt-ed25519.key");
+    let keys = foodflow_hub::identity::token::Keys::load_or_create(&key_path)
+        .with_context(|| format!("the token signing key {}", key_path.display()))?;
     let state = AppState {
+        auth: foodflow_hub::identity::api::auth_state(keys, store.clone()),
         alarms: Arc::new(foodflow_hub::alarms::HubAlarms::new(store.clone())),
         trace: Arc::new(foodflow_hub::trace::Traceability::new()),
         store,
@@ -471,18 +546,28 @@ async fn serve(a: ServeArgs) -> Result<()> {
     let admin = tokio::net::TcpListener::bind(a.admin)
         .await
         .with_context(|| format!("binding the admin address {}", a.admin))?;
+    let public = tokio::net::TcpListener::bind(a.public)
+        .await
+        .with_context(|| format!("binding the public address {}", a.public))?;
     let (api_addr, admin_addr) = (listener.local_addr()?, admin.local_addr()?);
+    let public_addr = public.local_addr()?;
     let shutdown = CancellationToken::new();
     foodflow_transport::server::spawn_admin(
         admin,
         api::admin_router(state.clone()),
         shutdown.clone(),
     );
-    tracing::info!(api = %api_addr, admin = %admin_addr, data = %a.data_dir.display(), "hub serving");
+    tracing::info!(api = %api_addr, public = %public_addr, admin = %admin_addr, data = %a.data_dir.display(), "hub serving");
     println!(
         "{}",
-        serde_json::json!({ "ready": "foodflow-hub", "api": format!("https://{api_addr}"), "admin": format!("http://{admin_addr}") })
+        serde_json::json!({ "ready": "foodflow-hub", "api": format!("https://{api_addr}"), "public": format!("https://{public_addr}"), "admin": format!("http://{admin_addr}") })
     );
+    tokio::spawn(foodflow_transport::server::serve_public(
+        public,
+        tls.public_config().context("the public listener's TLS")?,
+        api::public_router(state.clone()),
+        shutdown.clone(),
+    ));
     foodflow_transport::server::cancel_on_signal(shutdown.clone());
     foodflow_transport::server::serve(listener, tls, api::router(state), metrics, shutdown).await;
     Ok(())

@@ -321,6 +321,34 @@ impl TenantStore for Tenant<'_> {
         Ok(entries)
     }
 
+    fn put_setting_audited(
+        &self,
+        key: &str,
+        value: Option<&[u8]>,
+        draft: Draft,
+        ts_ns: i64,
+    ) -> Result<Entry, StoreError> {
+        let t = self.tenant.as_str();
+        let mut tx = self.db.begin_write().map_err(wr)?;
+        tx.set_durability(Durability::Immediate).map_err(wr)?;
+        {
+            let mut table = tx.open_table(SETTINGS).map_err(wr)?;
+            match value {
+                Some(v) => {
+                    table.insert((t, key), v).map_err(wr)?;
+                }
+                None => {
+                    table.remove((t, key)).map_err(wr)?;
+                }
+            }
+        }
+        let mut entries = chain_into(&tx, t, vec![draft], ts_ns)?;
+        tx.commit().map_err(wr)?;
+        entries
+            .pop()
+            .ok_or_else(|| StoreError::Write("internal: no audit entry written".into()))
+    }
+
     fn audit_append(&self, drafts: Vec<Draft>, ts_ns: i64) -> Result<Vec<Entry>, StoreError> {
         let mut tx = self.db.begin_write().map_err(wr)?;
         tx.set_durability(Durability::Immediate).map_err(wr)?;

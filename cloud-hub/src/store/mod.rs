@@ -96,6 +96,15 @@ pub trait TenantStore {
         audit: &mut dyn FnMut(u64) -> Draft,
         ts_ns: i64,
     ) -> Result<Vec<Entry>, StoreError>;
+    /// Sets (`Some`) or deletes (`None`) a tenant setting that is a regulated record (users,
+    /// roles, keys) together with its audit entry, in one transaction. Returns the entry.
+    fn put_setting_audited(
+        &self,
+        key: &str,
+        value: Option<&[u8]>,
+        draft: Draft,
+        ts_ns: i64,
+    ) -> Result<Entry, StoreError>;
     /// Appends audit entries for other regulated writes.
     fn audit_append(&self, drafts: Vec<Draft>, ts_ns: i64) -> Result<Vec<Entry>, StoreError>;
     /// Stored EPCIS events from `from` (seq, bytes), at most `limit`.

@@ -1,6 +1,7 @@
-//! FoodGraph and audit endpoints. Callers are the tenant's systems (gateway certificates);
-//! every answer is computed from the caller's tenant only — the tenant comes from the
-//! certificate, never from the request.
+//! FoodGraph and audit endpoints. Callers are principals — a tenant's gateway certificate, a
+//! person's token or a service key — holding the permission each endpoint names; every answer
+//! is computed from the caller's tenant only, which comes from the credential, never from the
+//! request.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -14,12 +15,11 @@ use axum::routing::{get, post};
 use foodflow_foodgraph::balance::{self, Tolerance};
 use foodflow_foodgraph::fsma::{self, Filter};
 use foodflow_foodgraph::{CaptureError, Direction, TraceQuery, parse_capture, recall, risk};
-use foodflow_transport::Role;
-use foodflow_transport::server::Peer;
 use serde::Deserialize;
 
 use crate::api::{ApiError, AppState, bad_request, blocking, parse_time};
 use crate::audit;
+use crate::identity::principal::Principal;
 
 /// Events per capture request (a larger document is split by the sender).
 pub const MAX_CAPTURE_EVENTS: usize = 10_000;
@@ -35,20 +35,6 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/audit/verify", get(audit_verify))
         .route("/v1/audit/entries", get(audit_entries))
         .route("/v1/audit/proof/{seq}", get(audit_proof))
-}
-
-fn tenant_system(peer: &Peer) -> Result<(), ApiError> {
-    match peer.identity.role {
-        Role::Gateway => Ok(()),
-        _ => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!(
-                "{} may not use traceability: it needs a gateway certificate of the tenant",
-                peer.identity
-            ),
-        )),
-    }
 }
 
 fn reply<T: serde::Serialize>(r: Result<T, ApiError>) -> Response {
@@ -68,10 +54,10 @@ fn time_param(name: &str, v: &Option<String>, default: i64) -> Result<i64, ApiEr
 
 async fn capture(
     State(s): State<AppState>,
-    Extension(peer): Extension<Peer>,
+    Extension(who): Extension<Principal>,
     body: Bytes,
 ) -> Response {
-    if let Err(e) = tenant_system(&peer) {
+    if let Err(e) = who.require("epcis:capture") {
         return e.into_response();
     }
     let m = s.metrics.clone();
@@ -84,7 +70,7 @@ async fn capture(
                 &[],
             )
             .fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(peer = %peer.identity, "EPCIS capture refused: {e}");
+            tracing::warn!(actor = %who.actor, "EPCIS capture refused: {e}");
             let errors = match &e {
                 CaptureError::Invalid(list) => serde_json::to_value(list).unwrap_or_default(),
                 _ => serde_json::Value::Array(Vec::new()),
@@ -105,8 +91,8 @@ async fn capture(
         }
     };
     let (store, trace) = (s.store.clone(), s.trace.clone());
-    let tenant = peer.identity.tenant.clone();
-    let (actor, from) = (peer.identity.uri(), peer.addr.to_string());
+    let tenant = who.tenant.clone();
+    let (actor, from) = (who.actor.clone(), who.from.clone());
     let r =
         blocking(move || Ok(trace.capture(store.as_ref(), &tenant, events, &actor, &from)?)).await;
     if let Ok(c) = &r {
@@ -154,12 +140,12 @@ fn not_found(e: foodflow_foodgraph::QueryError) -> ApiError {
 
 async fn trace(
     State(s): State<AppState>,
-    Extension(peer): Extension<Peer>,
+    Extension(who): Extension<Principal>,
     Path(direction): Path<String>,
     Query(p): Query<TraceParams>,
 ) -> Response {
     let r = async {
-        tenant_system(&peer)?;
+        who.require("trace:read")?;
         let dir = match direction.as_str() {
             "forward" => Direction::Forward,
             "backward" => Direction::Backward,
@@ -175,11 +161,7 @@ async fn trace(
             bad_request("`id` is required: the lot (EPC URN or GS1 Digital Link)".into())
         })?;
         let q = query(dir, p.depth, &p.from, &p.to)?;
-        let (store, tr, tenant) = (
-            s.store.clone(),
-            s.trace.clone(),
-            peer.identity.tenant.clone(),
-        );
+        let (store, tr, tenant) = (s.store.clone(), s.trace.clone(), who.tenant.clone());
         blocking(move || {
             let g = tr.graph(store.as_ref(), &tenant)?;
             let g = g.read().unwrap_or_else(|p| p.into_inner());
@@ -206,19 +188,15 @@ struct RecallRequest {
 
 async fn recall_sim(
     State(s): State<AppState>,
-    Extension(peer): Extension<Peer>,
+    Extension(who): Extension<Principal>,
     body: Bytes,
 ) -> Response {
     let r = async {
-        tenant_system(&peer)?;
+        who.require("trace:read")?;
         let req: RecallRequest = serde_json::from_slice(&body)
             .map_err(|e| bad_request(format!("recall request: {e}")))?;
         let q = query(Direction::Forward, req.depth, &req.from, &req.to)?;
-        let (store, tr, tenant) = (
-            s.store.clone(),
-            s.trace.clone(),
-            peer.identity.tenant.clone(),
-        );
+        let (store, tr, tenant) = (s.store.clone(), s.trace.clone(), who.tenant.clone());
         blocking(move || {
             let g = tr.graph(store.as_ref(), &tenant)?;
             let g = g.read().unwrap_or_else(|p| p.into_inner());
@@ -252,11 +230,11 @@ struct RiskRequest {
 
 async fn risk_paths(
     State(s): State<AppState>,
-    Extension(peer): Extension<Peer>,
+    Extension(who): Extension<Principal>,
     body: Bytes,
 ) -> Response {
     let r = async {
-        tenant_system(&peer)?;
+        who.require("trace:read")?;
         let req: RiskRequest =
             serde_json::from_slice(&body).map_err(|e| bad_request(format!("risk request: {e}")))?;
         if let Some((k, v)) = req
@@ -268,11 +246,7 @@ async fn risk_paths(
                 "supplier_risk[{k:?}] = {v} is not within 0..=1"
             )));
         }
-        let (store, tr, tenant) = (
-            s.store.clone(),
-            s.trace.clone(),
-            peer.identity.tenant.clone(),
-        );
+        let (store, tr, tenant) = (s.store.clone(), s.trace.clone(), who.tenant.clone());
         blocking(move || {
             let g = tr.graph(store.as_ref(), &tenant)?;
             let g = g.read().unwrap_or_else(|p| p.into_inner());
@@ -300,21 +274,17 @@ struct BalanceParams {
 
 async fn mass_balance(
     State(s): State<AppState>,
-    Extension(peer): Extension<Peer>,
+    Extension(who): Extension<Principal>,
     Query(p): Query<BalanceParams>,
 ) -> Response {
     let r = async {
-        tenant_system(&peer)?;
+        who.require("trace:read")?;
         let d = Tolerance::default();
         let tol = Tolerance {
             max_gain: p.max_gain.unwrap_or(d.max_gain),
             max_loss: p.max_loss.unwrap_or(d.max_loss),
         };
-        let (store, tr, tenant) = (
-            s.store.clone(),
-            s.trace.clone(),
-            peer.identity.tenant.clone(),
-        );
+        let (store, tr, tenant) = (s.store.clone(), s.trace.clone(), who.tenant.clone());
         blocking(move || {
             let g = tr.graph(store.as_ref(), &tenant)?;
             let g = g.read().unwrap_or_else(|p| p.into_inner());
@@ -338,11 +308,11 @@ struct ExportParams {
 
 async fn fsma_export(
     State(s): State<AppState>,
-    Extension(peer): Extension<Peer>,
+    Extension(who): Extension<Principal>,
     Query(p): Query<ExportParams>,
 ) -> Response {
     let r = async {
-        tenant_system(&peer)?;
+        who.require("trace:export")?;
         let filter = Filter {
             tlc: p.tlc.clone(),
             product: p.product.clone(),
@@ -363,11 +333,7 @@ async fn fsma_export(
                 "format {format:?}: use csv or json (xlsx: not yet)"
             )));
         }
-        let (store, tr, tenant) = (
-            s.store.clone(),
-            s.trace.clone(),
-            peer.identity.tenant.clone(),
-        );
+        let (store, tr, tenant) = (s.store.clone(), s.trace.clone(), who.tenant.clone());
         blocking(move || {
             let g = tr.graph(store.as_ref(), &tenant)?;
             let g = g.read().unwrap_or_else(|p| p.into_inner());
@@ -401,10 +367,10 @@ async fn fsma_export(
     }
 }
 
-async fn audit_verify(State(s): State<AppState>, Extension(peer): Extension<Peer>) -> Response {
+async fn audit_verify(State(s): State<AppState>, Extension(who): Extension<Principal>) -> Response {
     let r = async {
-        tenant_system(&peer)?;
-        let (store, tenant) = (s.store.clone(), peer.identity.tenant.clone());
+        who.require("audit:read")?;
+        let (store, tenant) = (s.store.clone(), who.tenant.clone());
         blocking(move || Ok(audit::verify(store.tenant(&tenant).as_ref())?)).await
     }
     .await;
@@ -419,12 +385,12 @@ struct EntriesParams {
 
 async fn audit_entries(
     State(s): State<AppState>,
-    Extension(peer): Extension<Peer>,
+    Extension(who): Extension<Principal>,
     Query(p): Query<EntriesParams>,
 ) -> Response {
     let r = async {
-        tenant_system(&peer)?;
-        let (store, tenant) = (s.store.clone(), peer.identity.tenant.clone());
+        who.require("audit:read")?;
+        let (store, tenant) = (s.store.clone(), who.tenant.clone());
         let (from, limit) = (p.from.unwrap_or(1), p.limit.unwrap_or(100).min(10_000));
         blocking(move || {
             let raw = store.tenant(&tenant).audit_raw(from, limit)?;
@@ -446,12 +412,12 @@ async fn audit_entries(
 
 async fn audit_proof(
     State(s): State<AppState>,
-    Extension(peer): Extension<Peer>,
+    Extension(who): Extension<Principal>,
     Path(seq): Path<u64>,
 ) -> Response {
     let r = async {
-        tenant_system(&peer)?;
-        let (store, tenant) = (s.store.clone(), peer.identity.tenant.clone());
+        who.require("audit:read")?;
+        let (store, tenant) = (s.store.clone(), who.tenant.clone());
         blocking(move || {
             let (entries, broken) = audit::entries(store.tenant(&tenant).as_ref())?;
             if let Some(b) = broken {

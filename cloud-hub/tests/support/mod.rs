@@ -37,9 +37,15 @@ pub fn free_port() -> u16 {
 
 /// A running hub on `port` (the store is single-process: stop it before the CLI opens it).
 pub fn serve(port: u16, data: &str, pki: &str) -> Kill {
+    serve_with_public(port, free_port(), data, pki)
+}
+
+/// A running hub with its mTLS API on `port` and its public (people's) API on `public`.
+pub fn serve_with_public(port: u16, public: u16, data: &str, pki: &str) -> Kill {
     let k = Kill(
         Command::new(HUB)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--public", &format!("127.0.0.1:{public}")])
             .args(["--admin", &format!("127.0.0.1:{}", free_port())])
             .args(["--data-dir", data, "--pki-dir", pki])
             .stdout(Stdio::null())
@@ -50,6 +56,7 @@ pub fn serve(port: u16, data: &str, pki: &str) -> Kill {
     let up = (0..100).any(|_| {
         std::thread::sleep(Duration::from_millis(100));
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && std::net::TcpStream::connect(("127.0.0.1", public)).is_ok()
     });
     assert!(up, "hub did not start");
     k
@@ -67,16 +74,33 @@ pub enum Body<'a> {
 /// HTTPS JSON; curl keeps that honest). Returns (status, body).
 pub fn curl(method: &str, url: &str, pki: &Path, who: &str, body: Body<'_>) -> (u16, String) {
     let mut c = Command::new("curl");
+    c.arg("--cert")
+        .arg(pki.join(format!("{who}.pem")))
+        .arg("--key")
+        .arg(pki.join(format!("{who}.key")));
+    send(c, method, url, pki, body)
+}
+
+/// An HTTPS request to the public listener (no client certificate), with a bearer token when
+/// given. Returns (status, body).
+pub fn curl_bearer(
+    method: &str,
+    url: &str,
+    pki: &Path,
+    bearer: Option<&str>,
+    body: Body<'_>,
+) -> (u16, String) {
+    let mut c = Command::new("curl");
+    if let Some(t) = bearer {
+        c.arg("-H").arg(format!("authorization: Bearer {t}"));
+    }
+    send(c, method, url, pki, body)
+}
+
+fn send(mut c: Command, method: &str, url: &str, pki: &Path, body: Body<'_>) -> (u16, String) {
     c.args(["-sS", "--http2", "-X", method, "-w", "\n%{http_code}"])
-        .args(["--cacert", &pki.join("ca.pem").display().to_string()])
-        .args([
-            "--cert",
-            &pki.join(format!("{who}.pem")).display().to_string(),
-        ])
-        .args([
-            "--key",
-            &pki.join(format!("{who}.key")).display().to_string(),
-        ]);
+        .arg("--cacert")
+        .arg(pki.join("ca.pem"));
     match body {
         Body::None => {}
         Body::Json(b) => {

@@ -110,27 +110,89 @@ pub async fn serve(
                 req.extensions_mut().insert(peer.clone());
                 app.clone().oneshot(req)
             });
-            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            builder
-                .http2()
-                .initial_stream_window_size(8 << 20)
-                .initial_connection_window_size(16 << 20)
-                .max_frame_size(1 << 20)
-                .max_concurrent_streams(64);
-            let conn = builder.serve_connection(TokioIo::new(stream), svc);
-            tokio::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        tracing::debug!(%addr, error = %e, "connection ended with an error");
-                    }
-                }
-                _ = shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
-                }
-            }
+            serve_connection(stream, svc, addr, shutdown).await;
         });
+    }
+}
+
+/// The client address of a request on the public listener.
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteAddr(pub SocketAddr);
+
+/// Serves `app` over TLS without client certificates until `shutdown`: the door for people
+/// and services, who authenticate per request (the app decides how). Requests carry
+/// [`RemoteAddr`].
+pub async fn serve_public(
+    listener: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    app: Router,
+    shutdown: CancellationToken,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    loop {
+        let (tcp, addr) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let (acceptor, app, shutdown) = (acceptor.clone(), app.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let stream =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%addr, error = %e, "public TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                req.extensions_mut().insert(RemoteAddr(addr));
+                app.clone().oneshot(req)
+            });
+            serve_connection(stream, svc, addr, shutdown).await;
+        });
+    }
+}
+
+/// HTTP/1.1 or HTTP/2 on an accepted TLS stream, with a graceful end on shutdown.
+async fn serve_connection<S, F>(stream: S, svc: F, addr: SocketAddr, shutdown: CancellationToken)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    F: hyper::service::Service<
+            hyper::Request<Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Send
+        + 'static,
+    F::Future: Send + 'static,
+{
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http2()
+        .initial_stream_window_size(8 << 20)
+        .initial_connection_window_size(16 << 20)
+        .max_frame_size(1 << 20)
+        .max_concurrent_streams(64);
+    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::debug!(%addr, error = %e, "connection ended with an error");
+            }
+        }
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+        }
     }
 }
 

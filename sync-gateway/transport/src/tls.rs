@@ -189,6 +189,19 @@ impl ServerTls {
         Ok((stamp, Arc::new(cfg), verifier))
     }
 
+    /// A configuration with the same server certificate that asks for no client certificate:
+    /// the public listener, where people and services authenticate per request.
+    pub fn public_config(&self) -> Result<Arc<ServerConfig>, TlsError> {
+        let mut cfg = ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| TlsError::Config(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(load_certs(&self.files.cert)?, load_key(&self.files.key)?)
+            .map_err(|e| TlsError::Config(e.to_string()))?;
+        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Arc::new(cfg))
+    }
+
     /// Verifies a client's chain against the CA and the current CRL (after the handshake,
     /// see [`DeferredChain`]). The error explains itself (see [`explain_rustls`]).
     pub fn verify_chain(

@@ -1,0 +1,370 @@
+//! `/auth/login`, the JWKS, and the tenant's user, role and API key administration.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post, put};
+use foodflow_transport::TenantId;
+use serde::Deserialize;
+
+use super::principal::{Auth, Principal};
+use super::{Directory, DirectoryError, UserView, password, token};
+use crate::api::{ApiError, AppState, bad_request, blocking};
+use foodflow_transport::server::RemoteAddr;
+
+impl From<DirectoryError> for ApiError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", m),
+            DirectoryError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
+            DirectoryError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            DirectoryError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// Routes that need a principal (behind either listener's authentication).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/me", get(me))
+        .route("/v1/users", get(list_users).post(create_user))
+        .route("/v1/users/{name}", patch(update_user))
+        .route("/v1/roles", get(list_roles))
+        .route("/v1/roles/{name}", put(put_role))
+        .route("/v1/api-keys", get(list_keys).post(create_key))
+        .route("/v1/api-keys/{id}", axum::routing::delete(delete_key))
+}
+
+/// Routes open to anyone who reaches the public listener.
+pub fn open_routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", post(login))
+        .route("/.well-known/jwks.json", get(jwks))
+}
+
+fn json<T: serde::de::DeserializeOwned>(body: &Bytes, what: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("{what}: {e}")))
+}
+
+fn reply<T: serde::Serialize>(r: Result<T, ApiError>) -> Response {
+    match r {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    tenant: String,
+    username: String,
+    password: String,
+}
+
+async fn login(
+    State(s): State<AppState>,
+    addr: Option<Extension<RemoteAddr>>,
+    body: Bytes,
+) -> Response {
+    let auth = s.auth.clone();
+    let from = addr.map(|a| a.0.0.to_string()).unwrap_or_default();
+    let metrics = s.metrics.clone();
+    let r = async move {
+        let l: Login = json(&body, "login")?;
+        let wrong = || {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "wrong tenant, user name or password",
+            )
+        };
+        let tenant = TenantId::new(l.tenant.clone()).map_err(|_| wrong())?;
+        if let Err(wait) = auth.throttle.check(&l.tenant, &l.username) {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                format!("too many failed logins for this user; try again in {wait} s"),
+            ));
+        }
+        let a = auth.clone();
+        let (username, password) = (l.username.clone(), l.password.clone());
+        let outcome = blocking(move || {
+            let view = a.store.tenant(&tenant);
+            let dir = Directory {
+                view: view.as_ref(),
+            };
+            let user = dir.user(&username)?;
+            // Verify against a dummy hash when the user does not exist, so timing does not
+            // tell which user names exist.
+            let phc = user
+                .as_ref()
+                .map(|u| u.password_hash.clone())
+                .unwrap_or_else(|| DUMMY.clone());
+            let ok =
+                password::verify(&password, &phc) && user.as_ref().is_some_and(|u| !u.disabled);
+            match (ok, user) {
+                (true, Some(u)) => {
+                    let perms = dir.permissions_of(&u.roles)?;
+                    Ok(Some((u, perms)))
+                }
+                _ => Ok(None),
+            }
+        })
+        .await?;
+        let Some((user, perms)) = outcome else {
+            auth.throttle.failed(&l.tenant, &l.username);
+            metrics
+                .counter("foodflow_hub_logins_failed_total", "Failed logins", &[])
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(tenant = %l.tenant, user = %l.username, %from, "login failed");
+            return Err(wrong());
+        };
+        auth.throttle.succeeded(&l.tenant, &l.username);
+        metrics
+            .counter("foodflow_hub_logins_total", "Successful logins", &[])
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::info!(tenant = %l.tenant, user = %user.username, %from, "login");
+        let now = foodflow_protocol::time::now_ns() / 1_000_000_000;
+        let claims = token::Claims {
+            iss: token::ISSUER.into(),
+            sub: user.username.clone(),
+            ten: l.tenant.clone(),
+            perms: perms.iter().cloned().collect(),
+            iat: now,
+            exp: now + auth.ttl_s,
+            jti: super::random_hex(12),
+        };
+        Ok(serde_json::json!({
+            "token": auth.keys.sign(&claims),
+            "token_type": "Bearer",
+            "expires_at": foodflow_protocol::time::format_rfc3339(claims.exp * 1_000_000_000),
+            "tenant": l.tenant,
+            "username": user.username,
+            "permissions": perms,
+        }))
+    }
+    .await;
+    reply(r)
+}
+
+static DUMMY: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| password::hash("not a password of anyone").unwrap_or_default());
+
+async fn jwks(State(s): State<AppState>) -> Response {
+    axum::Json(s.auth.keys.jwks()).into_response()
+}
+
+async fn me(Extension(who): Extension<Principal>) -> Response {
+    axum::Json(serde_json::json!({
+        "tenant": who.tenant.as_str(),
+        "actor": who.actor,
+        "permissions": who.permissions,
+    }))
+    .into_response()
+}
+
+fn dir_call<T: Send + 'static>(
+    s: &AppState,
+    who: &Principal,
+    f: impl FnOnce(&Directory<'_>) -> Result<T, ApiError> + Send + 'static,
+) -> impl std::future::Future<Output = Result<T, ApiError>> {
+    let (store, tenant) = (s.store.clone(), who.tenant.clone());
+    blocking(move || {
+        let view = store.tenant(&tenant);
+        f(&Directory {
+            view: view.as_ref(),
+        })
+    })
+}
+
+async fn list_users(State(s): State<AppState>, Extension(who): Extension<Principal>) -> Response {
+    let r = async {
+        who.require("user:admin")?;
+        dir_call(&s, &who, |d| {
+            Ok(d.users()?.iter().map(UserView::from).collect::<Vec<_>>())
+        })
+        .await
+    }
+    .await;
+    reply(r)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    password: String,
+    roles: Vec<String>,
+}
+
+async fn create_user(
+    State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> Response {
+    let r = async {
+        who.require("user:admin")?;
+        let u: NewUser = json(&body, "user")?;
+        let (actor, from) = (who.actor.clone(), who.from.clone());
+        dir_call(&s, &who, move |d| {
+            Ok(d.create_user(
+                &u.username,
+                &u.display_name,
+                &u.password,
+                u.roles,
+                &actor,
+                &from,
+            )?)
+        })
+        .await
+    }
+    .await;
+    match r {
+        Ok(v) => (StatusCode::CREATED, axum::Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserPatch {
+    roles: Option<Vec<String>>,
+    disabled: Option<bool>,
+}
+
+async fn update_user(
+    State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let r = async {
+        who.require("user:admin")?;
+        let p: UserPatch = json(&body, "user update")?;
+        let (actor, from) = (who.actor.clone(), who.from.clone());
+        dir_call(&s, &who, move |d| {
+            Ok(d.update_user(&name, p.roles, p.disabled, &actor, &from)?)
+        })
+        .await
+    }
+    .await;
+    reply(r)
+}
+
+async fn list_roles(State(s): State<AppState>, Extension(who): Extension<Principal>) -> Response {
+    let r = async {
+        who.require("user:admin")?;
+        dir_call(&s, &who, |d| Ok(d.roles()?)).await
+    }
+    .await;
+    reply(r)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleBody {
+    permissions: BTreeSet<String>,
+}
+
+async fn put_role(
+    State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let r = async {
+        who.require("user:admin")?;
+        let b: RoleBody = json(&body, "role")?;
+        let (actor, from) = (who.actor.clone(), who.from.clone());
+        dir_call(&s, &who, move |d| {
+            Ok(d.put_role(&name, b.permissions, &actor, &from)?)
+        })
+        .await
+    }
+    .await;
+    reply(r)
+}
+
+async fn list_keys(State(s): State<AppState>, Extension(who): Extension<Principal>) -> Response {
+    let r = async {
+        who.require("user:admin")?;
+        dir_call(&s, &who, |d| {
+            Ok(d.keys()?
+                .into_iter()
+                .map(|k| serde_json::json!({"id": k.id, "name": k.name, "roles": k.roles, "created_ns": k.created_ns}))
+                .collect::<Vec<_>>())
+        })
+        .await
+    }
+    .await;
+    reply(r)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    name: String,
+    roles: Vec<String>,
+}
+
+async fn create_key(
+    State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> Response {
+    let r =
+        async {
+            who.require("user:admin")?;
+            let k: NewKey = json(&body, "API key")?;
+            let (actor, from, tenant) = (
+                who.actor.clone(),
+                who.from.clone(),
+                who.tenant.as_str().to_owned(),
+            );
+            dir_call(&s, &who, move |d| {
+            let (key, token) = d.create_key(&tenant, &k.name, k.roles, &actor, &from)?;
+            Ok(serde_json::json!({"id": key.id, "name": key.name, "roles": key.roles, "key": token,
+                "note": "shown once: only its hash is kept"}))
+        })
+        .await
+        }
+        .await;
+    match r {
+        Ok(v) => (StatusCode::CREATED, axum::Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn delete_key(
+    State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
+    let r = async {
+        who.require("user:admin")?;
+        let (actor, from) = (who.actor.clone(), who.from.clone());
+        dir_call(&s, &who, move |d| Ok(d.delete_key(&id, &actor, &from)?)).await
+    }
+    .await;
+    match r {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+pub fn auth_state(keys: token::Keys, store: Arc<dyn crate::store::RecordStore>) -> Arc<Auth> {
+    Arc::new(Auth {
+        keys,
+        throttle: Default::default(),
+        store,
+        ttl_s: 15 * 60,
+    })
+}
