@@ -51,7 +51,9 @@ pub fn router(state: AppState) -> Router {
 
 /// What people and services reach (with a principal from either listener).
 fn people_routes() -> Router<AppState> {
-    crate::trace::api::routes().merge(crate::identity::api::routes())
+    crate::trace::api::routes()
+        .merge(crate::identity::api::routes())
+        .merge(crate::approvals::routes())
 }
 
 /// The public listener (TLS without client certificates): login, the JWKS, and the people

@@ -7,6 +7,7 @@
 pub mod alarms;
 pub mod analytics_cmd;
 pub mod api;
+pub mod approvals;
 pub mod audit;
 pub mod identity;
 pub mod series;

@@ -303,3 +303,55 @@ pub fn write_csv(rows: &[Row], out: &mut dyn std::io::Write) -> std::io::Result<
     }
     Ok(())
 }
+
+/// Rows a worksheet holds besides its header (Excel's limit is 1,048,576 rows).
+pub const XLSX_ROWS_PER_SHEET: usize = 1_048_575;
+
+/// Writes the spreadsheet as XLSX: a bold, frozen header row with filters on every column (the
+/// "sortable" part), quantities as numbers; more rows than one sheet holds continue on the
+/// next sheet.
+pub fn write_xlsx(rows: &[Row]) -> Result<Vec<u8>, String> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    let chunks: Vec<&[Row]> = if rows.is_empty() {
+        vec![&[]]
+    } else {
+        rows.chunks(XLSX_ROWS_PER_SHEET).collect()
+    };
+    let e = |e: rust_xlsxwriter::XlsxError| e.to_string();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let ws = wb.add_worksheet();
+        ws.set_name(if i == 0 {
+            "FSMA 204".to_owned()
+        } else {
+            format!("FSMA 204 ({})", i + 1)
+        })
+        .map_err(e)?;
+        for (c, h) in COLUMNS.iter().enumerate() {
+            ws.write_string_with_format(0, c as u16, *h, &bold)
+                .map_err(e)?;
+            ws.set_column_width(c as u16, if c == 0 || c >= 9 { 40 } else { 18 })
+                .map_err(e)?;
+        }
+        for (r, row) in chunk.iter().enumerate() {
+            let r = r as u32 + 1;
+            for (c, cell) in row.cells().into_iter().enumerate() {
+                let c = c as u16;
+                match (c, row.quantity) {
+                    (3, Some(q)) => {
+                        ws.write_number(r, c, q).map_err(e)?;
+                    }
+                    _ if !cell.is_empty() => {
+                        ws.write_string(r, c, cell).map_err(e)?;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        ws.set_freeze_panes(1, 0).map_err(e)?;
+        ws.autofilter(0, 0, chunk.len() as u32, (COLUMNS.len() - 1) as u16)
+            .map_err(e)?;
+    }
+    wb.save_to_buffer().map_err(e)
+}

@@ -254,6 +254,21 @@ fn fsma_rows_for_batch_one() {
     let csv = String::from_utf8(csv).unwrap();
     assert!(csv.starts_with("Traceability Lot Code,Product (GTIN),"));
     assert_eq!(csv.lines().count(), all.len() + 1);
+    // The same rows as XLSX: one sheet, filters over every column, the lot codes as text.
+    let xlsx = fsma::write_xlsx(&all).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(xlsx)).unwrap();
+    let read = |zip: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>, name: &str| {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut s).unwrap();
+        s
+    };
+    let sheet = read(&mut zip, "xl/worksheets/sheet1.xml");
+    assert!(
+        sheet.contains(&format!("<autoFilter ref=\"A1:P{}\"", all.len() + 1)),
+        "{sheet}"
+    );
+    assert!(read(&mut zip, "xl/sharedStrings.xml").contains(&lot("000300", "B3")));
+    assert!(read(&mut zip, "xl/workbook.xml").contains("FSMA 204"));
     let by_product = fsma::rows(
         &g,
         &Filter {

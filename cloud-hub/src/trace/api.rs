@@ -302,7 +302,7 @@ struct ExportParams {
     product: Option<String>,
     from: Option<String>,
     to: Option<String>,
-    /// csv (default) or json.
+    /// csv (default), xlsx or json.
     format: Option<String>,
 }
 
@@ -328,9 +328,9 @@ async fn fsma_export(
                 .transpose()?,
         };
         let format = p.format.clone().unwrap_or_else(|| "csv".into());
-        if !matches!(format.as_str(), "csv" | "json") {
+        if !matches!(format.as_str(), "csv" | "xlsx" | "json") {
             return Err(bad_request(format!(
-                "format {format:?}: use csv or json (xlsx: not yet)"
+                "format {format:?}: use csv, xlsx or json"
             )));
         }
         let (store, tr, tenant) = (s.store.clone(), s.trace.clone(), who.tenant.clone());
@@ -342,19 +342,29 @@ async fn fsma_export(
             if format == "json" {
                 return Ok(axum::Json(rows).into_response());
             }
-            let mut out = Vec::new();
-            fsma::write_csv(&rows, &mut out).map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-            })?;
+            let internal =
+                |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e);
+            let (body, kind, name) = if format == "xlsx" {
+                (
+                    fsma::write_xlsx(&rows).map_err(internal)?,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    "attachment; filename=\"fsma204.xlsx\"",
+                )
+            } else {
+                let mut out = Vec::new();
+                fsma::write_csv(&rows, &mut out).map_err(|e| internal(e.to_string()))?;
+                (
+                    out,
+                    "text/csv; charset=utf-8",
+                    "attachment; filename=\"fsma204.csv\"",
+                )
+            };
             Ok((
                 [
-                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        "attachment; filename=\"fsma204.csv\"",
-                    ),
+                    (header::CONTENT_TYPE, kind),
+                    (header::CONTENT_DISPOSITION, name),
                 ],
-                out,
+                body,
             )
                 .into_response())
         })

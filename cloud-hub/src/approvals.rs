@@ -1,0 +1,145 @@
+//! Batch approvals with electronic signatures (21 CFR Part 11): the signer re-enters their
+//! password at signing (a token alone does not sign), states the meaning of the signature, and
+//! the approval is stored with its signature in the same transaction as its audit entry.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+
+use crate::api::{ApiError, AppState, bad_request, blocking};
+use crate::audit::chain::{Draft, Signature};
+use crate::identity::principal::Principal;
+use crate::identity::{Directory, password};
+
+/// Meanings a signature may carry.
+pub const MEANINGS: &[&str] = &["release", "reject", "hold", "review"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    pub lot: String,
+    pub meaning: String,
+    #[serde(default)]
+    pub comment: String,
+    pub signature: Signature,
+    /// Where the approval is stored (the audit entry's `after.key` names it too).
+    pub key: String,
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/batches/{lot}/approve", post(approve))
+        .route("/v1/batches/{lot}/approvals", get(list))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignRequest {
+    meaning: String,
+    password: String,
+    #[serde(default)]
+    comment: String,
+}
+
+fn prefix(lot: &str) -> String {
+    format!("approval:{lot}\u{1f}")
+}
+
+async fn approve(
+    State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(lot): Path<String>,
+    body: Bytes,
+) -> Response {
+    let r = async {
+        who.require("batch:approve")?;
+        let Some(username) = who.actor.strip_prefix("user:").map(str::to_owned) else {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "an electronic signature is a person's: log in as a user (keys and certificates cannot sign)",
+            ));
+        };
+        let req: SignRequest = serde_json::from_slice(&body).map_err(|e| bad_request(format!("approval: {e}")))?;
+        if !MEANINGS.contains(&req.meaning.as_str()) {
+            return Err(bad_request(format!("meaning {:?}: use one of {}", req.meaning, MEANINGS.join(", "))));
+        }
+        if let Err(wait) = s.auth.throttle.check(who.tenant.as_str(), &username) {
+            return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "throttled", format!("too many failed signatures; try again in {wait} s")));
+        }
+        let (store, trace, auth) = (s.store.clone(), s.trace.clone(), s.auth.clone());
+        let who2 = who.clone();
+        blocking(move || {
+            let tenant = &who2.tenant;
+            // The lot must be one the tenant's FoodGraph knows.
+            let graph = trace.graph(store.as_ref(), tenant)?;
+            if graph.read().unwrap_or_else(|p| p.into_inner()).events_of(&lot).is_err() {
+                return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no lot {lot:?} in this tenant's traceability records")));
+            }
+            let view = store.tenant(tenant);
+            let user = Directory { view: view.as_ref() }.user(&username)?;
+            let ok = user.as_ref().is_some_and(|u| !u.disabled && password::verify(&req.password, &u.password_hash));
+            if !ok {
+                auth.throttle.failed(tenant.as_str(), &username);
+                return Err(ApiError::new(StatusCode::UNAUTHORIZED, "reauthentication", "the password does not match: the signature was not applied"));
+            }
+            auth.throttle.succeeded(tenant.as_str(), &username);
+            let now = foodflow_protocol::time::now_ns();
+            let signature = Signature { signer: username.clone(), meaning: req.meaning.clone(), signed_at_ns: now, reauthenticated: true };
+            let key = format!("{}{now:020}", prefix(&lot));
+            let approval = Approval { lot: lot.clone(), meaning: req.meaning.clone(), comment: req.comment.clone(), signature: signature.clone(), key: key.clone() };
+            let entry = view.put_setting_audited(
+                &key,
+                Some(&serde_json::to_vec(&approval).map_err(|e| bad_request(e.to_string()))?),
+                Draft {
+                    actor: who2.actor.clone(),
+                    action: "batch.approve".into(),
+                    object: lot.clone(),
+                    before: None,
+                    after: Some(serde_json::json!({"meaning": req.meaning, "comment": req.comment, "key": key})),
+                    from: who2.from.clone(),
+                    signature: Some(signature),
+                },
+                now,
+            )?;
+            Ok(serde_json::json!({"approval": approval, "audit_seq": entry.seq}))
+        })
+        .await
+    }
+    .await;
+    match r {
+        Ok(a) => (StatusCode::CREATED, axum::Json(a)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn list(
+    State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(lot): Path<String>,
+) -> Response {
+    let r = async {
+        who.require("batch:read")?;
+        let (store, tenant) = (s.store.clone(), who.tenant.clone());
+        blocking(move || {
+            let rows = store.tenant(&tenant).settings(&prefix(&lot))?;
+            let mut out = Vec::new();
+            for (k, v) in rows {
+                let a: Approval = serde_json::from_slice(&v).map_err(|e| {
+                    crate::store::StoreError::Read(format!("approval {k} is unreadable: {e}"))
+                })?;
+                out.push(a);
+            }
+            Ok(out)
+        })
+        .await
+    }
+    .await;
+    match r {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
