@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/sync/batches", post(post_batch))
         .route("/v1/sync/marks", get(get_marks))
+        .route("/openapi.json", get(crate::openapi::serve))
         .route("/v1/devices", get(get_devices))
         .route("/v1/analytics/alarm-rules", get(get_rules))
         .route(
@@ -61,6 +62,7 @@ fn people_routes() -> Router<AppState> {
 pub fn public_router(state: AppState) -> Router {
     Router::new()
         .merge(crate::identity::api::open_routes())
+        .route("/openapi.json", get(crate::openapi::serve))
         .merge(people_routes().layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),
             crate::identity::principal::bearer_principal,

@@ -10,6 +10,7 @@ pub mod api;
 pub mod approvals;
 pub mod audit;
 pub mod identity;
+pub mod openapi;
 pub mod series;
 pub mod store;
 pub mod trace;

@@ -75,7 +75,7 @@ fn people_log_in_and_act_within_their_permissions() {
     assert_eq!(json(&body)["reason"], "unauthenticated");
     let (code, _) = call("GET", "/.well-known/jwks.json", None, Body::None);
     assert_eq!(code, 200);
-    let (code, _) = call("POST", "/v1/sync/batches", None, Body::Json("{}"));
+    let (code, _) = call("GET", "/v1/sync/marks", None, Body::None);
     assert_eq!(
         code, 401,
         "unauthenticated callers learn nothing of the routes"
