@@ -53,11 +53,7 @@ fn by_uom(list: &[Quantity]) -> BTreeMap<String, f64> {
 /// just the ones out of tolerance.
 pub fn check(g: &Graph, tol: Tolerance, only_bad: bool) -> Vec<Balance> {
     let mut out = Vec::new();
-    for e in g
-        .events()
-        .iter()
-        .filter(|e| e.kind == EventType::TransformationEvent)
-    {
+    for e in g.events_where(|m| m.kind == EventType::TransformationEvent) {
         let (ins, outs) = (by_uom(&e.input_quantities), by_uom(&e.output_quantities));
         for (uom, &input) in &ins {
             let Some(&output) = outs.get(uom) else {

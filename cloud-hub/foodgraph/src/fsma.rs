@@ -120,10 +120,15 @@ fn refs(list: &[crate::epcis::TypedRef]) -> String {
 /// The rows of every CTE matching the filter, sorted by event time, then lot code, then role.
 pub fn rows(g: &Graph, f: &Filter) -> Vec<Row> {
     let mut out = Vec::new();
-    for e in g.events() {
-        if f.from_ns.is_some_and(|t| e.time_ns < t) || f.to_ns.is_some_and(|t| e.time_ns >= t) {
-            continue;
-        }
+    // Only events that can be CTEs in the window are rebuilt.
+    let candidates = g.events_where(|m| {
+        !(f.from_ns.is_some_and(|t| m.time_ns < t) || f.to_ns.is_some_and(|t| m.time_ns >= t))
+            && (m.cte_ext
+                || m.kind == EventType::TransformationEvent
+                || matches!(m.biz_step, Some("shipping" | "receiving")))
+    });
+    for e in candidates {
+        let e = &e;
         let Ok(Some(cte)) = classify(e) else { continue };
         // (role, lot, amount when the event itself does not state it)
         let mut lots: Vec<(&'static str, String, Option<Amount>)> = Vec::new();

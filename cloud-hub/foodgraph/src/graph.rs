@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::Serialize;
 
+use crate::compact::{Interner, NONE, Role, Stored, hash_bytes};
 use crate::epcis::{Action, Event, EventType};
 use crate::ids::{self, IdKind};
 
@@ -17,17 +18,27 @@ struct Edge {
     time_ns: i64,
 }
 
-/// Events and the flow index over them (one tenant's FoodGraph).
+/// Events and the flow index over them (one tenant's FoodGraph), compact enough for millions
+/// of events (see [`crate::compact`]).
 #[derive(Default)]
 pub struct Graph {
-    events: Vec<Event>,
-    by_hash: HashMap<String, u32>,
-    names: Vec<String>,
-    node_of: HashMap<String, u32>,
+    events: Vec<Stored>,
+    by_hash: HashMap<[u8; 32], u32>,
+    nodes: Interner,
+    vocab: Interner,
     down: Vec<Vec<Edge>>,
     up: Vec<Vec<Edge>>,
     /// Events that name the node (object, class, parent, input or output).
     touches: Vec<Vec<u32>>,
+}
+
+/// The walked part of an event, for filters that should not rebuild every event.
+pub struct Meta<'a> {
+    pub kind: EventType,
+    pub time_ns: i64,
+    pub biz_step: Option<&'a str>,
+    /// Whether the event carries an `fsma:cte` extension.
+    pub cte_ext: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -122,108 +133,127 @@ impl Graph {
     }
 
     pub fn node_count(&self) -> usize {
-        self.names.len()
-    }
-
-    pub fn events(&self) -> &[Event] {
-        &self.events
+        self.nodes.len()
     }
 
     pub fn contains(&self, hash: &str) -> bool {
-        self.by_hash.contains_key(hash)
+        hash_bytes(hash).is_some_and(|h| self.by_hash.contains_key(&h))
     }
 
-    fn intern(&mut self, id: &str) -> u32 {
-        if let Some(&n) = self.node_of.get(id) {
-            return n;
-        }
-        let n = self.names.len() as u32;
-        self.names.push(id.to_owned());
-        self.node_of.insert(id.to_owned(), n);
-        self.down.push(Vec::new());
-        self.up.push(Vec::new());
-        self.touches.push(Vec::new());
-        n
+    fn full(&self, ix: u32) -> Event {
+        self.events[ix as usize].event(&self.nodes, &self.vocab)
     }
 
-    /// Adds an event; `false` if an identical event (same canonical hash) is already in.
+    fn time(&self, ix: u32) -> i64 {
+        self.events[ix as usize].time_ns
+    }
+
+    fn step_is(&self, ix: u32, step: &str) -> bool {
+        let b = self.events[ix as usize].biz_step;
+        b != NONE && self.vocab.name(b) == step
+    }
+
+    fn name(&self, n: u32) -> &str {
+        self.nodes.name(n)
+    }
+
+    /// Every event, rebuilt, in capture order.
+    pub fn events(&self) -> impl Iterator<Item = Event> + '_ {
+        (0..self.events.len() as u32).map(|i| self.full(i))
+    }
+
+    /// The events whose walked part passes `keep`, rebuilt, in capture order.
+    pub fn events_where<'a>(
+        &'a self,
+        keep: impl Fn(&Meta<'_>) -> bool + 'a,
+    ) -> impl Iterator<Item = Event> + 'a {
+        self.events.iter().enumerate().filter_map(move |(i, s)| {
+            let meta = Meta {
+                kind: s.kind,
+                time_ns: s.time_ns,
+                biz_step: (s.biz_step != NONE).then(|| self.vocab.name(s.biz_step)),
+                cte_ext: s.cte_ext,
+            };
+            keep(&meta).then(|| self.full(i as u32))
+        })
+    }
+
+    /// Adds an event; `false` if an identical event (same canonical hash) is already in, or
+    /// its hash is not one of ours (events come from [`crate::epcis::parse_event`]).
     pub fn insert(&mut self, e: Event) -> bool {
-        if self.by_hash.contains_key(&e.hash) {
+        let Some(h) = hash_bytes(&e.hash) else {
+            return false;
+        };
+        if self.by_hash.contains_key(&h) {
             return false;
         }
+        let Some(stored) = Stored::new(&e, &mut self.nodes, &mut self.vocab) else {
+            return false;
+        };
+        while self.down.len() < self.nodes.len() {
+            self.down.push(Vec::new());
+            self.up.push(Vec::new());
+            self.touches.push(Vec::new());
+        }
         let ix = self.events.len() as u32;
-        let t = e.time_ns;
-        let mut named: Vec<u32> = e
-            .objects()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-            .iter()
-            .map(|s| self.intern(s))
-            .collect();
+        let t = stored.time_ns;
+        let mut named: Vec<u32> = stored.objs.iter().map(|o| o.node).collect();
         named.sort_unstable();
         named.dedup();
         for &n in &named {
             self.touches[n as usize].push(ix);
         }
-        let link = |g: &mut Self, from: &str, to: &str| {
-            let (a, b) = (g.intern(from), g.intern(to));
+        let of = |roles: &[Role]| -> Vec<u32> {
+            stored
+                .objs
+                .iter()
+                .filter(|o| roles.contains(&o.role))
+                .map(|o| o.node)
+                .collect()
+        };
+        let mut links = Vec::new();
+        match stored.kind {
+            EventType::TransformationEvent => {
+                let outputs = of(&[Role::OutputEpc, Role::OutputQuantity]);
+                for i in of(&[Role::InputEpc, Role::InputQuantity]) {
+                    links.extend(outputs.iter().map(|&o| (i, o)));
+                }
+            }
+            EventType::AggregationEvent | EventType::AssociationEvent
+                if stored.action != Some(Action::Delete) =>
+            {
+                if let Some(&parent) = of(&[Role::Parent]).first() {
+                    links.extend(
+                        of(&[Role::Epc, Role::Quantity])
+                            .into_iter()
+                            .map(|c| (c, parent)),
+                    );
+                }
+            }
+            _ => {}
+        }
+        for (a, b) in links {
             if a != b {
-                g.down[a as usize].push(Edge {
+                self.down[a as usize].push(Edge {
                     node: b,
                     event: ix,
                     time_ns: t,
                 });
-                g.up[b as usize].push(Edge {
+                self.up[b as usize].push(Edge {
                     node: a,
                     event: ix,
                     time_ns: t,
                 });
             }
-        };
-        match e.kind {
-            EventType::TransformationEvent => {
-                let inputs: Vec<&str> = e
-                    .input_epcs
-                    .iter()
-                    .map(String::as_str)
-                    .chain(e.input_quantities.iter().map(|q| q.epc_class.as_str()))
-                    .collect();
-                let outputs: Vec<&str> = e
-                    .output_epcs
-                    .iter()
-                    .map(String::as_str)
-                    .chain(e.output_quantities.iter().map(|q| q.epc_class.as_str()))
-                    .collect();
-                for i in &inputs {
-                    for o in &outputs {
-                        link(self, i, o);
-                    }
-                }
-            }
-            EventType::AggregationEvent | EventType::AssociationEvent
-                if e.action != Some(Action::Delete) =>
-            {
-                if let Some(parent) = &e.parent_id {
-                    for c in e
-                        .epcs
-                        .iter()
-                        .chain(e.quantities.iter().map(|q| &q.epc_class))
-                    {
-                        link(self, c, parent);
-                    }
-                }
-            }
-            _ => {}
         }
-        self.by_hash.insert(e.hash.clone(), ix);
-        self.events.push(e);
+        self.by_hash.insert(h, ix);
+        self.events.push(stored);
         true
     }
 
     fn node(&self, id: &str) -> Result<u32, QueryError> {
-        self.node_of
+        self.nodes
             .get(id)
-            .copied()
             .ok_or_else(|| QueryError::Unknown(id.to_owned()))
     }
 
@@ -235,27 +265,29 @@ impl Graph {
         })
     }
 
-    /// One walk from several starts (a recall of several lots).
-    pub fn trace_many(&self, starts: &[&str], q: &TraceQuery) -> Result<Trace, QueryError> {
+    /// The nodes a walk reaches: node → (time bound, depth, via event, from node). Forward the
+    /// bound is the earliest time material reached the node; backward, the latest time it can
+    /// have left it. A better bound re-opens the node.
+    #[allow(clippy::type_complexity)]
+    fn walk(
+        &self,
+        starts: &[u32],
+        q: &TraceQuery,
+    ) -> (HashMap<u32, (i64, u32, Option<(u32, u32)>)>, Vec<u32>, bool) {
         let fwd = q.direction == Direction::Forward;
-        // Forward: the earliest time material reached a node; backward: the latest time it
-        // can have left it. A better bound re-opens the node.
-        let mut bound: HashMap<u32, (i64, u32)> = HashMap::new();
-        let mut reached: Vec<TracedNode> = Vec::new();
-        let mut slot: HashMap<u32, usize> = HashMap::new();
+        let mut bound: HashMap<u32, (i64, u32, Option<(u32, u32)>)> = HashMap::new();
+        let mut order = Vec::new();
         let mut queue = VecDeque::new();
-        for s in starts {
-            let n = self.node(s)?;
+        for &n in starts {
             let b = if fwd { q.from_ns } else { q.to_ns };
-            if bound.insert(n, (b, 0)).is_none() {
-                slot.insert(n, reached.len());
-                reached.push(self.traced(n, 0, None, None, None));
+            if bound.insert(n, (b, 0, None)).is_none() {
+                order.push(n);
             }
             queue.push_back(n);
         }
         let mut truncated = false;
         while let Some(n) = queue.pop_front() {
-            let (b, depth) = bound[&n];
+            let (b, depth, _) = bound[&n];
             let edges = if fwd {
                 &self.down[n as usize]
             } else {
@@ -271,8 +303,11 @@ impl Graph {
                     continue;
                 }
                 let better = match bound.get(&e.node) {
-                    None => true,
-                    Some(&(old, _)) => {
+                    None => {
+                        order.push(e.node);
+                        true
+                    }
+                    Some(&(old, _, _)) => {
                         if fwd {
                             e.time_ns < old
                         } else {
@@ -283,39 +318,58 @@ impl Graph {
                 if !better {
                     continue;
                 }
-                bound.insert(e.node, (e.time_ns, depth + 1));
-                let t = self.traced(e.node, depth + 1, Some(e.time_ns), Some(e.event), Some(n));
-                match slot.get(&e.node) {
-                    Some(&i) => reached[i] = t,
-                    None => {
-                        slot.insert(e.node, reached.len());
-                        reached.push(t);
-                    }
-                }
+                bound.insert(e.node, (e.time_ns, depth + 1, Some((e.event, n))));
                 queue.push_back(e.node);
             }
         }
+        (bound, order, truncated)
+    }
+
+    /// How many nodes a walk reaches (the bench compares this with PostgreSQL's answer).
+    pub fn reach_count(&self, start: &str, q: &TraceQuery) -> Result<usize, QueryError> {
+        Ok(self.walk(&[self.node(start)?], q).1.len())
+    }
+
+    /// One walk from several starts (a recall of several lots).
+    pub fn trace_many(&self, starts: &[&str], q: &TraceQuery) -> Result<Trace, QueryError> {
+        let fwd = q.direction == Direction::Forward;
+        let ids = starts
+            .iter()
+            .map(|s| self.node(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (bound, order, truncated) = self.walk(&ids, q);
+        let mut reached: Vec<TracedNode> = order
+            .iter()
+            .map(|n| {
+                let (t, depth, via) = bound[n];
+                match via {
+                    None => self.traced(*n, 0, None, None, None),
+                    Some((ev, from)) => self.traced(*n, depth, Some(t), Some(ev), Some(from)),
+                }
+            })
+            .collect();
         // Movements of every reached node inside the time bounds. A container leaves with its
         // first shipment after the material arrived: later shipments of the same (reused)
         // pallet carry other goods.
         let step = if fwd { "shipping" } else { "receiving" };
         let mut movements = Vec::new();
         let mut seen = HashSet::new();
-        for (&n, &(b, _)) in &bound {
-            let container = ids::parse(&self.names[n as usize]).kind == IdKind::Container;
-            let mut evs: Vec<u32> = self.touches[n as usize].clone();
-            evs.sort_by_key(|&ev| self.events[ev as usize].time_ns);
+        for &n in &order {
+            let b = bound[&n].0;
+            let container = ids::parse(self.name(n)).kind == IdKind::Container;
+            let mut evs: Vec<u32> = self.touches[n as usize]
+                .iter()
+                .copied()
+                .filter(|&ev| self.step_is(ev, step))
+                .collect();
+            evs.sort_by_key(|&ev| self.time(ev));
             if !fwd {
                 evs.reverse();
             }
             for ev in evs {
-                let e = &self.events[ev as usize];
-                let in_time = if fwd { e.time_ns >= b } else { e.time_ns <= b };
-                if e.biz_step.as_deref() != Some(step)
-                    || !in_time
-                    || e.time_ns < q.from_ns
-                    || e.time_ns > q.to_ns
-                {
+                let t = self.time(ev);
+                let in_time = if fwd { t >= b } else { t <= b };
+                if !in_time || t < q.from_ns || t > q.to_ns {
                     continue;
                 }
                 if container && seen.iter().any(|&(_, m)| m == n) {
@@ -324,12 +378,12 @@ impl Graph {
                 if !seen.insert((ev, n)) {
                     continue;
                 }
+                let e = self.full(ev);
                 let refs = if fwd { &e.destinations } else { &e.sources };
                 movements.push(Movement {
-                    event: e.hash.clone(),
                     time_ns: e.time_ns,
-                    object: self.names[n as usize].clone(),
-                    amount: amount(e, &self.names[n as usize]),
+                    object: self.name(n).to_owned(),
+                    amount: amount(&e, self.name(n)),
                     parties: refs
                         .iter()
                         .filter(|r| r.kind.ends_with("party"))
@@ -341,6 +395,7 @@ impl Graph {
                         .map(|r| r.id.clone())
                         .collect(),
                     documents: e.biz_transactions.iter().map(|r| r.id.clone()).collect(),
+                    event: e.hash,
                 });
             }
         }
@@ -372,47 +427,39 @@ impl Graph {
         via: Option<u32>,
         from: Option<u32>,
     ) -> TracedNode {
-        let id = &self.names[n as usize];
+        let id = self.name(n);
         let p = ids::parse(id);
-        let via_event = via.map(|v| &self.events[v as usize]);
+        let via_event = via.map(|v| self.full(v));
         TracedNode {
-            id: id.clone(),
+            id: id.to_owned(),
             kind: p.kind,
             product: p.product,
             lot: p.lot,
             depth,
             at_ns: at,
-            via_event: via_event.map(|e| e.hash.clone()),
-            from: from.map(|f| self.names[f as usize].clone()),
-            amount: via_event.and_then(|e| amount(e, id)),
+            amount: via_event.as_ref().and_then(|e| amount(e, id)),
+            via_event: via_event.map(|e| e.hash),
+            from: from.map(|f| self.name(f).to_owned()),
         }
     }
 
     /// Events naming `id`, oldest first.
-    pub fn events_of(&self, id: &str) -> Result<Vec<&Event>, QueryError> {
+    pub fn events_of(&self, id: &str) -> Result<Vec<Event>, QueryError> {
         let n = self.node(id)?;
-        let mut v: Vec<&Event> = self.touches[n as usize]
-            .iter()
-            .map(|&i| &self.events[i as usize])
-            .collect();
-        v.sort_by_key(|e| e.time_ns);
-        Ok(v)
+        let mut v: Vec<u32> = self.touches[n as usize].clone();
+        v.sort_by_key(|&i| self.time(i));
+        Ok(v.into_iter().map(|i| self.full(i)).collect())
     }
 
     /// Lots received from a supplier (sources of receiving events).
     pub fn received_from(&self, party: &str) -> Vec<String> {
         let mut out: Vec<String> = self
-            .events
-            .iter()
-            .filter(|e| {
-                e.biz_step.as_deref() == Some("receiving")
-                    && e.sources.iter().any(|s| s.id == party)
-            })
+            .events_where(|m| m.biz_step == Some("receiving"))
+            .filter(|e| e.sources.iter().any(|s| s.id == party))
             .flat_map(|e| {
                 e.epcs
-                    .iter()
-                    .cloned()
-                    .chain(e.quantities.iter().map(|q| q.epc_class.clone()))
+                    .into_iter()
+                    .chain(e.quantities.into_iter().map(|q| q.epc_class))
             })
             .collect();
         out.sort();
@@ -424,14 +471,13 @@ impl Graph {
     /// association) at or before then and after its previous shipment, with the amount the
     /// packing event states.
     pub fn contents_at(&self, container: &str, event_ns: i64) -> Vec<(String, Option<Amount>)> {
-        let Some(&n) = self.node_of.get(container) else {
+        let Some(n) = self.nodes.get(container) else {
             return Vec::new();
         };
         let previous_shipment = self.touches[n as usize]
             .iter()
-            .map(|&i| &self.events[i as usize])
-            .filter(|e| e.biz_step.as_deref() == Some("shipping") && e.time_ns < event_ns)
-            .map(|e| e.time_ns)
+            .filter(|&&i| self.step_is(i, "shipping") && self.time(i) < event_ns)
+            .map(|&i| self.time(i))
             .max()
             .unwrap_or(i64::MIN);
         let mut out: Vec<(String, Option<Amount>)> = self.up[n as usize]
@@ -439,8 +485,8 @@ impl Graph {
             .filter(|e| e.time_ns <= event_ns && e.time_ns > previous_shipment)
             .filter(|e| self.events[e.event as usize].kind != EventType::TransformationEvent)
             .map(|e| {
-                let name = &self.names[e.node as usize];
-                (name.clone(), amount(&self.events[e.event as usize], name))
+                let name = self.name(e.node);
+                (name.to_owned(), amount(&self.full(e.event), name))
             })
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -450,7 +496,7 @@ impl Graph {
 
     /// Whether a container holding `id` (directly or nested, up to 4 levels) is among `shipped`.
     pub(crate) fn containers_shipped(&self, id: &str, shipped: &HashSet<&str>) -> bool {
-        let Some(&start) = self.node_of.get(id) else {
+        let Some(start) = self.nodes.get(id) else {
             return false;
         };
         let mut frontier = vec![start];
@@ -458,7 +504,7 @@ impl Graph {
             let mut next = Vec::new();
             for n in frontier {
                 for e in &self.down[n as usize] {
-                    let name = self.names[e.node as usize].as_str();
+                    let name = self.name(e.node);
                     if ids::parse(name).kind == IdKind::Container
                         && self.events[e.event as usize].kind != EventType::TransformationEvent
                     {
@@ -489,16 +535,11 @@ impl Graph {
         }
     }
 
-    pub(crate) fn up_edges(&self, id: &str) -> Vec<(String, &Event)> {
-        match self.node_of.get(id) {
-            Some(&n) => self.up[n as usize]
+    pub(crate) fn up_edges(&self, id: &str) -> Vec<(String, Event)> {
+        match self.nodes.get(id) {
+            Some(n) => self.up[n as usize]
                 .iter()
-                .map(|e| {
-                    (
-                        self.names[e.node as usize].clone(),
-                        &self.events[e.event as usize],
-                    )
-                })
+                .map(|e| (self.name(e.node).to_owned(), self.full(e.event)))
                 .collect(),
             None => Vec::new(),
         }

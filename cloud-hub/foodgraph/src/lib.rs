@@ -5,6 +5,7 @@
 
 pub mod balance;
 pub mod cbv;
+pub mod compact;
 pub mod epcis;
 pub mod fsma;
 pub mod graph;

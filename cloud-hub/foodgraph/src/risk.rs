@@ -101,7 +101,7 @@ fn walk(
             continue;
         }
         let s = if e.kind == EventType::TransformationEvent {
-            g.input_share(e, &from)
+            g.input_share(&e, &from)
         } else {
             1.0
         };
