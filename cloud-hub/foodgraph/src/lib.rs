@@ -12,6 +12,7 @@ pub mod graph;
 pub mod ids;
 pub mod recall;
 pub mod risk;
+pub mod synth;
 
 pub use epcis::{CaptureError, Event, EventType, FieldError, parse_capture};
 pub use graph::{Direction, Graph, QueryError, Trace, TraceQuery};
