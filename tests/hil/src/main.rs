@@ -305,7 +305,7 @@ fn foodgraph(
             if let Err(e) = flush(&mut chunk, &mut files) {
                 failure = Some(e);
             }
-            if files % 20 == 0 {
+            if files.is_multiple_of(20) {
                 eprintln!(
                     "foodgraph: {written} of ~{expected} events ({:.0} %), {files} files, {:.1} s",
                     written as f64 * 100.0 / expected.max(1) as f64,
