@@ -6,7 +6,7 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/foodflow/target
 export CARGO_TARGET_DIR
 CARGO ?= cargo
 
-.PHONY: deps build demo test lint bench-ingest bench-sync bench-analytics clean-run
+.PHONY: deps build demo test lint bench-ingest bench-sync bench-analytics bench-foodgraph clean-run
 
 deps:
 	@scripts/install-deps.sh
@@ -41,6 +41,11 @@ bench-analytics: deps
 	$(CARGO) build --release --workspace --bins
 	FOODFLOW_BENCH_OUT=$(CURDIR)/.run/alarm-latency.json $(CARGO) bench -p foodflow-hil --bench alarm_latency
 	FOODFLOW_BENCH_OUT=$(CURDIR)/.run/alarm-latency.json $(CARGO) bench -p foodflow-analytics --bench analytics
+
+# FoodGraph on 1M lots / 10M generated events vs PostgreSQL recursive CTEs over the same edges.
+bench-foodgraph: deps
+	@scripts/install-bench-deps.sh
+	$(CARGO) bench -p foodflow-hub --bench foodgraph
 
 clean-run:
 	rm -rf .run

@@ -325,6 +325,20 @@ impl Graph {
         (bound, order, truncated)
     }
 
+    /// Every flow edge as (from node, to node, time), for exports (the benchmark loads the
+    /// same edges into PostgreSQL).
+    pub fn edges(&self) -> impl Iterator<Item = (u32, u32, i64)> + '_ {
+        self.down
+            .iter()
+            .enumerate()
+            .flat_map(|(a, es)| es.iter().map(move |e| (a as u32, e.node, e.time_ns)))
+    }
+
+    /// The node id of an identifier (see [`Graph::edges`]).
+    pub fn node_id(&self, id: &str) -> Option<u32> {
+        self.nodes.get(id)
+    }
+
     /// How many nodes a walk reaches (the bench compares this with PostgreSQL's answer).
     pub fn reach_count(&self, start: &str, q: &TraceQuery) -> Result<usize, QueryError> {
         Ok(self.walk(&[self.node(start)?], q).1.len())
