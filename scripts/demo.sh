@@ -10,6 +10,7 @@ mkdir -p .run
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 OPCUA_PORT=$(free_port); MQTT_PORT=$(free_port); HTTP_PORT=${FOODFLOW_HTTP_PORT:-$(free_port)}
 HUB_PORT=$(free_port); HUB_ADMIN=$(free_port); GW_PORT=$(free_port); GW_ADMIN=$(free_port)
+HUB_PUBLIC=${FOODFLOW_HUB_PUBLIC_PORT:-$(free_port)}
 
 if [ ! -f .run/pki/ca.pem ]; then
   "$BIN/foodflow-hub" pki init --dir .run/pki
@@ -18,14 +19,29 @@ if [ ! -f .run/pki/ca.pem ]; then
   "$BIN/foodflow-hub" pki issue --dir .run/pki --gateway portal --tenant demo
 fi
 
+# No default password: the demo tenant's first admin gets a random one, kept for you only.
+if [ ! -f .run/admin-password ]; then
+  (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(18))' > .run/admin-password)
+  FOODFLOW_ADMIN_PASSWORD="$(cat .run/admin-password)" "$BIN/foodflow-hub" admin create \
+    --data-dir .run/hub-data --tenant demo --username admin > /dev/null
+fi
+
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 wait_port() { for _ in $(seq 1 300); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "$2 did not start (log: .run/$2.log)"; exit 1; }
 
 "$BIN/foodflow-hub" serve --listen "127.0.0.1:$HUB_PORT" --admin "127.0.0.1:$HUB_ADMIN" \
-  --data-dir .run/hub-data --pki-dir .run/pki > /dev/null 2> .run/hub.log &
+  --public "127.0.0.1:$HUB_PUBLIC" --data-dir .run/hub-data --pki-dir .run/pki > /dev/null 2> .run/hub.log &
 PIDS+=($!); wait_port "$HUB_PORT" hub
+
+# A generated supply chain for FoodGraph (captures are idempotent: a second run adds nothing).
+[ -f .run/foodgraph/summary.json ] || "$BIN/foodflow-sim" foodgraph --lots 2000 --seed 1 --out .run/foodgraph 2> .run/foodgraph.log
+for f in .run/foodgraph/epcis-*.json; do
+  curl -sS --cacert .run/pki/ca.pem --cert .run/pki/portal.pem --key .run/pki/portal.key \
+    -H 'content-type: application/json' --data-binary "@$f" "https://127.0.0.1:$HUB_PORT/v1/epcis/capture" > /dev/null
+done
+SAMPLE_LOT=$(python3 -c 'import json; print(json.load(open(".run/foodgraph/summary.json"))["sample_raw"][0].replace(":", "%3A"))')
 
 sed -e "s#^listen: .*#listen: 127.0.0.1:$GW_PORT#" -e "s#^admin: .*#admin: 127.0.0.1:$GW_ADMIN#" \
     -e "s#url: https://127.0.0.1:8443#url: https://127.0.0.1:$HUB_PORT#" \
@@ -60,5 +76,8 @@ while true; do
   echo "hub      https://127.0.0.1:$HUB_PORT   committed $(metric "http://127.0.0.1:$HUB_ADMIN/metrics" foodflow_hub_records_committed_total) records," \
        "duplicates skipped $(metric "http://127.0.0.1:$HUB_ADMIN/metrics" foodflow_hub_records_duplicate_total)"
   echo "         query: curl --cacert .run/pki/ca.pem --cert .run/pki/portal.pem --key .run/pki/portal.key https://127.0.0.1:$HUB_PORT/v1/devices/line-sim-01/streams"
+  echo "         FoodGraph: $(metric "http://127.0.0.1:$HUB_ADMIN/metrics" foodflow_hub_epcis_captured_total) EPCIS events captured; a trace:"
+  echo "           curl --cacert .run/pki/ca.pem --cert .run/pki/portal.pem --key .run/pki/portal.key 'https://127.0.0.1:$HUB_PORT/v1/trace/forward?id=$SAMPLE_LOT'"
+  echo "         people: https://127.0.0.1:$HUB_PUBLIC  POST /auth/login {\"tenant\":\"demo\",\"username\":\"admin\",\"password\":<.run/admin-password>}"
   sleep 2
 done

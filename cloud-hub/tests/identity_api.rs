@@ -286,6 +286,35 @@ fn people_log_in_and_act_within_their_permissions() {
         Body::None,
     );
     assert_eq!(code, 404, "{body}");
+    // Acme's users, keys and approvals are not there for globex's admin.
+    let (code, _) = call(
+        "PATCH",
+        "/v1/users/quinn",
+        Some(&gus),
+        Body::Json(r#"{"disabled":true}"#),
+    );
+    assert_eq!(code, 404);
+    let acme_key_id = key.split('.').nth(2).unwrap();
+    let (code, _) = call(
+        "DELETE",
+        &format!("/v1/api-keys/{acme_key_id}"),
+        Some(&gus),
+        Body::None,
+    );
+    assert_eq!(code, 404);
+    let (code, body) = call(
+        "GET",
+        &format!("/v1/batches/{b1}/approvals"),
+        Some(&gus),
+        Body::None,
+    );
+    assert_eq!((code, body.as_str()), (200, "[]"));
+    let (code, body) = call("GET", "/v1/audit/entries", Some(&gus), Body::None);
+    assert_eq!(code, 200);
+    assert!(
+        !body.contains("quinn") && !body.contains("batch.approve"),
+        "{body}"
+    );
     let moved = key.replacen("ffk.acme.", "ffk.globex.", 1);
     let (code, _) = call("GET", "/v1/me", Some(&moved), Body::None);
     assert_eq!(code, 401);

@@ -83,9 +83,6 @@ struct Rest {
     read_point: u32,
     biz_location: u32,
     transformation_id: Option<String>,
-    biz_transactions: Vec<(u32, String)>,
-    sources: Vec<(u32, u32)>,
-    destinations: Vec<(u32, u32)>,
     ilmd: String,
     extensions: String,
 }
@@ -99,9 +96,6 @@ impl Default for Rest {
             read_point: NONE,
             biz_location: NONE,
             transformation_id: None,
-            biz_transactions: Vec::new(),
-            sources: Vec::new(),
-            destinations: Vec::new(),
             ilmd: String::new(),
             extensions: String::new(),
         }
@@ -118,7 +112,17 @@ pub struct Stored {
     /// Whether the event carries an `fsma:cte` extension.
     pub cte_ext: bool,
     pub objs: Box<[Obj]>,
+    /// Sources, destinations and business transactions, interned: (which, type, id).
+    refs: Box<[(RefKind, u32, u32)]>,
     rest: Box<[u8]>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum RefKind {
+    Source,
+    Destination,
+    Transaction,
 }
 
 const PREFIX: &str = "ni:///sha-256;";
@@ -137,10 +141,12 @@ pub fn hash_bytes(s: &str) -> Option<[u8; 32]> {
 }
 
 pub fn hash_string(b: &[u8; 32]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(PREFIX.len() + 64 + SUFFIX.len());
     s.push_str(PREFIX);
     for x in b {
-        s.push_str(&format!("{x:02x}"));
+        s.push(HEX[(x >> 4) as usize] as char);
+        s.push(HEX[(x & 15) as usize] as char);
     }
     s.push_str(SUFFIX);
     s
@@ -200,11 +206,16 @@ impl Stored {
         for q in &e.output_quantities {
             push(nodes, vocab, &q.epc_class, Role::OutputQuantity, Some(q));
         }
-        let refs = |vocab: &mut Interner, v: &[TypedRef]| {
-            v.iter()
-                .map(|r| (vocab.intern(&r.kind), vocab.intern(&r.id)))
-                .collect()
-        };
+        let mut all_refs = Vec::new();
+        for (which, list) in [
+            (RefKind::Source, &e.sources),
+            (RefKind::Destination, &e.destinations),
+            (RefKind::Transaction, &e.biz_transactions),
+        ] {
+            for r in list {
+                all_refs.push((which, vocab.intern(&r.kind), vocab.intern(&r.id)));
+            }
+        }
         let rest = Rest {
             event_id: e.event_id.clone(),
             tz: vocab.intern(&e.time_zone_offset),
@@ -212,13 +223,6 @@ impl Stored {
             read_point: vocab.opt(&e.read_point),
             biz_location: vocab.opt(&e.biz_location),
             transformation_id: e.transformation_id.clone(),
-            biz_transactions: e
-                .biz_transactions
-                .iter()
-                .map(|r| (vocab.intern(&r.kind), r.id.clone()))
-                .collect(),
-            sources: refs(vocab, &e.sources),
-            destinations: refs(vocab, &e.destinations),
             ilmd: json_map(&e.ilmd),
             extensions: json_map(&e.extensions),
         };
@@ -230,8 +234,41 @@ impl Stored {
             biz_step: vocab.opt(&e.biz_step),
             cte_ext: e.extensions.contains_key("fsma:cte"),
             objs: objs.into_boxed_slice(),
+            refs: all_refs.into_boxed_slice(),
             rest: postcard::to_allocvec(&rest).ok()?.into_boxed_slice(),
         })
+    }
+
+    /// The quantity this event states for `node`, without rebuilding the event.
+    pub fn amount_of(&self, node: u32, vocab: &Interner) -> Option<(f64, Option<String>)> {
+        self.objs
+            .iter()
+            .find(|o| o.node == node && !o.quantity.is_nan())
+            .map(|o| (o.quantity, vocab.back(o.uom)))
+    }
+
+    fn refs_of(&self, which: RefKind, vocab: &Interner) -> Vec<TypedRef> {
+        self.refs
+            .iter()
+            .filter(|r| r.0 == which)
+            .map(|&(_, k, id)| TypedRef {
+                kind: vocab.name(k).to_owned(),
+                id: vocab.name(id).to_owned(),
+            })
+            .collect()
+    }
+
+    /// Sources, destinations and business transaction ids, without rebuilding the event.
+    pub fn movement_refs(&self, vocab: &Interner) -> (Vec<TypedRef>, Vec<TypedRef>, Vec<String>) {
+        (
+            self.refs_of(RefKind::Source, vocab),
+            self.refs_of(RefKind::Destination, vocab),
+            self.refs
+                .iter()
+                .filter(|r| r.0 == RefKind::Transaction)
+                .map(|&(_, _, id)| vocab.name(id).to_owned())
+                .collect(),
+        )
     }
 
     /// Rebuilds the full event.
@@ -249,14 +286,6 @@ impl Stored {
                 .collect::<Vec<_>>()
         };
         let qs = |role: Role| pick(role).map(quantity).collect::<Vec<_>>();
-        let refs = |v: &[(u32, u32)]| {
-            v.iter()
-                .map(|(k, id)| TypedRef {
-                    kind: vocab.name(*k).to_owned(),
-                    id: vocab.name(*id).to_owned(),
-                })
-                .collect::<Vec<_>>()
-        };
         // Our own bytes: unreadable only if memory was corrupted; show what the index holds.
         let rest = rest.unwrap_or_default();
         Event {
@@ -280,16 +309,9 @@ impl Stored {
             output_epcs: ids(Role::OutputEpc),
             output_quantities: qs(Role::OutputQuantity),
             transformation_id: rest.transformation_id,
-            biz_transactions: rest
-                .biz_transactions
-                .into_iter()
-                .map(|(k, id)| TypedRef {
-                    kind: vocab.name(k).to_owned(),
-                    id,
-                })
-                .collect(),
-            sources: refs(&rest.sources),
-            destinations: refs(&rest.destinations),
+            biz_transactions: self.refs_of(RefKind::Transaction, vocab),
+            sources: self.refs_of(RefKind::Source, vocab),
+            destinations: self.refs_of(RefKind::Destination, vocab),
             ilmd: map_json(&rest.ilmd),
             extensions: map_json(&rest.extensions),
         }

@@ -7,9 +7,36 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::Serialize;
 
-use crate::compact::{Interner, NONE, Role, Stored, hash_bytes};
+use crate::compact::{Interner, NONE, Role, Stored, hash_bytes, hash_string};
 use crate::epcis::{Action, Event, EventType};
 use crate::ids::{self, IdKind};
+
+/// A multiply-rotate hasher for the walks' node-id maps: node ids are small integers we made,
+/// so SipHash's protection against chosen keys buys nothing there.
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type IdMap<V> = HashMap<u32, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 #[derive(Debug, Clone, Copy)]
 struct Edge {
@@ -273,9 +300,9 @@ impl Graph {
         &self,
         starts: &[u32],
         q: &TraceQuery,
-    ) -> (HashMap<u32, (i64, u32, Option<(u32, u32)>)>, Vec<u32>, bool) {
+    ) -> (IdMap<(i64, u32, Option<(u32, u32)>)>, Vec<u32>, bool) {
         let fwd = q.direction == Direction::Forward;
-        let mut bound: HashMap<u32, (i64, u32, Option<(u32, u32)>)> = HashMap::new();
+        let mut bound: IdMap<(i64, u32, Option<(u32, u32)>)> = IdMap::default();
         let mut order = Vec::new();
         let mut queue = VecDeque::new();
         for &n in starts {
@@ -334,6 +361,11 @@ impl Graph {
             .flat_map(|(a, es)| es.iter().map(move |e| (a as u32, e.node, e.time_ns)))
     }
 
+    /// The identifier of a node id (see [`Graph::edges`]).
+    pub fn node_name(&self, n: u32) -> Option<&str> {
+        ((n as usize) < self.nodes.len()).then(|| self.nodes.name(n))
+    }
+
     /// The node id of an identifier (see [`Graph::edges`]).
     pub fn node_id(&self, id: &str) -> Option<u32> {
         self.nodes.get(id)
@@ -366,6 +398,7 @@ impl Graph {
         // first shipment after the material arrived: later shipments of the same (reused)
         // pallet carry other goods.
         let step = if fwd { "shipping" } else { "receiving" };
+        let step_id = self.vocab.get(step);
         let mut movements = Vec::new();
         let mut seen = HashSet::new();
         for &n in &order {
@@ -374,7 +407,7 @@ impl Graph {
             let mut evs: Vec<u32> = self.touches[n as usize]
                 .iter()
                 .copied()
-                .filter(|&ev| self.step_is(ev, step))
+                .filter(|&ev| step_id.is_some_and(|id| self.events[ev as usize].biz_step == id))
                 .collect();
             evs.sort_by_key(|&ev| self.time(ev));
             if !fwd {
@@ -392,12 +425,13 @@ impl Graph {
                 if !seen.insert((ev, n)) {
                     continue;
                 }
-                let e = self.full(ev);
-                let refs = if fwd { &e.destinations } else { &e.sources };
+                let stored = &self.events[ev as usize];
+                let (sources, destinations, documents) = stored.movement_refs(&self.vocab);
+                let refs = if fwd { destinations } else { sources };
                 movements.push(Movement {
-                    time_ns: e.time_ns,
+                    time_ns: t,
                     object: self.name(n).to_owned(),
-                    amount: amount(&e, self.name(n)),
+                    amount: self.amount(ev, n),
                     parties: refs
                         .iter()
                         .filter(|r| r.kind.ends_with("party"))
@@ -408,8 +442,8 @@ impl Graph {
                         .filter(|r| r.kind == "location")
                         .map(|r| r.id.clone())
                         .collect(),
-                    documents: e.biz_transactions.iter().map(|r| r.id.clone()).collect(),
-                    event: e.hash,
+                    documents,
+                    event: hash_string(&stored.hash),
                 });
             }
         }
@@ -443,7 +477,6 @@ impl Graph {
     ) -> TracedNode {
         let id = self.name(n);
         let p = ids::parse(id);
-        let via_event = via.map(|v| self.full(v));
         TracedNode {
             id: id.to_owned(),
             kind: p.kind,
@@ -451,10 +484,16 @@ impl Graph {
             lot: p.lot,
             depth,
             at_ns: at,
-            amount: via_event.as_ref().and_then(|e| amount(e, id)),
-            via_event: via_event.map(|e| e.hash),
+            amount: via.and_then(|v| self.amount(v, n)),
+            via_event: via.map(|v| hash_string(&self.events[v as usize].hash)),
             from: from.map(|f| self.name(f).to_owned()),
         }
+    }
+
+    fn amount(&self, ev: u32, n: u32) -> Option<Amount> {
+        self.events[ev as usize]
+            .amount_of(n, &self.vocab)
+            .map(|(quantity, uom)| Amount { quantity, uom })
     }
 
     /// Events naming `id`, oldest first.
