@@ -119,7 +119,7 @@ pub struct Stored {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-enum RefKind {
+pub enum RefKind {
     Source,
     Destination,
     Transaction,
@@ -258,17 +258,15 @@ impl Stored {
             .collect()
     }
 
-    /// Sources, destinations and business transaction ids, without rebuilding the event.
-    pub fn movement_refs(&self, vocab: &Interner) -> (Vec<TypedRef>, Vec<TypedRef>, Vec<String>) {
-        (
-            self.refs_of(RefKind::Source, vocab),
-            self.refs_of(RefKind::Destination, vocab),
-            self.refs
-                .iter()
-                .filter(|r| r.0 == RefKind::Transaction)
-                .map(|&(_, _, id)| vocab.name(id).to_owned())
-                .collect(),
-        )
+    /// Sources, destinations and business transactions as (which, type, id), borrowed from
+    /// the vocabulary: nothing is rebuilt or allocated.
+    pub fn ref_ids<'a>(
+        &'a self,
+        vocab: &'a Interner,
+    ) -> impl Iterator<Item = (RefKind, &'a str, &'a str)> + 'a {
+        self.refs
+            .iter()
+            .map(|&(w, k, id)| (w, vocab.name(k), vocab.name(id)))
     }
 
     /// Rebuilds the full event.

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::Serialize;
 
-use crate::compact::{Interner, NONE, Role, Stored, hash_bytes, hash_string};
+use crate::compact::{Interner, NONE, RefKind, Role, Stored, hash_bytes, hash_string};
 use crate::epcis::{Action, Event, EventType};
 use crate::ids::{self, IdKind};
 
@@ -426,22 +426,28 @@ impl Graph {
                     continue;
                 }
                 let stored = &self.events[ev as usize];
-                let (sources, destinations, documents) = stored.movement_refs(&self.vocab);
-                let refs = if fwd { destinations } else { sources };
+                let want = if fwd {
+                    RefKind::Destination
+                } else {
+                    RefKind::Source
+                };
+                let (mut parties, mut locations, mut documents) =
+                    (Vec::new(), Vec::new(), Vec::new());
+                for (which, kind, id) in stored.ref_ids(&self.vocab) {
+                    if which == RefKind::Transaction {
+                        documents.push(id.to_owned());
+                    } else if which == want && kind.ends_with("party") {
+                        parties.push(id.to_owned());
+                    } else if which == want && kind == "location" {
+                        locations.push(id.to_owned());
+                    }
+                }
                 movements.push(Movement {
                     time_ns: t,
                     object: self.name(n).to_owned(),
                     amount: self.amount(ev, n),
-                    parties: refs
-                        .iter()
-                        .filter(|r| r.kind.ends_with("party"))
-                        .map(|r| r.id.clone())
-                        .collect(),
-                    locations: refs
-                        .iter()
-                        .filter(|r| r.kind == "location")
-                        .map(|r| r.id.clone())
-                        .collect(),
+                    parties,
+                    locations,
                     documents,
                     event: hash_string(&stored.hash),
                 });

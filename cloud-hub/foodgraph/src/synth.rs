@@ -46,7 +46,8 @@ pub struct Summary {
     pub batch_lots: usize,
     pub suppliers: usize,
     pub customers: usize,
-    /// Lot ids handy for queries: raw lots (forward traces) and batches (backward traces).
+    /// Lot ids handy for queries: raw lots that were milled (forward traces) and batches
+    /// (backward traces).
     pub sample_raw: Vec<String>,
     pub sample_batches: Vec<String>,
 }
@@ -290,11 +291,6 @@ pub fn generate(plan: &Plan, emit: &mut dyn FnMut(Value)) -> Summary {
                 at: t + 9 * NS_PER_H,
             });
             lot_ids.push((id.clone(), t + 9 * NS_PER_H, farm.location.clone()));
-            if summary.sample_raw.len() < 1_000
-                && rng.random_bool((1_000.0 / raw_n as f64).min(0.5))
-            {
-                summary.sample_raw.push(id);
-            }
         }
         // Mills: mill raw lots into ingredient lots for a plant.
         for _ in 0..share(ing_n, ing_done) {
@@ -309,6 +305,13 @@ pub fn generate(plan: &Plan, emit: &mut dyn FnMut(Value)) -> Summary {
                 continue;
             }
             ing_done += 1;
+            // Sample raw lots that went somewhere: what a recall starts from.
+            if summary.sample_raw.len() < 1_000
+                && rng.random_bool((1_000.0 / raw_n as f64).min(0.5))
+                && !summary.sample_raw.contains(&inputs[0].0)
+            {
+                summary.sample_raw.push(inputs[0].0.clone());
+            }
             let total: f64 = inputs.iter().map(|(_, kg)| kg).sum();
             let kg = total * rng.random_range(0.92..0.98);
             let id = lgtin(2_000_000 + m as u32, 200, &format!("I{ing_done}"));
