@@ -57,6 +57,9 @@ pub struct Graph {
     up: Vec<Vec<Edge>>,
     /// Events that name the node (object, class, parent, input or output).
     touches: Vec<Vec<u32>>,
+    /// The shipping and receiving events among them: what a trace reports, kept apart so a
+    /// walk does not load every observation of every lot it passes.
+    moves: Vec<Vec<u32>>,
 }
 
 /// The walked part of an event, for filters that should not rebuild every event.
@@ -221,14 +224,20 @@ impl Graph {
             self.down.push(Vec::new());
             self.up.push(Vec::new());
             self.touches.push(Vec::new());
+            self.moves.push(Vec::new());
         }
         let ix = self.events.len() as u32;
         let t = stored.time_ns;
         let mut named: Vec<u32> = stored.objs.iter().map(|o| o.node).collect();
         named.sort_unstable();
         named.dedup();
+        let step = stored.biz_step;
+        let moving = step != NONE && matches!(self.vocab.name(step), "shipping" | "receiving");
         for &n in &named {
             self.touches[n as usize].push(ix);
+            if moving {
+                self.moves[n as usize].push(ix);
+            }
         }
         let of = |roles: &[Role]| -> Vec<u32> {
             stored
@@ -404,7 +413,7 @@ impl Graph {
         for &n in &order {
             let b = bound[&n].0;
             let container = ids::parse(self.name(n)).kind == IdKind::Container;
-            let mut evs: Vec<u32> = self.touches[n as usize]
+            let mut evs: Vec<u32> = self.moves[n as usize]
                 .iter()
                 .copied()
                 .filter(|&ev| step_id.is_some_and(|id| self.events[ev as usize].biz_step == id))
@@ -533,7 +542,7 @@ impl Graph {
         let Some(n) = self.nodes.get(container) else {
             return Vec::new();
         };
-        let previous_shipment = self.touches[n as usize]
+        let previous_shipment = self.moves[n as usize]
             .iter()
             .filter(|&&i| self.step_is(i, "shipping") && self.time(i) < event_ns)
             .map(|&i| self.time(i))
