@@ -1,5 +1,11 @@
 //! `foodflow-hub`: the cloud hub service and its development PKI.
 
+// mimalloc: the hub's answers are many small allocations on a heap of millions of objects,
+// where glibc's malloc spends a third of a trace consolidating bins (measured in
+// bench-foodgraph: forward trace p95 0.21 → 0.09 ms at 200,000 lots).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
