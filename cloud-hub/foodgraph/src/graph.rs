@@ -409,8 +409,11 @@ impl Graph {
         let step = if fwd { "shipping" } else { "receiving" };
         let step_id = self.vocab.get(step);
         let mut movements = Vec::new();
-        let mut seen = HashSet::new();
         for &n in &order {
+            if self.moves[n as usize].is_empty() {
+                continue;
+            }
+            let mut moved = false;
             let b = bound[&n].0;
             let container = ids::parse(self.name(n)).kind == IdKind::Container;
             let mut evs: Vec<u32> = self.moves[n as usize]
@@ -428,12 +431,10 @@ impl Graph {
                 if !in_time || t < q.from_ns || t > q.to_ns {
                     continue;
                 }
-                if container && seen.iter().any(|&(_, m)| m == n) {
+                if container && moved {
                     break;
                 }
-                if !seen.insert((ev, n)) {
-                    continue;
-                }
+                moved = true;
                 let stored = &self.events[ev as usize];
                 let want = if fwd {
                     RefKind::Destination

@@ -41,7 +41,7 @@ pub fn parse(id: &str) -> ParsedId {
         return match (parts.next(), parts.next(), parts.next()) {
             (Some(c), Some(i), Some(lot)) if !lot.is_empty() => ParsedId {
                 kind: IdKind::Lot,
-                product: Some(format!("{c}.{i}")),
+                product: Some(rest[..c.len() + 1 + i.len()].to_owned()),
                 lot: Some(lot.to_owned()),
             },
             _ => other,
@@ -52,7 +52,7 @@ pub fn parse(id: &str) -> ParsedId {
         if let (Some(c), Some(i)) = (parts.next(), parts.next()) {
             return ParsedId {
                 kind: IdKind::Product,
-                product: Some(format!("{c}.{i}")),
+                product: Some(rest[..c.len() + 1 + i.len()].to_owned()),
                 lot: None,
             };
         }
@@ -63,7 +63,7 @@ pub fn parse(id: &str) -> ParsedId {
         return match (parts.next(), parts.next(), parts.next()) {
             (Some(c), Some(i), Some(_serial)) => ParsedId {
                 kind: IdKind::Item,
-                product: Some(format!("{c}.{i}")),
+                product: Some(rest[..c.len() + 1 + i.len()].to_owned()),
                 lot: None,
             },
             _ => other,
