@@ -8,7 +8,7 @@
 //! lots; the same reach in PostgreSQL (answers compared, count printed); FSMA 204 export of
 //! about 1,000,000 rows. Last line: one JSON object.
 //!
-//! Env: FOODFLOW_BENCH_LOTS (1000000), FOODFLOW_BENCH_QUERIES (200); for profiling,
+//! Env: FOODFLOW_BENCH_LOTS (1000000), FOODFLOW_BENCH_QUERIES (1000); for profiling,
 //! FOODFLOW_BENCH_REPEAT (1: how often the query loop runs before the timed pass) and
 //! FOODFLOW_BENCH_PG=skip.
 
@@ -106,7 +106,7 @@ fn capture_rate() -> f64 {
 
 fn main() {
     let lots = env("FOODFLOW_BENCH_LOTS", 1_000_000);
-    let queries = env("FOODFLOW_BENCH_QUERIES", 200);
+    let queries = env("FOODFLOW_BENCH_QUERIES", 1_000);
     let capture_events_per_s = capture_rate();
 
     // The index from EPCIS JSON.
@@ -149,8 +149,12 @@ fn main() {
     };
     let starts_f: Vec<&String> = summary.sample_raw.iter().take(queries).collect();
     let starts_b: Vec<&String> = summary.sample_batches.iter().take(queries).collect();
-    for s in starts_f.iter().take(20) {
+    // Every query once untimed first (PostgreSQL gets the same warm-up).
+    for s in &starts_f {
         let _ = g.trace(s, &fwd_q);
+    }
+    for s in &starts_b {
+        let _ = g.trace(s, &bwd_q);
     }
     let time = |starts: &[&String], q: &TraceQuery| -> (Vec<f64>, Vec<usize>, usize) {
         let mut lat = Vec::new();
@@ -417,14 +421,14 @@ fn postgres(
             counts.len() - differ,
             counts.len()
         );
-        // The full answer, prepared once; the first 20 run once untimed to warm the cache.
+        // The full answer, prepared once; every query runs once untimed to warm the cache.
         let mut timed = format!(
             "\\timing on\nprepare answer(int) as {walk}, best as (select node, {agg}(t) as t, min(depth) as depth from r group by node) \
              select n.name, b.depth, m.event, m.t, m.party, m.location, m.document, m.quantity from best b \
              join fg_nodes n on n.id = b.node left join fg_moves m on m.node = b.node and m.step = '{step}' and m.t {rel} b.t;\n"
         );
-        let warm = ids.len().min(20);
-        for n in ids[..warm].iter().chain(&ids) {
+        let warm = ids.len();
+        for n in ids.iter().chain(&ids) {
             timed.push_str(&format!("execute answer({n});\n"));
         }
         let out = script(if forward { "fa.sql" } else { "ba.sql" }, timed)?;
