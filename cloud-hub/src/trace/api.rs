@@ -134,6 +134,21 @@ fn query(
     })
 }
 
+/// Runs `f` on the caller's tenant graph (read-locked) off the async threads.
+async fn with_graph<T: Send + 'static>(
+    s: &AppState,
+    who: &Principal,
+    f: impl FnOnce(&foodflow_foodgraph::Graph) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let (store, trace, tenant) = (s.store.clone(), s.trace.clone(), who.tenant.clone());
+    blocking(move || {
+        let g = trace.graph(store.as_ref(), &tenant)?;
+        let g = g.read().unwrap_or_else(|p| p.into_inner());
+        f(&g)
+    })
+    .await
+}
+
 fn not_found(e: foodflow_foodgraph::QueryError) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
 }
@@ -161,13 +176,7 @@ async fn trace(
             bad_request("`id` is required: the lot (EPC URN or GS1 Digital Link)".into())
         })?;
         let q = query(dir, p.depth, &p.from, &p.to)?;
-        let (store, tr, tenant) = (s.store.clone(), s.trace.clone(), who.tenant.clone());
-        blocking(move || {
-            let g = tr.graph(store.as_ref(), &tenant)?;
-            let g = g.read().unwrap_or_else(|p| p.into_inner());
-            g.trace(&id, &q).map_err(not_found)
-        })
-        .await
+        with_graph(&s, &who, move |g| g.trace(&id, &q).map_err(not_found)).await
     }
     .await;
     reply(r)
@@ -196,10 +205,7 @@ async fn recall_sim(
         let req: RecallRequest = serde_json::from_slice(&body)
             .map_err(|e| bad_request(format!("recall request: {e}")))?;
         let q = query(Direction::Forward, req.depth, &req.from, &req.to)?;
-        let (store, tr, tenant) = (s.store.clone(), s.trace.clone(), who.tenant.clone());
-        blocking(move || {
-            let g = tr.graph(store.as_ref(), &tenant)?;
-            let g = g.read().unwrap_or_else(|p| p.into_inner());
+        with_graph(&s, &who, move |g| {
             let mut lots = req.lots.clone();
             if let Some(sup) = &req.supplier {
                 lots.extend(g.received_from(sup));
@@ -210,7 +216,7 @@ async fn recall_sim(
                 ));
             }
             let starts: Vec<&str> = lots.iter().map(String::as_str).collect();
-            recall::simulate(&g, &starts, &q).map_err(not_found)
+            recall::simulate(g, &starts, &q).map_err(not_found)
         })
         .await
     }
@@ -246,12 +252,9 @@ async fn risk_paths(
                 "supplier_risk[{k:?}] = {v} is not within 0..=1"
             )));
         }
-        let (store, tr, tenant) = (s.store.clone(), s.trace.clone(), who.tenant.clone());
-        blocking(move || {
-            let g = tr.graph(store.as_ref(), &tenant)?;
-            let g = g.read().unwrap_or_else(|p| p.into_inner());
+        with_graph(&s, &who, move |g| {
             risk::propagate(
-                &g,
+                g,
                 &req.id,
                 &req.supplier_risk,
                 req.depth.unwrap_or(10).min(100),
@@ -284,11 +287,8 @@ async fn mass_balance(
             max_gain: p.max_gain.unwrap_or(d.max_gain),
             max_loss: p.max_loss.unwrap_or(d.max_loss),
         };
-        let (store, tr, tenant) = (s.store.clone(), s.trace.clone(), who.tenant.clone());
-        blocking(move || {
-            let g = tr.graph(store.as_ref(), &tenant)?;
-            let g = g.read().unwrap_or_else(|p| p.into_inner());
-            Ok(balance::check(&g, tol, p.only_bad.unwrap_or(false)))
+        with_graph(&s, &who, move |g| {
+            Ok(balance::check(g, tol, p.only_bad.unwrap_or(false)))
         })
         .await
     }
@@ -333,12 +333,8 @@ async fn fsma_export(
                 "format {format:?}: use csv, xlsx or json"
             )));
         }
-        let (store, tr, tenant) = (s.store.clone(), s.trace.clone(), who.tenant.clone());
-        blocking(move || {
-            let g = tr.graph(store.as_ref(), &tenant)?;
-            let g = g.read().unwrap_or_else(|p| p.into_inner());
-            let rows = fsma::rows(&g, &filter);
-            drop(g);
+        with_graph(&s, &who, move |g| {
+            let rows = fsma::rows(g, &filter);
             if format == "json" {
                 return Ok(axum::Json(rows).into_response());
             }

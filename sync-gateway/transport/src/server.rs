@@ -39,19 +39,7 @@ pub async fn serve(
         "Mutual-TLS connections accepted",
         &[],
     );
-    loop {
-        let (tcp, addr) = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = tcp.set_nodelay(true);
+    while let Some((tcp, addr)) = accept(&listener, &shutdown).await {
         let (cfg, verifier, crl_err) = tls.config();
         if let Some(e) = crl_err {
             tracing::error!(error = %e, "CRL changed but could not be loaded; the previous one stays in force");
@@ -115,6 +103,29 @@ pub async fn serve(
     }
 }
 
+/// The next connection (nodelay set), or `None` once `shutdown` is cancelled. A failed
+/// accept (out of descriptors, …) is logged and retried after a pause.
+async fn accept(
+    listener: &TcpListener,
+    shutdown: &CancellationToken,
+) -> Option<(tokio::net::TcpStream, SocketAddr)> {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            r = listener.accept() => match r {
+                Ok((tcp, addr)) => {
+                    let _ = tcp.set_nodelay(true);
+                    return Some((tcp, addr));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+}
+
 /// The client address of a request on the public listener.
 #[derive(Debug, Clone, Copy)]
 pub struct RemoteAddr(pub SocketAddr);
@@ -129,19 +140,7 @@ pub async fn serve_public(
     shutdown: CancellationToken,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    loop {
-        let (tcp, addr) = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = tcp.set_nodelay(true);
+    while let Some((tcp, addr)) = accept(&listener, &shutdown).await {
         let (acceptor, app, shutdown) = (acceptor.clone(), app.clone(), shutdown.clone());
         tokio::spawn(async move {
             let stream =
