@@ -127,7 +127,7 @@ pub fn is_uri(s: &str) -> bool {
                 && scheme
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-                && !s.chars().any(char::is_whitespace)
+                && !s.chars().any(|c| c.is_whitespace() || c.is_control())
         }
         None => false,
     }
@@ -174,5 +174,9 @@ mod tests {
         assert!(!is_uri("lot 7"));
         assert!(!is_uri("no-scheme"));
         assert!(!is_uri("1abc:x"));
+        assert!(
+            !is_uri("urn:x:a\u{1f}b"),
+            "control characters are not URI characters"
+        );
     }
 }
