@@ -6,23 +6,13 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use foodflow_analytics::oee::{OeeTracker, Shift, VisionRejectRule};
 use foodflow_analytics::{Epoch, Sample, WindowSpec, Workers, dataflow};
 use foodflow_protocol::{DeviceId, Payload, StreamId, Value};
 use foodflow_transport::TenantId;
 
 use crate::store::{EmbeddedStore, RecordStore};
-
-fn open(data_dir: &Path) -> Result<EmbeddedStore> {
-    EmbeddedStore::open(data_dir).with_context(|| {
-        format!(
-            "opening the hub store in {} (stop the running hub first: the store is \
-             single-process)",
-            data_dir.display()
-        )
-    })
-}
 
 /// Progress on stderr: a line every 5 % (and at the end).
 struct Progress {
@@ -100,7 +90,7 @@ struct ReplayedWindow<'a> {
 /// by device, stream, window, tag and start). With [`Workers::Cluster`] this is process 0:
 /// it reads the store and receives every result; the other processes run [`peer`].
 pub fn replay(a: ReplayArgs<'_>, out: &mut dyn Write) -> Result<()> {
-    let store = open(a.data_dir)?;
+    let store = EmbeddedStore::open(a.data_dir)?;
     let view = store.tenant(&a.tenant);
     let devices = match &a.device {
         Some(d) => vec![d.clone()],
@@ -318,7 +308,7 @@ pub struct OeeArgs<'a> {
 /// The OEE report of one shift from the stored line state and counters (and vision rejects),
 /// computed by the same tracker the edge runs live.
 pub fn oee(a: OeeArgs<'_>, out: &mut dyn Write) -> Result<()> {
-    let store = open(a.data_dir)?;
+    let store = EmbeddedStore::open(a.data_dir)?;
     let view = store.tenant(&a.tenant);
     let mut tracker = OeeTracker::new(
         a.shift.line.clone(),

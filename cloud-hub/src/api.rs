@@ -135,8 +135,31 @@ pub(crate) fn bad_request(message: String) -> ApiError {
 }
 
 fn store_error(e: StoreError) -> Response {
-    tracing::error!(error = %e, "hub store");
-    refusal(StatusCode::SERVICE_UNAVAILABLE, "storage", e.to_string())
+    ApiError::from(e).into_response()
+}
+
+/// A handler's result as its answer: 200 with the JSON, or the refusal.
+pub(crate) fn reply<T: serde::Serialize>(r: Result<T, ApiError>) -> Response {
+    match r {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// As [`reply`], with 201 for what was created.
+pub(crate) fn created<T: serde::Serialize>(r: Result<T, ApiError>) -> Response {
+    match r {
+        Ok(v) => (StatusCode::CREATED, axum::Json(v)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A JSON request body, or a 400 naming what it was meant to be.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("{what}: {e}")))
 }
 
 fn count(m: &Metrics, name: &'static str, help: &'static str, reason: &str, n: u64) {

@@ -6,11 +6,11 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{ApiError, AppState, bad_request, blocking};
+use crate::api::{ApiError, AppState, bad_request, blocking, created, json_body, reply};
 use crate::audit::chain::{Draft, Signature};
 use crate::identity::principal::Principal;
 use crate::identity::{Directory, password};
@@ -63,7 +63,7 @@ async fn approve(
                 "an electronic signature is a person's: log in as a user (keys and certificates cannot sign)",
             ));
         };
-        let req: SignRequest = serde_json::from_slice(&body).map_err(|e| bad_request(format!("approval: {e}")))?;
+        let req: SignRequest = json_body(&body, "approval")?;
         if !MEANINGS.contains(&req.meaning.as_str()) {
             return Err(bad_request(format!("meaning {:?}: use one of {}", req.meaning, MEANINGS.join(", "))));
         }
@@ -110,10 +110,7 @@ async fn approve(
         .await
     }
     .await;
-    match r {
-        Ok(a) => (StatusCode::CREATED, axum::Json(a)).into_response(),
-        Err(e) => e.into_response(),
-    }
+    created(r)
 }
 
 async fn list(
@@ -138,8 +135,5 @@ async fn list(
         .await
     }
     .await;
-    match r {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
+    reply(r)
 }

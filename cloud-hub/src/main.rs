@@ -299,12 +299,7 @@ fn main() -> Result<()> {
                     line.trim_end_matches(['\n', '\r']).to_owned()
                 }
             };
-            let store = EmbeddedStore::open(&data_dir).with_context(|| {
-                format!(
-                    "opening {} (stop the running hub first)",
-                    data_dir.display()
-                )
-            })?;
+            let store = EmbeddedStore::open(&data_dir)?;
             let tenant = TenantId::new(tenant)?;
             let view = store.tenant(&tenant);
             let who = format!(
@@ -331,12 +326,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Cmd::Audit(AuditCmd::Verify { data_dir, tenant }) => {
-            let store = EmbeddedStore::open(&data_dir).with_context(|| {
-                format!(
-                    "opening {} (stop the running hub first)",
-                    data_dir.display()
-                )
-            })?;
+            let store = EmbeddedStore::open(&data_dir)?;
             let tenant = TenantId::new(tenant)?;
             let report = foodflow_hub::audit::verify(store.tenant(&tenant).as_ref())?;
             println!("{}", serde_json::to_string_pretty(&report)?);

@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use foodflow_protocol::batch::Entry;
@@ -12,7 +11,7 @@ use foodflow_protocol::{
 };
 use foodflow_transport::SyncClient;
 use foodflow_transport::tls::TlsFiles;
-use support::{Body, HUB, Kill, curl, free_port, hub};
+use support::{Body, curl, free_port, hub, serve};
 
 fn batch(values: &[(u64, f64)]) -> Vec<u8> {
     Batch {
@@ -63,26 +62,8 @@ async fn tenant_rules_raise_alarms_on_ingest() {
         "pki", "issue", "--dir", p, "--device", "line-1", "--tenant", "acme",
     ]);
     let port = free_port();
-    let _hub = Kill(
-        Command::new(HUB)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--admin", &format!("127.0.0.1:{}", free_port())])
-            .args([
-                "--data-dir",
-                dir.path().join("data").to_str().unwrap(),
-                "--pki-dir",
-                p,
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let up = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    assert!(up);
+    let data = dir.path().join("data");
+    let _hub = serve(port, data.to_str().unwrap(), p);
     let base = format!("https://127.0.0.1:{port}");
     let rule_url = format!("{base}/v1/analytics/alarm-rules/oven-high");
     let rule = r#"{"name":"oven-high","series":"line-1/oven","condition":{"kind":"above","limit":200,"hysteresis":5},"level":"critical"}"#;

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::principal::{Auth, Principal};
 use super::{Directory, DirectoryError, UserView, password, token};
-use crate::api::{ApiError, AppState, bad_request, blocking};
+use crate::api::{ApiError, AppState, blocking, created, json_body, reply};
 use foodflow_transport::server::RemoteAddr;
 
 impl From<DirectoryError> for ApiError {
@@ -48,17 +48,6 @@ pub fn open_routes() -> Router<AppState> {
         .route("/.well-known/jwks.json", get(jwks))
 }
 
-fn json<T: serde::de::DeserializeOwned>(body: &Bytes, what: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| bad_request(format!("{what}: {e}")))
-}
-
-fn reply<T: serde::Serialize>(r: Result<T, ApiError>) -> Response {
-    match r {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Login {
@@ -76,7 +65,7 @@ async fn login(
     let from = addr.map(|a| a.0.0.to_string()).unwrap_or_default();
     let metrics = s.metrics.clone();
     let r = async move {
-        let l: Login = json(&body, "login")?;
+        let l: Login = json_body(&body, "login")?;
         let wrong = || {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -212,7 +201,7 @@ async fn create_user(
 ) -> Response {
     let r = async {
         who.require("user:admin")?;
-        let u: NewUser = json(&body, "user")?;
+        let u: NewUser = json_body(&body, "user")?;
         let (actor, from) = (who.actor.clone(), who.from.clone());
         dir_call(&s, &who, move |d| {
             Ok(d.create_user(
@@ -227,10 +216,7 @@ async fn create_user(
         .await
     }
     .await;
-    match r {
-        Ok(v) => (StatusCode::CREATED, axum::Json(v)).into_response(),
-        Err(e) => e.into_response(),
-    }
+    created(r)
 }
 
 #[derive(Deserialize)]
@@ -248,7 +234,7 @@ async fn update_user(
 ) -> Response {
     let r = async {
         who.require("user:admin")?;
-        let p: UserPatch = json(&body, "user update")?;
+        let p: UserPatch = json_body(&body, "user update")?;
         let (actor, from) = (who.actor.clone(), who.from.clone());
         dir_call(&s, &who, move |d| {
             Ok(d.update_user(&name, p.roles, p.disabled, &actor, &from)?)
@@ -282,7 +268,7 @@ async fn put_role(
 ) -> Response {
     let r = async {
         who.require("user:admin")?;
-        let b: RoleBody = json(&body, "role")?;
+        let b: RoleBody = json_body(&body, "role")?;
         let (actor, from) = (who.actor.clone(), who.from.clone());
         dir_call(&s, &who, move |d| {
             Ok(d.put_role(&name, b.permissions, &actor, &from)?)
@@ -323,7 +309,7 @@ async fn create_key(
     let r =
         async {
             who.require("user:admin")?;
-            let k: NewKey = json(&body, "API key")?;
+            let k: NewKey = json_body(&body, "API key")?;
             let (actor, from, tenant) = (
                 who.actor.clone(),
                 who.from.clone(),
@@ -337,10 +323,7 @@ async fn create_key(
         .await
         }
         .await;
-    match r {
-        Ok(v) => (StatusCode::CREATED, axum::Json(v)).into_response(),
-        Err(e) => e.into_response(),
-    }
+    created(r)
 }
 
 async fn delete_key(

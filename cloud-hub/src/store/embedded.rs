@@ -68,18 +68,28 @@ impl EmbeddedStore {
             path: path.display().to_string(),
             why,
         };
-        std::fs::create_dir_all(dir).map_err(|e| open(e.to_string()))?;
+        let fs = |why: String| open(format!("{why}; check the directory and free disk space"));
+        std::fs::create_dir_all(dir).map_err(|e| fs(e.to_string()))?;
         let db = Database::builder()
             .set_cache_size(64 << 20)
             .create(&path)
-            .map_err(|e| open(e.to_string()))?;
-        let tx = db.begin_write().map_err(|e| open(e.to_string()))?;
-        tx.open_table(RECORDS).map_err(|e| open(e.to_string()))?;
-        tx.open_table(HEADS).map_err(|e| open(e.to_string()))?;
-        tx.open_table(SETTINGS).map_err(|e| open(e.to_string()))?;
-        tx.open_table(EPCIS).map_err(|e| open(e.to_string()))?;
-        tx.open_table(AUDIT).map_err(|e| open(e.to_string()))?;
-        tx.commit().map_err(|e| open(e.to_string()))?;
+            .map_err(|e| match e {
+                // The commands that open the store offline (admin, audit, analytics) meet
+                // this when a hub is serving from the same directory.
+                redb::DatabaseError::DatabaseAlreadyOpen => open(
+                    "another process has it open (the store is single-process: stop the \
+                     running hub first)"
+                        .into(),
+                ),
+                e => fs(e.to_string()),
+            })?;
+        let tx = db.begin_write().map_err(|e| fs(e.to_string()))?;
+        tx.open_table(RECORDS).map_err(|e| fs(e.to_string()))?;
+        tx.open_table(HEADS).map_err(|e| fs(e.to_string()))?;
+        tx.open_table(SETTINGS).map_err(|e| fs(e.to_string()))?;
+        tx.open_table(EPCIS).map_err(|e| fs(e.to_string()))?;
+        tx.open_table(AUDIT).map_err(|e| fs(e.to_string()))?;
+        tx.commit().map_err(|e| fs(e.to_string()))?;
         Ok(Self { db })
     }
 }

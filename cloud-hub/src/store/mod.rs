@@ -14,7 +14,7 @@ use crate::audit::chain::{Draft, Entry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("hub store at {path}: {why}; check the directory and free disk space")]
+    #[error("hub store at {path}: {why}")]
     Open { path: String, why: String },
     #[error("hub store write failed (nothing of this batch was committed): {0}")]
     Write(String),

@@ -17,7 +17,7 @@ use foodflow_foodgraph::fsma::{self, Filter};
 use foodflow_foodgraph::{CaptureError, Direction, TraceQuery, parse_capture, recall, risk};
 use serde::Deserialize;
 
-use crate::api::{ApiError, AppState, bad_request, blocking, parse_time};
+use crate::api::{ApiError, AppState, bad_request, blocking, json_body, parse_time, reply};
 use crate::audit;
 use crate::identity::principal::Principal;
 
@@ -35,13 +35,6 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/audit/verify", get(audit_verify))
         .route("/v1/audit/entries", get(audit_entries))
         .route("/v1/audit/proof/{seq}", get(audit_proof))
-}
-
-fn reply<T: serde::Serialize>(r: Result<T, ApiError>) -> Response {
-    match r {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
 }
 
 fn time_param(name: &str, v: &Option<String>, default: i64) -> Result<i64, ApiError> {
@@ -202,8 +195,7 @@ async fn recall_sim(
 ) -> Response {
     let r = async {
         who.require("trace:read")?;
-        let req: RecallRequest = serde_json::from_slice(&body)
-            .map_err(|e| bad_request(format!("recall request: {e}")))?;
+        let req: RecallRequest = json_body(&body, "recall request")?;
         let q = query(Direction::Forward, req.depth, &req.from, &req.to)?;
         with_graph(&s, &who, move |g| {
             let mut lots = req.lots.clone();
@@ -241,8 +233,7 @@ async fn risk_paths(
 ) -> Response {
     let r = async {
         who.require("trace:read")?;
-        let req: RiskRequest =
-            serde_json::from_slice(&body).map_err(|e| bad_request(format!("risk request: {e}")))?;
+        let req: RiskRequest = json_body(&body, "risk request")?;
         if let Some((k, v)) = req
             .supplier_risk
             .iter()

@@ -134,16 +134,15 @@ pub fn ingest_trace_records(
     metrics: &foodflow_transport::metrics::Metrics,
 ) {
     use std::sync::atomic::Ordering;
+    // One capture (one transaction, one fsync) per segment, not per record.
     for (seg, mark) in segments.iter().zip(before) {
+        let mut events = Vec::new();
         for e in seg.entries.iter().filter(|e| e.seq > *mark) {
             let foodflow_protocol::Payload::Trace { epcis } = &e.payload else {
                 continue;
             };
-            let events = match foodflow_foodgraph::parse_capture(
-                epcis.as_bytes(),
-                api::MAX_CAPTURE_EVENTS,
-            ) {
-                Ok(ev) => ev,
+            match foodflow_foodgraph::parse_capture(epcis.as_bytes(), api::MAX_CAPTURE_EVENTS) {
+                Ok(ev) => events.extend(ev),
                 Err(err) => {
                     metrics
                         .counter(
@@ -153,21 +152,25 @@ pub fn ingest_trace_records(
                         )
                         .fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(%tenant, device = %seg.device, stream = %seg.stream, seq = e.seq, "trace record not indexed: {err}");
-                    continue;
                 }
-            };
-            let who = format!("{actor} (device {})", seg.device);
-            match trace.capture(store, tenant, events, &who, from) {
-                Ok(c) => {
-                    metrics
-                        .counter(
-                            "foodflow_hub_epcis_captured_total",
-                            "EPCIS events stored",
-                            &[],
-                        )
-                        .fetch_add(c.captured as u64, Ordering::Relaxed);
-                }
-                Err(err) => tracing::error!(%tenant, error = %err, "trace record not indexed"),
+            }
+        }
+        if events.is_empty() {
+            continue;
+        }
+        let who = format!("{actor} (device {})", seg.device);
+        match trace.capture(store, tenant, events, &who, from) {
+            Ok(c) => {
+                metrics
+                    .counter(
+                        "foodflow_hub_epcis_captured_total",
+                        "EPCIS events stored",
+                        &[],
+                    )
+                    .fetch_add(c.captured as u64, Ordering::Relaxed);
+            }
+            Err(err) => {
+                tracing::error!(%tenant, device = %seg.device, error = %err, "trace records not indexed")
             }
         }
     }
