@@ -87,6 +87,7 @@ async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {
                 "protocol": src.kind,
                 "connected": src.connected.load(Ordering::Relaxed) == 1,
                 "records": src.records.load(Ordering::Relaxed),
+                "items": src.items.load(Ordering::Relaxed),
             })
         })
         .collect();

@@ -132,12 +132,20 @@ impl Edge {
         http_get(self.http_port, path)
     }
 
-    /// Waits until every source reports connected.
+    /// Waits until every source is connected and holds its subscriptions (granted by the
+    /// broker or server): only then does a message published by the plant reach the edge.
     pub fn wait_connected(&self, within: Duration) {
         let end = Instant::now() + within;
         while Instant::now() < end {
-            let h = self.get("/healthz");
-            if h.contains("\"connected\":true") && !h.contains("\"connected\":false") {
+            let h: serde_json::Value =
+                serde_json::from_str(&self.get("/healthz")).unwrap_or_default();
+            let ready = h["sources"].as_array().is_some_and(|s| {
+                !s.is_empty()
+                    && s.iter().all(|s| {
+                        s["connected"] == true && s["items"].as_u64().is_some_and(|n| n > 0)
+                    })
+            });
+            if ready {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));

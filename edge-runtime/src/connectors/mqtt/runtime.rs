@@ -4,7 +4,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use foodflow_protocol::{Event, Payload, Severity};
-use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Packet, Publish, QoS};
+use rumqttc::{
+    AsyncClient, Event as MqttEvent, MqttOptions, Packet, Publish, QoS, SubscribeReasonCode,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -127,14 +129,25 @@ pub async fn run(
                 stats.set_connected(true);
                 was_connected = true;
                 backoff = Duration::from_millis(200);
+                // Counted when the broker grants them (SUBACK): until then a message published
+                // by the plant has no subscriber here and the broker would silently drop it.
+                stats.items.store(0, Ordering::Relaxed);
                 for sub in &src.subscriptions {
                     client
                         .subscribe(sub.topic.clone(), QoS::AtLeastOnce)
                         .await?;
                 }
-                stats
-                    .items
-                    .store(src.subscriptions.len() as u64, Ordering::Relaxed);
+            }
+            Ok(MqttEvent::Incoming(Packet::SubAck(ack))) => {
+                let granted = ack
+                    .return_codes
+                    .iter()
+                    .filter(|c| matches!(c, SubscribeReasonCode::Success(_)))
+                    .count() as u64;
+                if granted < ack.return_codes.len() as u64 {
+                    tracing::error!(source = %src.name, pkid = ack.pkid, "the broker refused a subscription (check its ACL for this client)");
+                }
+                stats.items.fetch_add(granted, Ordering::Relaxed);
             }
             Ok(MqttEvent::Incoming(Packet::Publish(p))) => {
                 stats.messages.fetch_add(1, Ordering::Relaxed);

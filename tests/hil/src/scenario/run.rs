@@ -300,6 +300,9 @@ pub async fn run(spec: Scenario, work: &Path) -> Result<Report, String> {
     for t in [Target::Hub, Target::Gateway, Target::Edge] {
         start_and_wait(&svcs, t).await?;
     }
+    // The broker drops what nobody subscribes to, acknowledged or not: the plant starts only
+    // when the edge holds both subscriptions (after that its persistent session queues them).
+    edge_subscribed(edge_http, 2, Duration::from_secs(30)).await?;
 
     let checker = SyncClient::new(
         &format!("https://127.0.0.1:{hub_port}"),
@@ -639,6 +642,28 @@ async fn edge_pending(port: u16) -> Option<u64> {
     m.lines()
         .find(|l| l.starts_with("foodflow_uplink_pending_records "))
         .and_then(|l| l.split(' ').nth(1)?.parse().ok())
+}
+
+/// Waits until the edge's MQTT source reports `want` subscriptions granted by the broker.
+async fn edge_subscribed(port: u16, want: u64, within: Duration) -> Result<(), String> {
+    let until = Instant::now() + within;
+    loop {
+        let granted = http_get(port, "/metrics").await.map(|m| {
+            m.lines()
+                .filter(|l| l.starts_with("foodflow_source_items{"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum::<f64>()
+        });
+        if granted.is_some_and(|g| g >= want as f64) {
+            return Ok(());
+        }
+        if Instant::now() > until {
+            return Err(format!(
+                "the edge did not hold its {want} MQTT subscriptions within {within:?} (see its log)"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn gateway_backlog(port: u16) -> Option<u64> {
