@@ -12,43 +12,8 @@ use foodflow_analytics::{Epoch, Sample, WindowSpec, Workers, dataflow};
 use foodflow_protocol::{DeviceId, Payload, StreamId, Value};
 use foodflow_transport::TenantId;
 
+use crate::progress::Progress;
 use crate::store::{EmbeddedStore, RecordStore};
-
-/// Progress on stderr: a line every 5 % (and at the end).
-struct Progress {
-    total: u64,
-    done: u64,
-    next_pct: u64,
-    started: Instant,
-    what: &'static str,
-}
-
-impl Progress {
-    fn new(what: &'static str, total: u64) -> Self {
-        Self {
-            total: total.max(1),
-            done: 0,
-            next_pct: 5,
-            started: Instant::now(),
-            what,
-        }
-    }
-
-    fn tick(&mut self) {
-        self.done += 1;
-        let pct = self.done * 100 / self.total;
-        if pct >= self.next_pct || self.done == self.total {
-            eprintln!(
-                "{}: {pct:>3} % ({} of {} records) {:.1} s",
-                self.what,
-                self.done,
-                self.total,
-                self.started.elapsed().as_secs_f64()
-            );
-            self.next_pct = pct + 5;
-        }
-    }
-}
 
 pub struct ReplayArgs<'a> {
     pub data_dir: &'a Path,
@@ -119,7 +84,7 @@ pub fn replay(a: ReplayArgs<'_>, out: &mut dyn Write) -> Result<()> {
         );
     }
     let total = scope.iter().map(|s| s.2).sum();
-    let mut progress = Progress::new("replay", total);
+    let mut progress = Progress::new("replay", "records", total);
     let mut samples = Vec::new();
     let mut max_ts = i64::MIN;
     for (device, stream, _) in &scope {

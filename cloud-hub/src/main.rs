@@ -49,6 +49,38 @@ enum Cmd {
     /// Tenant administration (stop the hub first: opens the store).
     #[command(subcommand)]
     Admin(AdminCmd),
+    /// Hierarchical probabilistic demand forecasts over a long-format CSV
+    /// (unique_id, ds, y), as StatsForecast reads and writes it.
+    #[command(subcommand)]
+    Forecast(ForecastCmd),
+}
+
+#[derive(Subcommand)]
+enum ForecastCmd {
+    /// Forecast every series (and every hierarchy node) with quantiles; StatsForecast's wide
+    /// output (unique_id, ds, <model>, <model>-lo-80, <model>-hi-80).
+    Run {
+        #[command(flatten)]
+        job: foodflow_hub::forecast_cmd::JobArgs,
+        /// Where to write the forecasts [default: stdout].
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Rolling-origin backtest: MASE, sMAPE, RMSSE, scaled pinball loss and interval
+    /// coverage, overall and per hierarchy level, as one JSON line.
+    Backtest {
+        #[command(flatten)]
+        job: foodflow_hub::forecast_cmd::JobArgs,
+        /// Forecast origins.
+        #[arg(long, default_value_t = 3)]
+        windows: usize,
+        /// Periods between origins [default: the horizon].
+        #[arg(long)]
+        step: Option<usize>,
+        /// Also write the cross-validation rows (unique_id, ds, cutoff, y, ...).
+        #[arg(long)]
+        cv_output: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -283,6 +315,15 @@ fn main() -> Result<()> {
             .block_on(serve(a)),
         Cmd::Pki(p) => pki(p),
         Cmd::Analytics(a) => analytics(a),
+        Cmd::Forecast(ForecastCmd::Run { job, output }) => {
+            foodflow_hub::forecast_cmd::run(&job, output.as_deref())
+        }
+        Cmd::Forecast(ForecastCmd::Backtest {
+            job,
+            windows,
+            step,
+            cv_output,
+        }) => foodflow_hub::forecast_cmd::backtest(&job, windows, step, cv_output.as_deref()),
         Cmd::Admin(AdminCmd::Create {
             data_dir,
             tenant,

@@ -1,0 +1,194 @@
+//! Rolling-origin evaluation: the job is re-run with the last `windows` forecast origins
+//! `step` periods apart, each forecast compared with what actually happened.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::hierarchy::Hierarchy;
+use crate::metrics;
+use crate::panel::{InputError, Panel, csv_field};
+use crate::pipeline::{ForecastError, Job, JobOutput};
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Accuracy {
+    /// Series × windows that were scored.
+    pub scored: usize,
+    pub mase: f64,
+    pub smape: f64,
+    pub rmsse: f64,
+    /// Pinball loss averaged over the first level's two quantiles and the median, scaled like
+    /// MASE.
+    pub pinball: f64,
+    /// Share of actuals inside each level's interval, by level label.
+    pub coverage: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub alias: String,
+    pub windows: usize,
+    pub horizon: usize,
+    pub overall: Accuracy,
+    /// Per hierarchy level (`total`, `state`, …).
+    pub by_level: BTreeMap<String, Accuracy>,
+}
+
+#[derive(Default)]
+struct Sums {
+    n: usize,
+    mase: (f64, usize),
+    smape: (f64, usize),
+    rmsse: (f64, usize),
+    pinball: (f64, usize),
+    cover: BTreeMap<String, (f64, usize)>,
+}
+
+fn add(acc: &mut (f64, usize), v: f64) {
+    if v.is_finite() {
+        acc.0 += v;
+        acc.1 += 1;
+    }
+}
+
+fn avg(acc: (f64, usize)) -> f64 {
+    if acc.1 == 0 {
+        f64::NAN
+    } else {
+        acc.0 / acc.1 as f64
+    }
+}
+
+impl Sums {
+    fn finish(&self) -> Accuracy {
+        Accuracy {
+            scored: self.n,
+            mase: avg(self.mase),
+            smape: avg(self.smape),
+            rmsse: avg(self.rmsse),
+            pinball: avg(self.pinball),
+            coverage: self
+                .cover
+                .iter()
+                .map(|(k, v)| (k.clone(), avg(*v)))
+                .collect(),
+        }
+    }
+}
+
+/// Runs the backtest; `cv_csv` gets StatsForecast's cross-validation rows
+/// (`unique_id, ds, cutoff, y, <alias>, <alias>-lo-80, ...`).
+pub fn run(
+    job: &Job,
+    panel: &Panel,
+    windows: usize,
+    step: usize,
+    cv_csv: &mut String,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Report, ForecastError> {
+    let horizon = job.validate()?;
+    if windows == 0 || step == 0 {
+        return Err(ForecastError::Job(
+            "windows and step must be at least 1".into(),
+        ));
+    }
+    let full: Vec<Vec<f64>> = match &job.hierarchy {
+        Some(spec) => Hierarchy::build(spec, panel)?.aggregate(panel)?.1,
+        None => panel.series.iter().map(|s| s.values.clone()).collect(),
+    };
+    let mut sums: BTreeMap<String, Sums> = BTreeMap::new();
+    let mut overall = Sums::default();
+    let mut alias = job.alias();
+    let mut header = false;
+    let nodes_per_window = full.len();
+    for w in 0..windows {
+        let cut = (windows - 1 - w) * step + horizon;
+        let mut train = panel.clone();
+        for s in &mut train.series {
+            if s.values.len() < cut + 3 {
+                return Err(InputError {
+                    line: None,
+                    series: Some(s.id.clone()),
+                    message: format!(
+                        "has {} periods: {windows} windows of {horizon} periods {step} apart need at least {}",
+                        s.values.len(),
+                        cut + 3
+                    ),
+                }
+                .into());
+            }
+            s.values.truncate(s.values.len() - cut);
+        }
+        let offset = w * nodes_per_window;
+        let total = windows * nodes_per_window;
+        let out: JobOutput = job.run(&train, &|done, _| progress(offset + done, total))?;
+        alias.clone_from(&out.alias);
+        if !header {
+            cv_csv.push_str(&format!("unique_id,ds,cutoff,y,{}", csv_field(&alias)));
+            for l in &out.levels {
+                for side in ["lo", "hi"] {
+                    cv_csv.push_str(&format!(
+                        ",{}",
+                        csv_field(&format!("{alias}-{side}-{}", l.label()))
+                    ));
+                }
+            }
+            cv_csv.push('\n');
+            header = true;
+        }
+        for (i, node) in out.nodes.iter().enumerate() {
+            let hist = &out.history[i];
+            let actual = &full[i][hist.len()..hist.len() + horizon];
+            let cutoff = out.calendar.format(node.start - 1);
+            for (s, y) in actual.iter().enumerate() {
+                cv_csv.push_str(&format!(
+                    "{},{},{cutoff},{y},{}",
+                    csv_field(&node.id),
+                    out.calendar.format(node.start + s as i64),
+                    node.mean[s]
+                ));
+                for l in &out.levels {
+                    let (lo, hi) = l.probs();
+                    cv_csv.push_str(&format!(
+                        ",{},{}",
+                        out.quantile(i, s, lo),
+                        out.quantile(i, s, hi)
+                    ));
+                }
+                cv_csv.push('\n');
+            }
+            let scale = metrics::naive_scale(hist, out.season);
+            let q = |p: f64| -> Vec<f64> { (0..horizon).map(|s| out.quantile(i, s, p)).collect() };
+            let one = |acc: &mut Sums| {
+                acc.n += 1;
+                add(&mut acc.mase, metrics::mase(actual, &node.mean, scale));
+                add(&mut acc.smape, metrics::smape(actual, &node.mean));
+                add(&mut acc.rmsse, metrics::rmsse(actual, &node.mean, hist));
+                if let Some(l) = out.levels.first() {
+                    let (lo, hi) = l.probs();
+                    let pin = (metrics::pinball(actual, &q(lo), lo)
+                        + metrics::pinball(actual, &q(0.5), 0.5)
+                        + metrics::pinball(actual, &q(hi), hi))
+                        / 3.0;
+                    add(&mut acc.pinball, pin / scale);
+                }
+                for l in &out.levels {
+                    let (lo, hi) = l.probs();
+                    add(
+                        acc.cover.entry(l.label()).or_default(),
+                        metrics::coverage(actual, &q(lo), &q(hi)),
+                    );
+                }
+            };
+            one(&mut overall);
+            one(sums.entry(node.level.clone()).or_default());
+        }
+    }
+    Ok(Report {
+        alias,
+        windows,
+        horizon,
+        overall: overall.finish(),
+        by_level: sums.iter().map(|(k, v)| (k.clone(), v.finish())).collect(),
+    })
+}
