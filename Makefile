@@ -6,7 +6,7 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/foodflow/target
 export CARGO_TARGET_DIR
 CARGO ?= cargo
 
-.PHONY: deps build demo test lint bench-ingest bench-sync bench-analytics bench-foodgraph clean-run
+.PHONY: deps build demo test lint bench-ingest bench-sync bench-analytics bench-foodgraph bench-forecast clean-run
 
 deps:
 	@scripts/install-deps.sh
@@ -36,6 +36,12 @@ bench-sync: deps
 	$(CARGO) bench -p foodflow-hil --bench sync
 
 # Rollups + alarms on 1 and 2 timely workers vs PostgreSQL's 1-minute rollup query.
+# Tourism hierarchy vs StatsForecast AutoETS + HierarchicalForecast; 100k-series MinTrace scale.
+bench-forecast: deps
+	@scripts/install-forecast-bench-deps.sh
+	$(CARGO) build --release -p foodflow-hub
+	@.venv-forecast/bin/python bench/bench_forecast.py
+
 bench-analytics: deps
 	@scripts/install-bench-deps.sh
 	$(CARGO) build --release --workspace --bins
