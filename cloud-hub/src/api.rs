@@ -28,6 +28,7 @@ pub struct AppState {
     pub auth: Arc<crate::identity::principal::Auth>,
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
+    pub forecasts: Arc<crate::forecasting::Forecasts>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -55,6 +56,7 @@ fn people_routes() -> Router<AppState> {
     crate::trace::api::routes()
         .merge(crate::identity::api::routes())
         .merge(crate::approvals::routes())
+        .merge(crate::forecasting::routes())
 }
 
 /// The public listener (TLS without client certificates): login, the JWKS, and the people

@@ -10,6 +10,7 @@ pub mod api;
 pub mod approvals;
 pub mod audit;
 pub mod forecast_cmd;
+pub mod forecasting;
 pub mod identity;
 pub mod openapi;
 pub mod progress;

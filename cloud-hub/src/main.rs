@@ -576,6 +576,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         store,
         metrics: metrics.clone(),
         limits: Limits::default(),
+        forecasts: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await

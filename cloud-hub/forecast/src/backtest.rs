@@ -3,28 +3,37 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::hierarchy::Hierarchy;
 use crate::metrics;
 use crate::panel::{InputError, Panel, csv_field};
 use crate::pipeline::{ForecastError, Job, JobOutput};
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+/// JSON has no NaN: serde writes it as null, and null reads back as NaN here.
+fn nan<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Accuracy {
     /// Series × windows that were scored.
     pub scored: usize,
+    #[serde(deserialize_with = "nan")]
     pub mase: f64,
+    #[serde(deserialize_with = "nan")]
     pub smape: f64,
+    #[serde(deserialize_with = "nan")]
     pub rmsse: f64,
     /// Pinball loss averaged over the first level's two quantiles and the median, scaled like
     /// MASE.
+    #[serde(deserialize_with = "nan")]
     pub pinball: f64,
-    /// Share of actuals inside each level's interval, by level label.
-    pub coverage: BTreeMap<String, f64>,
+    /// Share of actuals inside each level's interval, by level label (null: none scored).
+    pub coverage: BTreeMap<String, Option<f64>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub alias: String,
     pub windows: usize,
@@ -70,7 +79,7 @@ impl Sums {
             coverage: self
                 .cover
                 .iter()
-                .map(|(k, v)| (k.clone(), avg(*v)))
+                .map(|(k, v)| (k.clone(), Some(avg(*v)).filter(|x| x.is_finite())))
                 .collect(),
         }
     }

@@ -12,6 +12,7 @@
 //!   mint_shrink) solved by preconditioned conjugate gradients; coherent Gaussian quantiles.
 //! - [`backtest`] and [`metrics`]: rolling-origin evaluation with MASE, sMAPE, RMSSE, pinball
 //!   loss and coverage.
+//! - [`inventory`]: safety stock and reorder points from the forecast quantiles.
 //! - [`pipeline`]: the whole job (aggregate → fit in parallel → reconcile → quantiles) with
 //!   progress reported through a callback.
 //!
@@ -19,6 +20,7 @@
 
 pub mod backtest;
 pub mod hierarchy;
+pub mod inventory;
 pub mod metrics;
 pub mod models;
 pub mod panel;

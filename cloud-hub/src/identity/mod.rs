@@ -23,6 +23,7 @@ pub const PERMISSIONS: &[&str] = &[
     "batch:read",
     "batch:approve",
     "forecast:read",
+    "forecast:run",
     "trace:read",
     "trace:export",
     "epcis:capture",
@@ -56,7 +57,10 @@ pub fn builtin_roles() -> Vec<RoleDef> {
             "auditor",
             &["batch:read", "trace:read", "trace:export", "audit:read"],
         ),
-        r("planner", &["batch:read", "forecast:read", "trace:read"]),
+        r(
+            "planner",
+            &["batch:read", "forecast:read", "forecast:run", "trace:read"],
+        ),
         r("viewer", &["batch:read", "forecast:read", "trace:read"]),
     ]
 }
