@@ -2,8 +2,8 @@
 //! StatsForecast's long format, or readings already stored by the plants, bucketed per day or
 //! week), `GET /v1/forecasts/{id}` shows its progress and then its result, `…/inventory` turns
 //! it into safety stocks and reorder points, `GET /v1/forecasts/accuracy` lists the backtests.
-//! Finished jobs are kept in the tenant's store (they survive a restart); running ones are in
-//! memory, and a job cut off by a restart reads as failed with that reason.
+//! Jobs are kept in the tenant's store from the start (results survive a restart); progress
+//! lives in memory, and a job cut off by a restart reads as failed with that reason.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -332,6 +332,11 @@ async fn start(
             error: None,
         };
         let key = (who.tenant.as_str().to_owned(), id.clone());
+        // Stored as running first: after a restart the job reads as cut off, not as unknown.
+        let first = serde_json::to_vec(&Stored { status: status.clone(), nodes: Vec::new(), accuracy: None, accuracy_skipped: None })
+            .map_err(|e| bad_request(e.to_string()))?;
+        let (s4, tenant, k) = (s.clone(), who.tenant.clone(), format!("{KEY}{id}"));
+        blocking(move || Ok(s4.store.tenant(&tenant).put_setting(&k, &first)?)).await?;
         s.forecasts.running.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), status.clone());
         let (s3, tenant) = (s.clone(), who.tenant.clone());
         tokio::task::spawn_blocking(move || {
@@ -378,26 +383,38 @@ async fn start(
     }
 }
 
-fn load(s: &AppState, tenant: &TenantId, id: &str) -> Result<Option<Stored>, ApiError> {
-    if let Some(st) = s
-        .forecasts
-        .running
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&(tenant.as_str().to_owned(), id.to_owned()))
-    {
-        return Ok(Some(Stored {
-            status: st.clone(),
-            nodes: Vec::new(),
-            accuracy: None,
-            accuracy_skipped: None,
-        }));
+/// A stored job as it stands now: progress from memory while it runs; a job stored as running
+/// that no longer runs was cut off by a restart.
+fn settle(s: &AppState, tenant: &TenantId, mut f: Stored) -> Stored {
+    if f.status.state == "running" {
+        let key = (tenant.as_str().to_owned(), f.status.id.clone());
+        match s
+            .forecasts
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            Some(st) => f.status = st.clone(),
+            None => {
+                f.status.state = "failed".into();
+                f.status.error = Some("the hub stopped while this job ran; submit it again".into());
+            }
+        }
     }
-    let rows = s.store.tenant(tenant).settings(&format!("{KEY}{id}"))?;
-    match rows.into_iter().find(|(k, _)| k == &format!("{KEY}{id}")) {
-        Some((_, v)) => serde_json::from_slice(&v).map(Some).map_err(|e| {
-            crate::store::StoreError::Read(format!("forecast {id} is unreadable: {e}")).into()
-        }),
+    f
+}
+
+fn load(s: &AppState, tenant: &TenantId, id: &str) -> Result<Option<Stored>, ApiError> {
+    let key = format!("{KEY}{id}");
+    let rows = s.store.tenant(tenant).settings(&key)?;
+    match rows.into_iter().find(|(k, _)| *k == key) {
+        Some((_, v)) => {
+            let f: Stored = serde_json::from_slice(&v).map_err(|e| {
+                crate::store::StoreError::Read(format!("forecast {id} is unreadable: {e}"))
+            })?;
+            Ok(Some(settle(s, tenant, f)))
+        }
         None => Ok(None),
     }
 }
@@ -444,29 +461,13 @@ async fn show(
     reply(r)
 }
 
-/// Every stored forecast of the tenant (summaries), newest first, running ones included.
+/// Every stored forecast of the tenant, newest first, running ones included.
 fn all(s: &AppState, tenant: &TenantId) -> Result<Vec<Stored>, ApiError> {
     let mut out: Vec<Stored> = Vec::new();
     for (k, v) in s.store.tenant(tenant).settings(KEY)? {
         let f: Stored = serde_json::from_slice(&v)
             .map_err(|e| crate::store::StoreError::Read(format!("{k} is unreadable: {e}")))?;
-        out.push(f);
-    }
-    for ((t, _), st) in s
-        .forecasts
-        .running
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-    {
-        if t == tenant.as_str() {
-            out.push(Stored {
-                status: st.clone(),
-                nodes: Vec::new(),
-                accuracy: None,
-                accuracy_skipped: None,
-            });
-        }
+        out.push(settle(s, tenant, f));
     }
     out.sort_by(|a, b| {
         b.status
