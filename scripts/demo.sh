@@ -33,7 +33,7 @@ wait_port() { for _ in $(seq 1 300); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/
 
 "$BIN/foodflow-hub" serve --listen "127.0.0.1:$HUB_PORT" --admin "127.0.0.1:$HUB_ADMIN" \
   --public "127.0.0.1:$HUB_PUBLIC" --data-dir .run/hub-data --pki-dir .run/pki > /dev/null 2> .run/hub.log &
-PIDS+=($!); wait_port "$HUB_PORT" hub
+PIDS+=($!); wait_port "$HUB_PORT" hub; wait_port "$HUB_PUBLIC" hub
 
 # A generated supply chain for FoodGraph (captures are idempotent: a second run adds nothing).
 [ -f .run/foodgraph/summary.json ] || "$BIN/foodflow-sim" foodgraph --lots 2000 --seed 1 --out .run/foodgraph 2> .run/foodgraph.log
@@ -41,6 +41,18 @@ for f in .run/foodgraph/epcis-*.json; do
   curl -sS --cacert .run/pki/ca.pem --cert .run/pki/portal.pem --key .run/pki/portal.key \
     -H 'content-type: application/json' --data-binary "@$f" "https://127.0.0.1:$HUB_PORT/v1/epcis/capture" > /dev/null
 done
+# Monthly sales of the plant's products → a hierarchical forecast (CLI), and the same as a job
+# through the public API with the admin's token.
+[ -f .run/sales.csv ] || "$BIN/foodflow-sim" sales --out .run/sales.csv 2> .run/sales.log
+"$BIN/foodflow-hub" forecast run --input .run/sales.csv --hierarchy 'product/sku*location' --horizon 6 \
+  --output .run/forecast.csv 2> .run/forecast.log
+TOKEN=$(curl -sS --cacert .run/pki/ca.pem -H 'content-type: application/json' \
+  --data "{\"tenant\":\"demo\",\"username\":\"admin\",\"password\":\"$(cat .run/admin-password)\"}" \
+  "https://127.0.0.1:$HUB_PUBLIC/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+(umask 077; echo "$TOKEN" > .run/token)
+python3 -c 'import json,sys; print(json.dumps({"csv": open(".run/sales.csv").read(), "hierarchy": "product/sku*location", "horizon": 6}))' > .run/forecast-request.json
+FORECAST_ID=$(curl -sS --cacert .run/pki/ca.pem -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+  --data-binary @.run/forecast-request.json "https://127.0.0.1:$HUB_PUBLIC/v1/forecasts" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 SAMPLE_LOT=$(python3 -c 'import json; print(json.load(open(".run/foodgraph/summary.json"))["sample_raw"][0].replace(":", "%3A"))')
 
 sed -e "s#^listen: .*#listen: 127.0.0.1:$GW_PORT#" -e "s#^admin: .*#admin: 127.0.0.1:$GW_ADMIN#" \
@@ -78,6 +90,8 @@ while true; do
   echo "         query: curl --cacert .run/pki/ca.pem --cert .run/pki/portal.pem --key .run/pki/portal.key https://127.0.0.1:$HUB_PORT/v1/devices/line-sim-01/streams"
   echo "         FoodGraph: $(metric "http://127.0.0.1:$HUB_ADMIN/metrics" foodflow_hub_epcis_captured_total) EPCIS events captured; a trace:"
   echo "           curl --cacert .run/pki/ca.pem --cert .run/pki/portal.pem --key .run/pki/portal.key 'https://127.0.0.1:$HUB_PORT/v1/trace/forward?id=$SAMPLE_LOT'"
+  echo "         forecast: .run/forecast.csv ($(($(wc -l < .run/forecast.csv) - 1)) rows, CLI); API job $FORECAST_ID:"
+  echo "           curl --cacert .run/pki/ca.pem -H \"authorization: Bearer \$(cat .run/token)\" https://127.0.0.1:$HUB_PUBLIC/v1/forecasts/$FORECAST_ID/inventory?lead_time=2"
   echo "         people: https://127.0.0.1:$HUB_PUBLIC  POST /auth/login {\"tenant\":\"demo\",\"username\":\"admin\",\"password\":<.run/admin-password>}"
   sleep 2
 done

@@ -64,6 +64,18 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Synthetic monthly sales for forecasting: products → SKUs, × locations, in
+    /// StatsForecast's long format with the hierarchy columns (product, sku, location).
+    Sales {
+        #[arg(long, default_value_t = 4)]
+        skus_per_product: usize,
+        #[arg(long, default_value_t = 48)]
+        months: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
     Scenario {
         file: PathBuf,
         /// Keep logs and data here (default: a temporary directory, removed on success).
@@ -127,6 +139,12 @@ async fn main() -> anyhow::Result<()> {
             events_per_lot,
             out,
         }) => foodgraph(lots, seed, events_per_lot, &out),
+        Some(Cmd::Sales {
+            skus_per_product,
+            months,
+            seed,
+            out,
+        }) => sales(skus_per_product, months, seed, &out),
         None => run_plant(cli.plant).await,
     }
 }
@@ -256,6 +274,42 @@ async fn run_plant(cli: PlantArgs) -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await.ok();
     cancel.cancel();
     server.stop().await;
+    Ok(())
+}
+
+fn sales(skus: usize, months: usize, seed: u64, out: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    const PRODUCTS: [&str; 3] = ["pasta", "sauce", "pesto"];
+    const LOCATIONS: [&str; 3] = ["north", "south", "east"];
+    let panel = foodflow_forecast::synth::panel(&foodflow_forecast::synth::Plan {
+        fanout: vec![PRODUCTS.len(), skus.max(1), LOCATIONS.len()],
+        periods: months,
+        season: 12,
+        seed,
+    });
+    let mut csv = String::from("unique_id,ds,y,product,sku,location\n");
+    for s in &panel.series {
+        // Synthetic ids are L0-i/L1-j/L2-k: the indices name product, SKU and location.
+        let idx: Vec<usize> =
+            s.id.split('/')
+                .filter_map(|p| p.rsplit('-').next()?.parse().ok())
+                .collect();
+        let (product, location) = (PRODUCTS[idx[0]], LOCATIONS[idx[2]]);
+        let sku = format!("{product}-{}", idx[1] + 1);
+        for (t, y) in s.values.iter().enumerate() {
+            csv.push_str(&format!(
+                "{sku}@{location},{},{:.0},{product},{sku},{location}\n",
+                panel.calendar.format(s.start + t as i64),
+                y
+            ));
+        }
+    }
+    std::fs::write(out, csv).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!(
+        "sales: {} series × {months} months written to {} (hierarchy product/sku*location)",
+        panel.series.len(),
+        out.display()
+    );
     Ok(())
 }
 
