@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the demo, the tests and the benchmarks need, idempotently: Debian packages
-# (only the missing ones) and the Python test peers in a project-local venv (.venv).
+# (only the missing ones), the Python test peers in a project-local venv (.venv) and the
+# browser-test driver (npm playwright-core, from tests/ui/package-lock.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(mosquitto mosquitto-clients python3-venv curl)
+# chromium: the browser tests drive Debian's Chromium (never a downloaded browser).
+APT_PACKAGES=(mosquitto mosquitto-clients python3-venv curl chromium)
 missing=()
+# Node.js and npm for playwright-core; a Node.js that already brings its own npm is kept.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
@@ -25,4 +31,13 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -r "$PY_REQS"
   rm -f .venv/.installed-*
   touch "$stamp"
+fi
+
+UI_LOCK=tests/ui/package-lock.json
+ui_stamp=tests/ui/node_modules/.installed-$(sha256sum "$UI_LOCK" | cut -c1-16)
+if [ ! -f "$ui_stamp" ]; then
+  echo "install-deps: npm ci in tests/ui (playwright-core, no browser download)"
+  (cd tests/ui && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  rm -f tests/ui/node_modules/.installed-*
+  touch "$ui_stamp"
 fi

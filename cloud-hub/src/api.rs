@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use foodflow_protocol::{Batch, DeviceId, Limits, StreamId, SyncAck};
 use foodflow_transport::metrics::Metrics;
 use foodflow_transport::server::Peer;
-use foodflow_transport::{Identity, Role};
+use foodflow_transport::{Identity, Role, TenantId};
 use serde::Deserialize;
 
 use crate::alarms::{self, HubAlarms};
@@ -57,6 +57,7 @@ fn people_routes() -> Router<AppState> {
         .merge(crate::identity::api::routes())
         .merge(crate::approvals::routes())
         .merge(crate::forecasting::routes())
+        .merge(crate::plant::routes())
 }
 
 /// The public listener (TLS without client certificates): login, the JWKS, and the people
@@ -64,6 +65,7 @@ fn people_routes() -> Router<AppState> {
 pub fn public_router(state: AppState) -> Router {
     Router::new()
         .merge(crate::identity::api::open_routes())
+        .merge(crate::portal::routes())
         .route("/openapi.json", get(crate::openapi::serve))
         .merge(people_routes().layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),
@@ -382,7 +384,6 @@ async fn get_stream_data(
     };
     let store = s.store.clone();
     let tenant = peer.identity.tenant.clone();
-    let bad = |m: String| refusal(StatusCode::BAD_REQUEST, "malformed", m);
     match what {
         "records" => {
             let parse_seq = |v: &Option<String>, default: u64, name: &str| match v {
@@ -418,47 +419,56 @@ async fn get_stream_data(
                 Err(e) => store_error(StoreError::Read(e.to_string())),
             }
         }
-        "series" => {
-            let (Some(from), Some(to)) = (
-                q.from.as_deref().and_then(parse_time),
-                q.to.as_deref().and_then(parse_time),
-            ) else {
-                return bad(
-                    "series needs `from` and `to` (RFC 3339 or UTC ns) and `step_s`".into(),
-                );
-            };
-            let step_ns = (q.step_s.unwrap_or(60.0) * 1e9) as i64;
-            if step_ns <= 0 || to <= from || (to - from) / step_ns > 100_000 {
-                return bad("`step_s` must be > 0 and give at most 100000 buckets".into());
-            }
-            let tag = q.tag.clone();
-            let r = tokio::task::spawn_blocking(move || {
-                let mut d = Downsampler::new(from, step_ns, tag);
-                store
-                    .tenant(&tenant)
-                    .scan_time(&device, &stream, from, to, &mut |r| d.add(r))
-                    .map(|_| d)
-            })
-            .await;
-            match r {
-                Ok(Ok(d)) => {
-                    let skipped = d.skipped_non_numeric;
-                    axum::Json(serde_json::json!({
-                        "step_ns": step_ns,
-                        "series": d.finish(),
-                        "skipped_non_numeric": skipped,
-                    }))
-                    .into_response()
-                }
-                Ok(Err(e)) => store_error(e),
-                Err(e) => store_error(StoreError::Read(e.to_string())),
-            }
-        }
+        "series" => series(store, tenant, device, stream, &q).await,
         other => refusal(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("unknown stream view {other:?}: use records or series"),
         ),
+    }
+}
+
+/// Downsampled readings of one stream (min/max/mean/last/count per bucket): the device API and
+/// the people's plant-data API answer alike.
+pub(crate) async fn series(
+    store: Arc<dyn RecordStore>,
+    tenant: TenantId,
+    device: DeviceId,
+    stream: StreamId,
+    q: &DataQuery,
+) -> Response {
+    let bad = |m: String| refusal(StatusCode::BAD_REQUEST, "malformed", m);
+    let (Some(from), Some(to)) = (
+        q.from.as_deref().and_then(parse_time),
+        q.to.as_deref().and_then(parse_time),
+    ) else {
+        return bad("series needs `from` and `to` (RFC 3339 or UTC ns) and `step_s`".into());
+    };
+    let step_ns = (q.step_s.unwrap_or(60.0) * 1e9) as i64;
+    if step_ns <= 0 || to <= from || (to - from) / step_ns > 100_000 {
+        return bad("`step_s` must be > 0 and give at most 100000 buckets".into());
+    }
+    let tag = q.tag.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        let mut d = Downsampler::new(from, step_ns, tag);
+        store
+            .tenant(&tenant)
+            .scan_time(&device, &stream, from, to, &mut |r| d.add(r))
+            .map(|_| d)
+    })
+    .await;
+    match r {
+        Ok(Ok(d)) => {
+            let skipped = d.skipped_non_numeric;
+            axum::Json(serde_json::json!({
+                "step_ns": step_ns,
+                "series": d.finish(),
+                "skipped_non_numeric": skipped,
+            }))
+            .into_response()
+        }
+        Ok(Err(e)) => store_error(e),
+        Err(e) => store_error(StoreError::Read(e.to_string())),
     }
 }
 

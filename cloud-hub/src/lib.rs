@@ -13,6 +13,8 @@ pub mod forecast_cmd;
 pub mod forecasting;
 pub mod identity;
 pub mod openapi;
+pub mod plant;
+pub mod portal;
 pub mod progress;
 pub mod series;
 pub mod store;

@@ -121,6 +121,20 @@ pub const OPERATIONS: &[Op] = &[
         Door::Mtls,
     ),
     op(
+        "get",
+        "/v1/plant/devices",
+        "Devices of the tenant with each stream's sync health (class, high-water mark, records, last record time)",
+        Some("data:read"),
+        Door::Both,
+    ),
+    op(
+        "get",
+        "/v1/plant/devices/{id}/streams/{stream}/series",
+        "Downsampled readings of a stream for people (?from=&to=&step_s=&tag=)",
+        Some("data:read"),
+        Door::Both,
+    ),
+    op(
         "post",
         "/v1/forecasts",
         "Start a forecast job over an uploaded long-format CSV or stored readings; 202 with its id",

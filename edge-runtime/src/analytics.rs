@@ -61,6 +61,7 @@ pub async fn run(
     cfg: AnalyticsSection,
     metrics: Arc<Metrics>,
     mut acks: tokio::sync::mpsc::UnboundedReceiver<AckRequest>,
+    board: crate::screen::SharedBoard,
     cancel: CancellationToken,
 ) {
     let samples_total = metrics.counter(
@@ -164,6 +165,14 @@ pub async fn run(
                     _ => continue,
                 };
                 let ts_ms = r.source_ts_ns.unwrap_or(ts_ns) / 1_000_000;
+                match &r.value {
+                    Value::Text(s) => crate::screen::lock(&board).text(&r.tag, s),
+                    v => {
+                        if let Some(x) = v.as_f64() {
+                            crate::screen::lock(&board).number(&r.tag, ts_ms, x);
+                        }
+                    }
+                }
                 if let Some(t) = oee.as_mut() {
                     let text = match &r.value {
                         Value::Text(s) => Some(s.as_str()),
@@ -210,6 +219,16 @@ pub async fn run(
                 {
                     tracing::error!(error = %e, "cannot journal rollups");
                 }
+            }
+        }
+        if let Some(t) = oee.as_ref() {
+            let now_ms = now_ns() / 1_000_000;
+            crate::screen::lock(&board).line_status(t.current_state(), t.so_far(now_ms));
+        }
+        {
+            let mut b = crate::screen::lock(&board);
+            for e in &events {
+                b.alarm(e);
             }
         }
         if let (Some(t), Some(stream)) = (oee.as_mut(), oee_stream.as_ref())

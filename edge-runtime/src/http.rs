@@ -1,4 +1,5 @@
-//! The edge's HTTP surface: `/healthz`, Prometheus `/metrics` and alarm acknowledgement.
+//! The edge's HTTP surface: `/healthz`, Prometheus `/metrics`, alarm acknowledgement and the
+//! line screen (`/screen`, see [`crate::screen`]).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -20,6 +21,8 @@ pub struct HttpState {
     pub device: String,
     /// Where acknowledgements go (the analytics task), when analytics runs.
     pub alarm_acks: Option<tokio::sync::mpsc::UnboundedSender<AckRequest>>,
+    /// What the line screen shows, when analytics runs (it feeds the board).
+    pub board: Option<crate::screen::SharedBoard>,
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -27,6 +30,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/v1/alarms/{rule}/ack", post(ack_alarm))
+        .merge(crate::screen::routes())
         .with_state(state)
 }
 

@@ -7,5 +7,6 @@ pub mod http;
 pub mod journal;
 pub use foodflow_transport::metrics;
 pub mod profile;
+pub mod screen;
 pub mod uplink;
 pub use foodflow_protocol::time;

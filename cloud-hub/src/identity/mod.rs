@@ -20,6 +20,7 @@ use crate::store::{StoreError, TenantStore};
 
 /// Every permission the hub knows. Endpoints name the one they need.
 pub const PERMISSIONS: &[&str] = &[
+    "data:read",
     "batch:read",
     "batch:approve",
     "forecast:read",
@@ -45,6 +46,7 @@ pub fn builtin_roles() -> Vec<RoleDef> {
         r(
             "quality_manager",
             &[
+                "data:read",
                 "batch:read",
                 "batch:approve",
                 "trace:read",
@@ -55,13 +57,28 @@ pub fn builtin_roles() -> Vec<RoleDef> {
         ),
         r(
             "auditor",
-            &["batch:read", "trace:read", "trace:export", "audit:read"],
+            &[
+                "data:read",
+                "batch:read",
+                "trace:read",
+                "trace:export",
+                "audit:read",
+            ],
         ),
         r(
             "planner",
-            &["batch:read", "forecast:read", "forecast:run", "trace:read"],
+            &[
+                "data:read",
+                "batch:read",
+                "forecast:read",
+                "forecast:run",
+                "trace:read",
+            ],
         ),
-        r("viewer", &["batch:read", "forecast:read", "trace:read"]),
+        r(
+            "viewer",
+            &["data:read", "batch:read", "forecast:read", "trace:read"],
+        ),
     ]
 }
 

@@ -491,6 +491,22 @@ impl OeeTracker {
         )
     }
 
+    /// The running shift's report so far, without advancing the tracker (for live views).
+    pub fn so_far(&self, now_ms: i64) -> Option<ShiftReport> {
+        self.shifts.iter().find_map(|p| {
+            p.around(now_ms)
+                .map(|(a, _)| self.report(&p.name, a, now_ms))
+        })
+    }
+
+    /// The line's latest state, since when, and the reason text it came with.
+    pub fn current_state(&self) -> Option<(LineState, i64, Option<&str>)> {
+        self.states
+            .iter()
+            .max_by_key(|s| s.ts_ms)
+            .map(|s| (s.state, s.ts_ms, s.reason.as_deref()))
+    }
+
     /// At `now_ms`: the report of a shift that ended since the last call (if any), and the
     /// current shift so far (if one is running).
     pub fn tick(&mut self, now_ms: i64) -> (Option<ShiftReport>, Option<ShiftReport>) {

@@ -71,6 +71,11 @@ pub struct OeeSection {
     /// Which vision detections are rejected units (they enter quality).
     #[serde(default)]
     pub vision_rejects: Option<foodflow_analytics::oee::VisionRejectRule>,
+    /// Tags carrying the running batch and lot codes (text), shown on the line screen.
+    #[serde(default)]
+    pub batch_tag: Option<String>,
+    #[serde(default)]
+    pub lot_tag: Option<String>,
 }
 
 fn default_oee_every() -> Duration {

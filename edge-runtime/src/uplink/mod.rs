@@ -202,6 +202,11 @@ pub async fn run(
         "1 while uploads to the next hop succeed",
         &[],
     );
+    let last_ok = metrics.gauge(
+        "foodflow_uplink_last_success_unix_ms",
+        "When the next hop last confirmed an upload (Unix ms; 0: never since start)",
+        &[],
+    );
     let pending = metrics.gauge(
         "foodflow_uplink_pending_records",
         "Durable records not yet confirmed by the next hop",
@@ -282,6 +287,10 @@ pub async fn run(
                     up = true;
                 }
                 connected.store(1, Ordering::Relaxed);
+                last_ok.store(
+                    (crate::time::now_ns() / 1_000_000).max(0) as u64,
+                    Ordering::Relaxed,
+                );
                 backoff.reset();
                 sent.fetch_add(n, Ordering::Relaxed);
                 batches.fetch_add(1, Ordering::Relaxed);

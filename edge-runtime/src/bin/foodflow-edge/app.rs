@@ -142,6 +142,7 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
         });
     }
     let mut alarm_acks = None;
+    let board = foodflow_edge::screen::shared(p.analytics.as_ref().and_then(|a| a.oee.as_ref()));
     if let Some(a) = p.analytics.clone() {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         alarm_acks = Some(tx);
@@ -150,6 +151,7 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
             a,
             metrics.clone(),
             rx,
+            board.clone(),
             cancel.clone(),
         ));
     }
@@ -196,6 +198,7 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
         sources: sources.clone(),
         device: p.device.id.to_string(),
         alarm_acks,
+        board: p.analytics.is_some().then_some(board),
     });
     let http_cancel = cancel.clone();
     tasks.spawn(async move {
