@@ -60,6 +60,11 @@ pub struct NodeResult {
     pub sd: Vec<f64>,
     /// `p10`, `p90`, … for every requested level.
     pub quantiles: std::collections::BTreeMap<String, Vec<f64>>,
+    /// The last periods of history before the forecast (up to three seasons), for charts.
+    #[serde(default)]
+    pub history_ds: Vec<String>,
+    #[serde(default)]
+    pub history: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -289,7 +294,14 @@ fn results(out: &JobOutput) -> Vec<NodeResult> {
                     quantiles.insert(name, (0..steps).map(|s| out.quantile(i, s, p)).collect());
                 }
             }
+            let hist = &out.history[i];
+            let keep = hist.len().min(3 * out.season.max(12));
+            let first = n.start - keep as i64;
             NodeResult {
+                history_ds: (0..keep)
+                    .map(|k| out.calendar.format(first + k as i64))
+                    .collect(),
+                history: hist[hist.len() - keep..].to_vec(),
                 id: n.id.clone(),
                 level: n.level.clone(),
                 model: n.model.clone(),

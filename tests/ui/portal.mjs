@@ -68,6 +68,7 @@ try {
   await page.click('nav a[href="#/forecasts"]');
   await until("the fan chart", async () => (await page.locator('#fan polygon[data-series="p10-p90"]').count()) === 1);
   check(await page.locator('#fan polyline[data-series="p50"]').count() === 1, "the forecast fan chart shows P10–P90 and P50");
+  check(await page.locator('#fan polyline[data-series="history"]').count() === 1, "the fan chart starts from the history");
   await shot(page, out, "portal-forecast");
 
   // Audit trail.

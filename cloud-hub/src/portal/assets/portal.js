@@ -100,15 +100,20 @@ function fanChart(box, node) {
   const W = 1000, H = 360, P = 60;
   const svg = el("svg:svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none" });
   box.append(svg);
-  const n = node.mean.length;
+  const hist = node.history || [], h = hist.length, n = node.mean.length;
+  const ds = (node.history_ds || []).concat(node.ds);
   const p10 = node.quantiles.p10 || node.mean, p90 = node.quantiles.p90 || node.mean;
-  const lo = Math.min(...p10), hi = Math.max(...p90), span = hi - lo || 1;
-  const X = (i) => P + (n === 1 ? 0.5 : i / (n - 1)) * (W - 1.5 * P);
+  const lo = Math.min(...p10, ...hist), hi = Math.max(...p90, ...hist), span = hi - lo || 1;
+  const total = h + n;
+  const X = (i) => P + (total === 1 ? 0.5 : i / (total - 1)) * (W - 1.5 * P);
   const Y = (v) => H - P - (v - lo) / span * (H - 1.5 * P);
-  axes(svg, W, H, P, 0, n - 1, lo, hi, (i) => node.ds[Math.round(i)] || "");
-  const band = p90.map((v, i) => `${X(i)},${Y(v)}`).concat(p10.map((v, i) => `${X(i)},${Y(v)}`).reverse());
+  axes(svg, W, H, P, 0, total - 1, lo, hi, (i) => ds[Math.round(i)] || "");
+  if (h > 0) {
+    svg.append(el("svg:polyline", { class: "hist", points: hist.map((v, i) => `${X(i)},${Y(v)}`).join(" "), "data-series": "history" }));
+  }
+  const band = p90.map((v, i) => `${X(h + i)},${Y(v)}`).concat(p10.map((v, i) => `${X(h + i)},${Y(v)}`).reverse());
   svg.append(el("svg:polygon", { class: "band", points: band.join(" "), "data-series": "p10-p90" }));
-  svg.append(el("svg:polyline", { class: "line", points: node.mean.map((v, i) => `${X(i)},${Y(v)}`).join(" "), "data-series": "p50" }));
+  svg.append(el("svg:polyline", { class: "line", points: node.mean.map((v, i) => `${X(h + i)},${Y(v)}`).join(" "), "data-series": "p50" }));
 }
 
 // Trace graph: nodes in columns by hop, edges from the node each was reached from.
