@@ -80,6 +80,8 @@ while true; do
   clear 2>/dev/null || true
   echo "FoodFlow OS demo — plant → edge → gateway → hub (mutual TLS).  Ctrl-C stops.  Logs: .run/*.log"
   echo
+  echo "line screen  http://127.0.0.1:$HTTP_PORT/screen  (kiosk: ?kiosk=1)      portal  https://127.0.0.1:$HUB_PUBLIC/portal  (tenant demo, user admin, password in .run/admin-password; dev CA .run/pki/ca.pem)"
+  echo
   echo "edge     http://127.0.0.1:$HTTP_PORT/metrics   journaled $(metric "http://127.0.0.1:$HTTP_PORT/metrics" foodflow_journal_records_total) records;" \
        "uplink confirmed $(metric "http://127.0.0.1:$HTTP_PORT/metrics" foodflow_uplink_records_total), pending $(metric "http://127.0.0.1:$HTTP_PORT/metrics" foodflow_uplink_pending_records)"
   echo
