@@ -4,16 +4,11 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use foodflow_protocol::batch::Entry;
-use foodflow_protocol::{
-    Batch, DeviceId, Payload, PriorityClass, Quality, Reading, Segment, StreamId, Value,
+use support::{
+    Body, admin_create, curl_bearer, free_port, hub, login, serve_with_public, upload_readings,
 };
-use foodflow_transport::SyncClient;
-use foodflow_transport::tls::TlsFiles;
-use support::{Body, HUB, curl_bearer, free_port, hub, serve_with_public};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -50,74 +45,29 @@ async fn planners_run_forecasts_over_uploads_and_stored_readings() {
     hub(&[
         "pki", "issue", "--dir", p, "--device", "line-1", "--tenant", "acme",
     ]);
-    let admin = Command::new(HUB)
-        .args([
-            "admin",
-            "create",
-            "--data-dir",
-            d,
-            "--tenant",
-            "acme",
-            "--username",
-            "ada",
-        ])
-        .env("FOODFLOW_ADMIN_PASSWORD", PASSWORD)
-        .output()
-        .unwrap();
-    assert!(admin.status.success());
+    assert!(admin_create(d, "acme", "ada", PASSWORD).status.success());
     let (port, public) = (free_port(), free_port());
     let _hub = serve_with_public(port, public, d, p);
 
     // 60 days of packs from line-1, one reading an hour (24 × (100 + weekday bump) a day).
     let t0: i64 = 1_790_000_000_000_000_000 / 86_400_000_000_000 * 86_400_000_000_000;
-    let entries: Vec<Entry> = (0..60 * 24i64)
+    let points: Vec<(i64, f64)> = (0..60 * 24i64)
         .map(|i| {
             let day = i / 24;
             let v = 100.0 + if day % 7 == 2 { 40.0 } else { 0.0 } + (i % 5) as f64;
-            Entry {
-                seq: i as u64 + 1,
-                ts_ns: t0 + i * 3_600_000_000_000,
-                payload: Payload::Reading(Reading {
-                    tag: "line1.packs".into(),
-                    value: Value::Float(v),
-                    quality: Quality::Good,
-                    status_code: 0,
-                    source_ts_ns: None,
-                    origin_id: None,
-                }),
-            }
+            (t0 + i * 3_600_000_000_000, v)
         })
         .collect();
-    let batch = Batch {
-        segments: vec![Segment {
-            device: DeviceId::new("line-1").unwrap(),
-            stream: StreamId::new("plc").unwrap(),
-            class: PriorityClass::Telemetry,
-            entries,
-        }],
-    };
-    let c = SyncClient::new(
-        &format!("https://127.0.0.1:{port}"),
-        &TlsFiles::in_dir(&pki, "line-1"),
-        Duration::from_secs(10),
-    )
-    .unwrap();
-    assert_eq!(c.upload(batch.encode(1)).await.unwrap().accepted, 1440);
+    assert_eq!(
+        upload_readings(port, &pki, "line-1", "plc", "line1.packs", &points).await,
+        1440
+    );
 
     let base = format!("https://127.0.0.1:{public}");
     let call = |method: &str, path: &str, bearer: Option<&str>, body: Body<'_>| {
         curl_bearer(method, &format!("{base}{path}"), &pki, bearer, body)
     };
-    let (code, body) = call(
-        "POST",
-        "/auth/login",
-        None,
-        Body::Json(&format!(
-            r#"{{"tenant":"acme","username":"ada","password":"{PASSWORD}"}}"#
-        )),
-    );
-    assert_eq!(code, 200, "{body}");
-    let token = json(&body)["token"].as_str().unwrap().to_owned();
+    let token = login(&base, &pki, "acme", "ada", PASSWORD);
     let tok = Some(token.as_str());
     let wait = |id: &str| {
         let until = Instant::now() + Duration::from_secs(120);

@@ -6,31 +6,13 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
-use support::{Body, HUB, curl_bearer, free_port, hub, serve_with_public};
+use support::{Body, admin_create, curl_bearer, free_port, hub, serve_with_public};
 
 const PASSWORD: &str = "correct horse battery staple";
 
 fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
-}
-
-fn admin_create(data: &str, tenant: &str, user: &str, password: &str) -> std::process::Output {
-    Command::new(HUB)
-        .args([
-            "admin",
-            "create",
-            "--data-dir",
-            data,
-            "--tenant",
-            tenant,
-            "--username",
-            user,
-        ])
-        .env("FOODFLOW_ADMIN_PASSWORD", password)
-        .output()
-        .unwrap()
 }
 
 #[test]

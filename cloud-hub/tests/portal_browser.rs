@@ -10,13 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use foodflow_protocol::batch::Entry;
-use foodflow_protocol::{
-    Batch, DeviceId, Payload, PriorityClass, Quality, Reading, Segment, StreamId, Value,
+use support::{
+    Body, admin_create, curl, curl_bearer, free_port, hub, login, serve_with_public,
+    upload_readings,
 };
-use foodflow_transport::SyncClient;
-use foodflow_transport::tls::TlsFiles;
-use support::{Body, HUB, curl, curl_bearer, free_port, hub, serve_with_public};
 
 const PLANT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -58,21 +55,7 @@ async fn people_work_in_the_portal() {
     hub(&[
         "pki", "issue", "--dir", p, "--device", "line-1", "--tenant", "acme",
     ]);
-    let admin = Command::new(HUB)
-        .args([
-            "admin",
-            "create",
-            "--data-dir",
-            d,
-            "--tenant",
-            "acme",
-            "--username",
-            "ada",
-        ])
-        .env("FOODFLOW_ADMIN_PASSWORD", PASSWORD)
-        .output()
-        .unwrap();
-    assert!(admin.status.success());
+    assert!(admin_create(d, "acme", "ada", PASSWORD).status.success());
     let (port, public) = (free_port(), free_port());
     let _hub = serve_with_public(port, public, d, p);
 
@@ -86,49 +69,22 @@ async fn people_work_in_the_portal() {
     );
     assert_eq!(code, 200, "{body}");
     let now = foodflow_protocol::time::now_ns();
-    let entries: Vec<Entry> = (0..360i64)
-        .map(|i| Entry {
-            seq: i as u64 + 1,
-            ts_ns: now - (360 - i) * 10_000_000_000,
-            payload: Payload::Reading(Reading {
-                tag: "line1.oven.temp".into(),
-                value: Value::Float(180.0 + 10.0 * ((i as f64) / 20.0).sin()),
-                quality: Quality::Good,
-                status_code: 0,
-                source_ts_ns: None,
-                origin_id: None,
-            }),
+    let points: Vec<(i64, f64)> = (0..360i64)
+        .map(|i| {
+            (
+                now - (360 - i) * 10_000_000_000,
+                180.0 + 10.0 * ((i as f64) / 20.0).sin(),
+            )
         })
         .collect();
-    let batch = Batch {
-        segments: vec![Segment {
-            device: DeviceId::new("line-1").unwrap(),
-            stream: StreamId::new("plc").unwrap(),
-            class: PriorityClass::Telemetry,
-            entries,
-        }],
-    };
-    let c = SyncClient::new(
-        &format!("https://127.0.0.1:{port}"),
-        &TlsFiles::in_dir(&pki, "line-1"),
-        Duration::from_secs(10),
-    )
-    .unwrap();
-    assert_eq!(c.upload(batch.encode(1)).await.unwrap().accepted, 360);
+    assert_eq!(
+        upload_readings(port, &pki, "line-1", "plc", "line1.oven.temp", &points).await,
+        360
+    );
 
     // A finished forecast to look at.
     let base = format!("https://127.0.0.1:{public}");
-    let (code, body) = curl_bearer(
-        "POST",
-        &format!("{base}/auth/login"),
-        &pki,
-        None,
-        Body::Json(&format!(
-            r#"{{"tenant":"acme","username":"ada","password":"{PASSWORD}"}}"#
-        )),
-    );
-    assert_eq!(code, 200, "{body}");
-    let token = json(&body)["token"].as_str().unwrap().to_owned();
+    let token = login(&base, &pki, "acme", "ada", PASSWORD);
     let mut csv = String::from("unique_id,ds,y\n");
     for t in 0..36 {
         let season = [0.8, 0.9, 1.0, 1.1, 1.3, 1.2, 1.0, 0.9, 0.9, 1.0, 1.1, 0.8][t % 12];

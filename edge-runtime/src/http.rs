@@ -80,9 +80,9 @@ async fn ack_alarm(
     }
 }
 
-async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {
-    let sources: Vec<_> = s
-        .sources
+/// Every source: name, protocol, connected, records journaled, items subscribed.
+pub fn source_views(sources: &Sources) -> Vec<serde_json::Value> {
+    sources
         .all()
         .iter()
         .map(|src| {
@@ -94,7 +94,11 @@ async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {
                 "items": src.items.load(Ordering::Relaxed),
             })
         })
-        .collect();
+        .collect()
+}
+
+async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {
+    let sources = source_views(&s.sources);
     // The box is healthy while it runs and journals; a disconnected source is reported, not
     // fatal: the edge keeps its other sources and its journal going.
     (

@@ -133,16 +133,7 @@ pub fn run(
         let out: JobOutput = job.run(&train, &|done, _| progress(offset + done, total))?;
         alias.clone_from(&out.alias);
         if !header {
-            cv_csv.push_str(&format!("unique_id,ds,cutoff,y,{}", csv_field(&alias)));
-            for l in &out.levels {
-                for side in ["lo", "hi"] {
-                    cv_csv.push_str(&format!(
-                        ",{}",
-                        csv_field(&format!("{alias}-{side}-{}", l.label()))
-                    ));
-                }
-            }
-            cv_csv.push('\n');
+            cv_csv.push_str(&format!("unique_id,ds,cutoff,y,{}\n", out.columns()));
             header = true;
         }
         for (i, node) in out.nodes.iter().enumerate() {

@@ -115,9 +115,9 @@ impl JobOutput {
         if self.nonnegative { q.max(0.0) } else { q }
     }
 
-    /// StatsForecast's wide output: `unique_id, ds, <alias>, <alias>-lo-80, <alias>-hi-80, ...`.
-    pub fn to_csv(&self) -> String {
-        let mut out = format!("unique_id,ds,{}", csv_field(&self.alias));
+    /// The forecast columns: `<alias>, <alias>-lo-80, <alias>-hi-80, ...` (StatsForecast's names).
+    pub fn columns(&self) -> String {
+        let mut out = csv_field(&self.alias);
         for l in &self.levels {
             for side in ["lo", "hi"] {
                 out.push_str(&format!(
@@ -126,7 +126,12 @@ impl JobOutput {
                 ));
             }
         }
-        out.push('\n');
+        out
+    }
+
+    /// StatsForecast's wide output: `unique_id, ds, <alias>, <alias>-lo-80, <alias>-hi-80, ...`.
+    pub fn to_csv(&self) -> String {
+        let mut out = format!("unique_id,ds,{}\n", self.columns());
         for (i, n) in self.nodes.iter().enumerate() {
             for step in 0..n.mean.len() {
                 out.push_str(&format!(

@@ -116,3 +116,85 @@ fn send(mut c: Command, method: &str, url: &str, pki: &Path, body: Body<'_>) -> 
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
     (code.trim().parse().unwrap_or(0), body.to_owned())
 }
+
+/// `foodflow-hub admin create` with the password in the environment (it succeeds or not: the
+/// caller checks).
+pub fn admin_create(data: &str, tenant: &str, user: &str, password: &str) -> Output {
+    Command::new(HUB)
+        .args([
+            "admin",
+            "create",
+            "--data-dir",
+            data,
+            "--tenant",
+            tenant,
+            "--username",
+            user,
+        ])
+        .env("FOODFLOW_ADMIN_PASSWORD", password)
+        .output()
+        .unwrap()
+}
+
+/// A bearer token from `POST /auth/login` on the public listener at `base`.
+pub fn login(base: &str, pki: &Path, tenant: &str, user: &str, password: &str) -> String {
+    let (code, body) = curl_bearer(
+        "POST",
+        &format!("{base}/auth/login"),
+        pki,
+        None,
+        Body::Json(
+            &serde_json::json!({"tenant": tenant, "username": user, "password": password})
+                .to_string(),
+        ),
+    );
+    assert_eq!(code, 200, "login: {body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["token"].as_str().unwrap().to_owned()
+}
+
+/// Uploads readings of one tag (ts ns, value) as `device`'s stream over mTLS with the device's
+/// certificate from `pki`; returns how many the hub accepted.
+pub async fn upload_readings(
+    port: u16,
+    pki: &Path,
+    device: &str,
+    stream: &str,
+    tag: &str,
+    points: &[(i64, f64)],
+) -> u64 {
+    use foodflow_protocol::batch::Entry;
+    use foodflow_protocol::{
+        Batch, DeviceId, Payload, PriorityClass, Quality, Reading, Segment, StreamId, Value,
+    };
+    let batch = Batch {
+        segments: vec![Segment {
+            device: DeviceId::new(device).unwrap(),
+            stream: StreamId::new(stream).unwrap(),
+            class: PriorityClass::Telemetry,
+            entries: points
+                .iter()
+                .enumerate()
+                .map(|(i, (ts_ns, v))| Entry {
+                    seq: i as u64 + 1,
+                    ts_ns: *ts_ns,
+                    payload: Payload::Reading(Reading {
+                        tag: tag.into(),
+                        value: Value::Float(*v),
+                        quality: Quality::Good,
+                        status_code: 0,
+                        source_ts_ns: None,
+                        origin_id: None,
+                    }),
+                })
+                .collect(),
+        }],
+    };
+    let c = foodflow_transport::SyncClient::new(
+        &format!("https://127.0.0.1:{port}"),
+        &foodflow_transport::tls::TlsFiles::in_dir(pki, device),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    c.upload(batch.encode(1)).await.unwrap().accepted
+}

@@ -8,7 +8,6 @@
 pub mod board;
 
 use std::convert::Infallible;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -85,18 +84,7 @@ fn asset(kind: &'static str, body: &'static str) -> impl IntoResponse {
 
 /// Everything the screen shows, as one JSON document.
 pub fn snapshot(s: &HttpState) -> serde_json::Value {
-    let sources: Vec<serde_json::Value> = s
-        .sources
-        .all()
-        .iter()
-        .map(|src| {
-            serde_json::json!({
-                "name": src.name,
-                "protocol": src.kind,
-                "connected": src.connected.load(Ordering::Relaxed) == 1,
-            })
-        })
-        .collect();
+    let sources = crate::http::source_views(&s.sources);
     let m = |name: &str| s.metrics.value(name, &[]);
     let uplink = match m("foodflow_uplink_connected") {
         None => serde_json::json!({"configured": false}),
