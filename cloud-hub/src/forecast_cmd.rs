@@ -43,6 +43,11 @@ pub struct JobArgs {
     /// Worker threads [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Calibrate the intervals on this many rolling-origin windows before the forecast
+    /// (rescales the spread per hierarchy level so the first level covers what it says;
+    /// costs one extra fit per window).
+    #[arg(long, default_value_t = 0)]
+    pub calibrate: usize,
 }
 
 impl JobArgs {
@@ -72,6 +77,7 @@ impl JobArgs {
             season: self.season,
             hierarchy,
             method,
+            calibrate: self.calibrate,
             ..Job::default()
         };
         if let Some(t) = self.threads {

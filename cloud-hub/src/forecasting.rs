@@ -129,6 +129,9 @@ struct Request {
     levels: Option<Vec<f64>>,
     #[serde(default)]
     season: Option<usize>,
+    /// Rolling-origin windows to calibrate the intervals on (0: the models' own spread).
+    #[serde(default)]
+    calibrate: usize,
 }
 
 pub fn routes() -> Router<AppState> {
@@ -170,6 +173,7 @@ fn job_of(req: &Request) -> Result<Job, ApiError> {
         method,
         // The API shares the machine with ingest: one core for a job.
         threads: 1,
+        calibrate: req.calibrate,
         ..Job::default()
     };
     job.validate().map_err(|x| bad_request(x.to_string()))?;

@@ -192,3 +192,61 @@ pub fn run(
         by_level: sums.iter().map(|(k, v)| (k.clone(), v.finish())).collect(),
     })
 }
+
+/// How much wider (or narrower) the spread must be, per hierarchy level, for the first
+/// interval level to cover what it says on the last `windows` rolling origins: the empirical
+/// quantile of |actual − mean| / sd over the normal one, between 0.5 and 3. A level with fewer
+/// than 10 scored steps keeps factor 1.
+pub fn spread_factors(
+    job: &Job,
+    panel: &Panel,
+    windows: usize,
+) -> Result<BTreeMap<String, f64>, ForecastError> {
+    let horizon = job.validate()?;
+    let level = job.levels.first().map_or(0.8, |l| l.0 / 100.0);
+    let mut z: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let full: Vec<Vec<f64>> = match &job.hierarchy {
+        Some(spec) => Hierarchy::build(spec, panel)?.aggregate(panel)?.1,
+        None => panel.series.iter().map(|s| s.values.clone()).collect(),
+    };
+    for w in 0..windows {
+        let cut = (windows - 1 - w) * horizon + horizon;
+        let mut train = panel.clone();
+        for s in &mut train.series {
+            if s.values.len() < cut + 3 {
+                return Err(InputError {
+                    line: None,
+                    series: Some(s.id.clone()),
+                    message: format!(
+                        "has {} periods: calibrating on {windows} windows of {horizon} needs at least {}",
+                        s.values.len(),
+                        cut + 3
+                    ),
+                }
+                .into());
+            }
+            s.values.truncate(s.values.len() - cut);
+        }
+        let out = job.run(&train, &|_, _| {})?;
+        for (i, node) in out.nodes.iter().enumerate() {
+            let n = out.history[i].len();
+            let zs = z.entry(node.level.clone()).or_default();
+            for s in 0..horizon {
+                if node.sd[s] > 0.0 {
+                    zs.push(((full[i][n + s] - node.mean[s]) / node.sd[s]).abs());
+                }
+            }
+        }
+    }
+    let normal = crate::stats::normal_quantile(0.5 + level / 2.0);
+    Ok(z.into_iter()
+        .map(|(k, mut v)| {
+            if v.len() < 10 {
+                return (k, 1.0);
+            }
+            v.sort_by(f64::total_cmp);
+            let q = v[((v.len() - 1) as f64 * level).round() as usize];
+            (k, (q / normal).clamp(0.5, 3.0))
+        })
+        .collect())
+}

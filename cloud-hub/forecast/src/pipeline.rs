@@ -64,6 +64,9 @@ pub struct Job {
     pub method: Method,
     pub threads: usize,
     pub seed: u64,
+    /// Rolling-origin windows whose errors rescale the forecast spread per hierarchy level
+    /// (conformal-style calibration; 0 = the models' own spread).
+    pub calibrate: usize,
 }
 
 impl Default for Job {
@@ -77,6 +80,7 @@ impl Default for Job {
             method: Method::None,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             seed: 1,
+            calibrate: 0,
         }
     }
 }
@@ -273,6 +277,17 @@ impl Job {
             cg_iterations = r.iterations;
             mean = r.mean;
             sd = r.sd;
+        }
+        if self.calibrate > 0 {
+            let plain = Job {
+                calibrate: 0,
+                ..self.clone()
+            };
+            let factors = crate::backtest::spread_factors(&plain, panel, self.calibrate)?;
+            for (node, row) in hier.nodes.iter().zip(sd.iter_mut()) {
+                let k = factors.get(&node.level).copied().unwrap_or(1.0);
+                row.iter_mut().for_each(|v| *v *= k);
+            }
         }
         let nodes = hier
             .nodes

@@ -210,3 +210,59 @@ fn too_short_for_the_backtest_names_the_series() {
         "{e}"
     );
 }
+
+/// Noise that grows over time fools the models' in-sample spread (too narrow for the future);
+/// calibrating on rolling origins widens the intervals towards their stated coverage.
+#[test]
+fn calibration_corrects_intervals_that_are_too_narrow() {
+    let mut rng = StdRng::seed_from_u64(17);
+    let (n, h, k) = (120usize, 6usize, 300usize);
+    let mut series = Vec::new();
+    let mut future = Vec::new();
+    for i in 0..k {
+        let mut ys = Vec::new();
+        for t in 0..n + h {
+            let noise = 1.0 + 5.0 * (t as f64 / (n + h) as f64).powi(3);
+            ys.push(100.0 + noise * gaussian(&mut rng));
+        }
+        future.push(ys.split_off(n));
+        series.push(Series {
+            id: format!("s{i}"),
+            start: 0,
+            values: ys,
+            attrs: Default::default(),
+        });
+    }
+    let panel = Panel {
+        calendar: Calendar::Index,
+        series,
+    };
+    let cover = |calibrate: usize| {
+        let job = Job {
+            model: ModelKind::AutoEts,
+            horizon: h as i64,
+            calibrate,
+            ..Job::default()
+        };
+        let out = job.run(&panel, &|_, _| {}).unwrap();
+        let mut inside = 0;
+        for (i, f) in future.iter().enumerate() {
+            for (s, y) in f.iter().enumerate() {
+                if out.quantile(i, s, 0.1) <= *y && *y <= out.quantile(i, s, 0.9) {
+                    inside += 1;
+                }
+            }
+        }
+        inside as f64 / (k * h) as f64
+    };
+    let (plain, calibrated) = (cover(0), cover(3));
+    eprintln!("80 % interval coverage: models' own {plain:.3}, calibrated {calibrated:.3}");
+    assert!(
+        plain < 0.72,
+        "the models' own intervals are too narrow here: {plain:.3}"
+    );
+    assert!(
+        calibrated > plain + 0.05 && (0.70..=0.92).contains(&calibrated),
+        "{plain:.3} → {calibrated:.3}"
+    );
+}

@@ -130,16 +130,25 @@ fn auto_ets(y: &[f64], m: usize, horizon: usize) -> Forecast {
     }
 }
 
-/// The mean of AutoETS and Theta; the standard deviation is their average (the two errors are
-/// strongly correlated, so this is close to the variance of the combination).
+/// The mean of AutoETS and Theta, with the spread of their equal mixture.
 fn ensemble(y: &[f64], m: usize, horizon: usize) -> Forecast {
     let a = auto_ets(y, m, horizon);
     let b = theta::forecast(y, m, horizon, false);
     let avg = |x: &[f64], z: &[f64]| x.iter().zip(z).map(|(p, q)| (p + q) / 2.0).collect();
+    // The equal mixture of the two forecast distributions: its variance is the mean of the
+    // variances plus the spread of the means, so disagreement between the models widens the
+    // interval (averaging the two spreads alone was measurably too narrow).
+    let sd = (0..horizon)
+        .map(|h| {
+            let within = (a.sd[h].powi(2) + b.sd[h].powi(2)) / 2.0;
+            let between = ((a.mean[h] - b.mean[h]) / 2.0).powi(2);
+            (within + between).sqrt()
+        })
+        .collect();
     Forecast {
         model: format!("Ensemble({}, {})", a.model, b.model),
         mean: avg(&a.mean, &b.mean),
-        sd: avg(&a.sd, &b.sd),
+        sd,
         fitted: avg(&a.fitted, &b.fitted),
     }
 }
