@@ -12,7 +12,7 @@ const STATES = {
 function fmtNumber(v) {
   if (v === null || v === undefined || Number.isNaN(v)) return "—";
   const a = Math.abs(v);
-  if (a >= 1000) return Math.round(v).toLocaleString("en");
+  if (Number.isInteger(v) || a >= 1000) return Math.round(v).toLocaleString("en");
   if (a >= 100) return v.toFixed(1);
   return v.toFixed(2);
 }
