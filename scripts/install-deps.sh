@@ -41,3 +41,17 @@ if [ ! -f "$ui_stamp" ]; then
   rm -f tests/ui/node_modules/.installed-*
   touch "$ui_stamp"
 fi
+
+# Reference routing instances and solutions (MIT): the test data of the pyvrp sdist, unpacked
+# into tests/data/external/pyvrp (not committed: it comes from the package registry).
+EXT=tests/data/external/pyvrp
+if [ ! -f "$EXT/.installed-0.14.1" ]; then
+  echo "install-deps: routing test instances from the pyvrp 0.14.1 sdist"
+  tmp=$(mktemp -d)
+  .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps --no-binary pyvrp pyvrp==0.14.1 -d "$tmp"
+  rm -rf "$EXT" && mkdir -p "$EXT"
+  tar xzf "$tmp"/pyvrp-0.14.1.tar.gz -C "$tmp"
+  cp "$tmp"/pyvrp-0.14.1/tests/data/*.vrp "$tmp"/pyvrp-0.14.1/tests/data/*.sol "$tmp"/pyvrp-0.14.1/LICENSE.md "$EXT"/
+  rm -rf "$tmp"
+  touch "$EXT/.installed-0.14.1"
+fi

@@ -53,6 +53,33 @@ enum Cmd {
     /// (unique_id, ds, y), as StatsForecast reads and writes it.
     #[command(subcommand)]
     Forecast(ForecastCmd),
+    /// Optimisation: delivery routes with time windows and capacities.
+    #[command(subcommand)]
+    Optimize(OptimizeCmd),
+}
+
+#[derive(Subcommand)]
+enum OptimizeCmd {
+    /// Vehicle routing with time windows (VRPLIB or Solomon instance); prints the routes in
+    /// VRPLIB's solution format (`Route #k: …`, `Cost …`), progress on stderr.
+    Routing {
+        #[arg(long)]
+        instance: PathBuf,
+        /// Seconds to search (the best solution found is printed when it runs out).
+        #[arg(long, default_value_t = 60.0)]
+        time_limit: f64,
+        /// An iteration budget; with --time-limit 0 the result depends only on the seed.
+        #[arg(long)]
+        iterations: Option<u64>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Distances: exact, trunc1 (DIMACS, as published Solomon results) or round.
+        #[arg(long, default_value = "exact")]
+        rounding: String,
+        /// Also write the solution here.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -315,6 +342,24 @@ fn main() -> Result<()> {
             .block_on(serve(a)),
         Cmd::Pki(p) => pki(p),
         Cmd::Analytics(a) => analytics(a),
+        Cmd::Optimize(OptimizeCmd::Routing {
+            instance,
+            time_limit,
+            iterations,
+            seed,
+            rounding,
+            output,
+        }) => {
+            let rounding = rounding.parse().map_err(anyhow::Error::msg)?;
+            foodflow_hub::optimize_cmd::routing(
+                &instance,
+                time_limit,
+                iterations,
+                seed,
+                rounding,
+                output.as_deref(),
+            )
+        }
         Cmd::Forecast(ForecastCmd::Run { job, output }) => {
             foodflow_hub::forecast_cmd::run(&job, output.as_deref())
         }

@@ -1,0 +1,448 @@
+//! The search: regret-2 insertion builds a solution, then adaptive large neighbourhood search
+//! (Ropke & Pisinger 2006) destroys and repairs it until the time limit — random, worst, related
+//! (Shaw) and route removal; regret insertion with O(1) time-window checks from forward
+//! earliest and backward latest start times; simulated-annealing acceptance; operator weights
+//! adapted to what found improvements. Anytime: the best solution so far is always at hand.
+//! Reproducible for a seed and an iteration budget (a time limit depends on the machine).
+
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::instance::Instance;
+use super::solution::Solution;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub time_limit: Duration,
+    /// Stop after this many iterations even before the time limit (reproducible runs).
+    pub max_iterations: Option<u64>,
+    pub seed: u64,
+}
+
+/// Reported on each new best solution: seconds since start, iterations, distance, routes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    pub elapsed_s: f64,
+    pub iterations: u64,
+    pub distance: f64,
+    pub routes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SolveError {
+    #[error("client {client} cannot be served by any route: {why}")]
+    Unservable { client: usize, why: String },
+    #[error(
+        "{count} client(s) could not be fitted into {vehicles} vehicles within their time windows and capacities (e.g. client {example}); add vehicles or widen the windows"
+    )]
+    NotEnoughVehicles {
+        count: usize,
+        vehicles: usize,
+        example: usize,
+    },
+}
+
+/// Penalty per unserved client while searching (more than any route can cost here).
+fn penalty(inst: &Instance) -> f64 {
+    let max = (0..inst.len()).map(|i| inst.d(0, i)).fold(0.0, f64::max);
+    4.0 * max + 1000.0
+}
+
+#[derive(Clone)]
+struct State {
+    routes: Vec<Vec<usize>>,
+    unassigned: Vec<usize>,
+}
+
+/// Per-route schedule: earliest start at each position and latest start that keeps the rest
+/// of the route feasible; positions include the depot at both ends.
+struct Sched {
+    earliest: Vec<f64>,
+    latest: Vec<f64>,
+    load: i64,
+}
+
+fn schedule(inst: &Instance, r: &[usize]) -> Sched {
+    let k = r.len();
+    let node = |p: usize| if p == 0 || p == k + 1 { 0 } else { r[p - 1] };
+    let mut earliest = vec![0.0; k + 2];
+    earliest[0] = inst.ready[0];
+    for p in 1..k + 2 {
+        let (a, b) = (node(p - 1), node(p));
+        earliest[p] = (earliest[p - 1] + inst.service[a] + inst.d(a, b)).max(inst.ready[b]);
+    }
+    let mut latest = vec![0.0; k + 2];
+    latest[k + 1] = inst.due[0];
+    for p in (0..k + 1).rev() {
+        let (a, b) = (node(p), node(p + 1));
+        latest[p] = inst.due[a].min(latest[p + 1] - inst.d(a, b) - inst.service[a]);
+    }
+    Sched {
+        earliest,
+        latest,
+        load: r.iter().map(|c| inst.demand[*c]).sum(),
+    }
+}
+
+fn route_cost(inst: &Instance, r: &[usize]) -> f64 {
+    if r.is_empty() {
+        return 0.0;
+    }
+    let mut d = inst.d(0, r[0]) + inst.d(r[r.len() - 1], 0);
+    for w in r.windows(2) {
+        d += inst.d(w[0], w[1]);
+    }
+    d
+}
+
+impl State {
+    fn cost(&self, inst: &Instance) -> f64 {
+        self.routes.iter().map(|r| route_cost(inst, r)).sum::<f64>()
+            + self.unassigned.len() as f64 * penalty(inst)
+    }
+
+    fn used(&self) -> usize {
+        self.routes.iter().filter(|r| !r.is_empty()).count()
+    }
+
+    fn drop_empty(&mut self) {
+        self.routes.retain(|r| !r.is_empty());
+    }
+}
+
+/// Cheapest feasible insertion of `c` into route `r` (with its schedule): (extra distance, position).
+fn best_in_route(inst: &Instance, r: &[usize], s: &Sched, c: usize) -> Option<(f64, usize)> {
+    if s.load + inst.demand[c] > inst.capacity {
+        return None;
+    }
+    let k = r.len();
+    let mut best: Option<(f64, usize)> = None;
+    for p in 0..=k {
+        let a = if p == 0 { 0 } else { r[p - 1] };
+        let b = if p == k { 0 } else { r[p] };
+        let arrive = s.earliest[p] + inst.service[a] + inst.d(a, c);
+        if arrive > inst.due[c] {
+            continue;
+        }
+        let start = arrive.max(inst.ready[c]);
+        let next = start + inst.service[c] + inst.d(c, b);
+        if next > s.latest[p + 1] {
+            continue;
+        }
+        let delta = inst.d(a, c) + inst.d(c, b) - inst.d(a, b);
+        if best.is_none_or(|(d, _)| delta < d) {
+            best = Some((delta, p));
+        }
+    }
+    best
+}
+
+/// Regret-2 insertion of every unassigned client (noise on costs diversifies).
+fn repair(inst: &Instance, st: &mut State, rng: &mut StdRng, noise: f64) {
+    let mut scheds: Vec<Sched> = st.routes.iter().map(|r| schedule(inst, r)).collect();
+    let mut pending = std::mem::take(&mut st.unassigned);
+    let max_noise = noise * (0..inst.len()).map(|i| inst.d(0, i)).fold(0.0, f64::max);
+    while !pending.is_empty() {
+        // (regret, client index in pending, route or new, position, delta)
+        let mut pick: Option<(f64, usize, Option<usize>, usize, f64)> = None;
+        for (pi, &c) in pending.iter().enumerate() {
+            let (mut b1, mut b2): ((f64, Option<usize>, usize), f64) =
+                ((f64::INFINITY, None, 0), f64::INFINITY);
+            for (ri, r) in st.routes.iter().enumerate() {
+                if let Some((d, p)) = best_in_route(inst, r, &scheds[ri], c) {
+                    let d = d + if max_noise > 0.0 {
+                        rng.random_range(-max_noise..=max_noise)
+                    } else {
+                        0.0
+                    };
+                    if d < b1.0 {
+                        b2 = b1.0;
+                        b1 = (d, Some(ri), p);
+                    } else if d < b2 {
+                        b2 = d;
+                    }
+                }
+            }
+            // A new route, when a vehicle is free and the client can be reached in time.
+            if st.used() < inst.vehicles
+                && inst.d(0, c).max(inst.ready[c]) <= inst.due[c]
+                && inst.d(0, c).max(inst.ready[c]) + inst.service[c] + inst.d(c, 0) <= inst.due[0]
+            {
+                let d = 2.0 * inst.d(0, c);
+                if d < b1.0 {
+                    b2 = b1.0;
+                    b1 = (d, None, usize::MAX);
+                } else if d < b2 {
+                    b2 = d;
+                }
+            }
+            if !b1.0.is_finite() {
+                continue;
+            }
+            let regret = if b2.is_finite() {
+                b2 - b1.0
+            } else {
+                f64::MAX / 4.0
+            };
+            if pick.is_none_or(|(best, ..)| {
+                regret > best || (regret == best && b1.0 < pick.map_or(0.0, |x| x.4))
+            }) {
+                pick = Some((regret, pi, b1.1, b1.2, b1.0));
+            }
+        }
+        let Some((_, pi, route, pos, _)) = pick else {
+            break;
+        };
+        let c = pending.swap_remove(pi);
+        match route {
+            Some(ri) => {
+                st.routes[ri].insert(pos, c);
+                scheds[ri] = schedule(inst, &st.routes[ri]);
+            }
+            None => {
+                st.routes.push(vec![c]);
+                scheds.push(schedule(inst, &st.routes[st.routes.len() - 1]));
+            }
+        }
+    }
+    st.unassigned = pending;
+}
+
+#[derive(Clone, Copy)]
+enum Destroy {
+    Random,
+    Worst,
+    Related,
+    Route,
+}
+
+const DESTROYS: [Destroy; 4] = [
+    Destroy::Random,
+    Destroy::Worst,
+    Destroy::Related,
+    Destroy::Route,
+];
+
+fn remove(st: &mut State, c: usize) {
+    for r in &mut st.routes {
+        if let Some(p) = r.iter().position(|x| *x == c) {
+            r.remove(p);
+            break;
+        }
+    }
+    st.unassigned.push(c);
+}
+
+fn destroy(inst: &Instance, st: &mut State, op: Destroy, q: usize, rng: &mut StdRng) {
+    let assigned: Vec<usize> = st.routes.iter().flatten().copied().collect();
+    if assigned.is_empty() {
+        return;
+    }
+    match op {
+        Destroy::Random => {
+            for _ in 0..q.min(assigned.len()) {
+                let all: Vec<usize> = st.routes.iter().flatten().copied().collect();
+                let c = all[rng.random_range(0..all.len())];
+                remove(st, c);
+            }
+        }
+        Destroy::Worst => {
+            for _ in 0..q.min(assigned.len()) {
+                let mut saves: Vec<(f64, usize)> = Vec::new();
+                for r in &st.routes {
+                    for (p, &c) in r.iter().enumerate() {
+                        let a = if p == 0 { 0 } else { r[p - 1] };
+                        let b = if p + 1 == r.len() { 0 } else { r[p + 1] };
+                        saves.push((inst.d(a, c) + inst.d(c, b) - inst.d(a, b), c));
+                    }
+                }
+                if saves.is_empty() {
+                    break;
+                }
+                saves.sort_by(|x, y| y.0.total_cmp(&x.0));
+                // Randomised: mostly the worst, sometimes further down the list.
+                let i = ((rng.random::<f64>().powi(4)) * saves.len() as f64) as usize;
+                remove(st, saves[i.min(saves.len() - 1)].1);
+            }
+        }
+        Destroy::Related => {
+            let seed = assigned[rng.random_range(0..assigned.len())];
+            let span = inst.due[0].max(1.0);
+            let maxd = (0..inst.len()).map(|i| inst.d(0, i)).fold(1.0, f64::max);
+            let mut rel: Vec<(f64, usize)> = assigned
+                .iter()
+                .map(|&c| {
+                    let r = inst.d(seed, c) / maxd
+                        + 0.5 * (inst.ready[seed] - inst.ready[c]).abs() / span
+                        + 0.2 * (inst.demand[seed] - inst.demand[c]).abs() as f64
+                            / inst.capacity as f64;
+                    (r, c)
+                })
+                .collect();
+            rel.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for &(_, c) in rel.iter().take(q) {
+                remove(st, c);
+            }
+        }
+        Destroy::Route => {
+            // A short route, then random clients up to q.
+            let used: Vec<usize> = (0..st.routes.len())
+                .filter(|&i| !st.routes[i].is_empty())
+                .collect();
+            let i = used
+                .iter()
+                .copied()
+                .min_by_key(|&i| st.routes[i].len() * 4 + rng.random_range(0..4))
+                .unwrap_or(0);
+            let clients = std::mem::take(&mut st.routes[i]);
+            let n = clients.len();
+            st.unassigned.extend(clients);
+            if n < q {
+                destroy(inst, st, Destroy::Random, q - n, rng);
+            }
+        }
+    }
+    st.drop_empty();
+}
+
+/// Solves `inst` within the settings; `on_best` hears of every new best solution.
+pub fn solve(
+    inst: &Instance,
+    settings: &Settings,
+    on_best: &mut dyn FnMut(Progress),
+) -> Result<Solution, SolveError> {
+    // Clients no route can ever serve are reported at once, with the reason.
+    for c in 1..inst.len() {
+        let arrive = inst.d(0, c).max(inst.ready[c]);
+        if arrive > inst.due[c] {
+            return Err(SolveError::Unservable {
+                client: c,
+                why: format!(
+                    "leaving the depot at once it arrives at {:.1}, after its window closes at {}",
+                    inst.d(0, c) + inst.ready[0],
+                    inst.due[c]
+                ),
+            });
+        }
+        if arrive + inst.service[c] + inst.d(c, 0) > inst.due[0] {
+            return Err(SolveError::Unservable {
+                client: c,
+                why: format!(
+                    "serving it the vehicle is back at {:.1}, after the depot closes at {}",
+                    arrive + inst.service[c] + inst.d(c, 0),
+                    inst.due[0]
+                ),
+            });
+        }
+    }
+    let started = Instant::now();
+    let mut rng = StdRng::seed_from_u64(settings.seed);
+    let mut cur = State {
+        routes: Vec::new(),
+        unassigned: (1..inst.len()).collect(),
+    };
+    repair(inst, &mut cur, &mut rng, 0.0);
+    let mut cur_cost = cur.cost(inst);
+    let mut best = cur.clone();
+    let mut best_cost = cur_cost;
+    let report = |st: &State, it: u64, f: &mut dyn FnMut(Progress)| {
+        f(Progress {
+            elapsed_s: started.elapsed().as_secs_f64(),
+            iterations: it,
+            distance: st.routes.iter().map(|r| route_cost(inst, r)).sum(),
+            routes: st.used(),
+        })
+    };
+    if best.unassigned.is_empty() {
+        report(&best, 0, on_best);
+    }
+    let n = inst.clients();
+    let (q_min, q_max) = (4.min(n).max(1), (n * 3 / 10).clamp(1, 60).max(4.min(n)));
+    let mut weights = [1.0f64; 4];
+    let mut scores = [0.0f64; 4];
+    let mut uses = [0u32; 4];
+    // Annealing: a solution 5 % worse than the start is accepted half the time at first.
+    let t0 = 0.05 * cur_cost / std::f64::consts::LN_2;
+    let limit = settings.time_limit.as_secs_f64().max(1e-3);
+    let mut it: u64 = 0;
+    loop {
+        it += 1;
+        if settings.max_iterations.is_some_and(|m| it > m) {
+            break;
+        }
+        // Progress through the budget (time, iterations or both) drives the cooling.
+        let by_iter = settings.max_iterations.map(|m| it as f64 / m as f64);
+        let frac = if settings.time_limit.is_zero() {
+            by_iter.unwrap_or(1.0)
+        } else {
+            let by_time = started.elapsed().as_secs_f64() / limit;
+            if by_time >= 1.0 {
+                break;
+            }
+            by_iter.map_or(by_time, |f| f.max(by_time))
+        };
+        let temp = t0 * (1.0 - frac).max(0.0).powi(2) + 1e-9;
+        let total: f64 = weights.iter().sum();
+        let mut pick = rng.random::<f64>() * total;
+        let mut op = 0;
+        for (i, w) in weights.iter().enumerate() {
+            if pick < *w {
+                op = i;
+                break;
+            }
+            pick -= w;
+        }
+        let q = rng.random_range(q_min..=q_max);
+        let mut cand = cur.clone();
+        destroy(inst, &mut cand, DESTROYS[op], q, &mut rng);
+        let noise = if rng.random::<f64>() < 0.3 {
+            0.025
+        } else {
+            0.0
+        };
+        repair(inst, &mut cand, &mut rng, noise);
+        let cost = cand.cost(inst);
+        uses[op] += 1;
+        if cost < best_cost - 1e-9 {
+            best = cand.clone();
+            best_cost = cost;
+            cur = cand;
+            cur_cost = cost;
+            scores[op] += 33.0;
+            if best.unassigned.is_empty() {
+                report(&best, it, on_best);
+            }
+        } else if cost < cur_cost - 1e-9 {
+            cur = cand;
+            cur_cost = cost;
+            scores[op] += 9.0;
+        } else if rng.random::<f64>() < (-(cost - cur_cost) / temp).exp() {
+            cur = cand;
+            cur_cost = cost;
+            scores[op] += 13.0;
+        }
+        if it.is_multiple_of(100) {
+            for i in 0..4 {
+                if uses[i] > 0 {
+                    weights[i] = 0.8 * weights[i] + 0.2 * scores[i] / uses[i] as f64;
+                }
+                weights[i] = weights[i].max(0.05);
+                scores[i] = 0.0;
+                uses[i] = 0;
+            }
+        }
+    }
+    if let Some(&example) = best.unassigned.first() {
+        return Err(SolveError::NotEnoughVehicles {
+            count: best.unassigned.len(),
+            vehicles: inst.vehicles,
+            example,
+        });
+    }
+    best.drop_empty();
+    Ok(Solution {
+        routes: best.routes,
+    })
+}

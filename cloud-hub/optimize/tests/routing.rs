@@ -1,0 +1,197 @@
+//! Routing on instances with known answers: small random instances solved to the optimum found
+//! by exhaustive enumeration, the RC208 reference solution (pyvrp's test data, installed by
+//! `make deps`) accepted by the checker at its stated cost, our RC208 solution feasible and
+//! near it, the VRPLIB output read back, infeasible inputs explained.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use foodflow_optimize::routing::search::SolveError;
+use foodflow_optimize::routing::{Instance, Rounding, Settings, Solution, Violation, check, solve};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+fn budget(iterations: u64, seed: u64) -> Settings {
+    Settings {
+        time_limit: Duration::ZERO,
+        max_iterations: Some(iterations),
+        seed,
+    }
+}
+
+fn random_instance(seed: u64, clients: usize, vehicles: usize) -> Instance {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut coords = vec![(50.0, 50.0)];
+    let mut demand = vec![0];
+    let mut windows = vec![(0.0, 400.0)];
+    let mut service = vec![0.0];
+    for _ in 0..clients {
+        coords.push((rng.random_range(0.0..100.0), rng.random_range(0.0..100.0)));
+        demand.push(rng.random_range(1..=4));
+        let open = rng.random_range(0.0..200.0);
+        windows.push((open, open + rng.random_range(60.0..200.0)));
+        service.push(5.0);
+    }
+    Instance::new(
+        format!("rand-{seed}"),
+        coords,
+        demand,
+        windows,
+        service,
+        8,
+        vehicles,
+    )
+    .unwrap()
+}
+
+/// The optimum by enumeration: every order of the clients, cut into at most `vehicles` routes.
+fn brute_force(inst: &Instance) -> f64 {
+    fn permute(items: &mut Vec<usize>, k: usize, out: &mut Vec<Vec<usize>>) {
+        if k == items.len() {
+            out.push(items.clone());
+            return;
+        }
+        for i in k..items.len() {
+            items.swap(k, i);
+            permute(items, k + 1, out);
+            items.swap(k, i);
+        }
+    }
+    let mut perms = Vec::new();
+    permute(&mut (1..inst.len()).collect(), 0, &mut perms);
+    let n = inst.clients();
+    let mut best = f64::INFINITY;
+    for p in perms {
+        // Every way of cutting the order into routes (bit i: a cut after position i).
+        for cuts in 0u32..(1 << (n - 1)) {
+            if cuts.count_ones() as usize + 1 > inst.vehicles {
+                continue;
+            }
+            let mut routes = vec![Vec::new()];
+            for (i, c) in p.iter().enumerate() {
+                routes.last_mut().unwrap().push(*c);
+                if i + 1 < n && cuts & (1 << i) != 0 {
+                    routes.push(Vec::new());
+                }
+            }
+            let sol = Solution { routes };
+            let d = sol.distance(inst);
+            if d < best && check(inst, &sol).is_empty() {
+                best = d;
+            }
+        }
+    }
+    best
+}
+
+#[test]
+fn small_instances_are_solved_to_optimality() {
+    for seed in 1..=4 {
+        let inst = random_instance(seed, 7, 3);
+        let optimum = brute_force(&inst);
+        let sol = solve(&inst, &budget(3000, seed), &mut |_| {}).unwrap();
+        assert!(check(&inst, &sol).is_empty(), "{:?}", check(&inst, &sol));
+        let d = sol.distance(&inst);
+        assert!(
+            (d - optimum).abs() < 1e-6,
+            "instance {seed}: {d} vs optimum {optimum}"
+        );
+    }
+}
+
+#[test]
+fn the_same_seed_and_budget_give_the_same_routes() {
+    let inst = random_instance(9, 12, 8);
+    let a = solve(&inst, &budget(500, 3), &mut |_| {}).unwrap();
+    let b = solve(&inst, &budget(500, 3), &mut |_| {}).unwrap();
+    assert_eq!(a, b);
+}
+
+fn external(name: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data/external/pyvrp")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run `make deps`: it unpacks pyvrp's test data)",
+            p.display()
+        )
+    })
+}
+
+#[test]
+fn rc208_reference_and_ours() {
+    // Published costs for Solomon instances use distances truncated to one decimal.
+    let inst = Instance::parse(&external("RC208.vrp"))
+        .unwrap()
+        .with_rounding(Rounding::Trunc1);
+    assert_eq!(
+        (inst.clients(), inst.capacity, inst.vehicles),
+        (100, 1000, 25)
+    );
+    // The reference solution passes our checker at the cost it states.
+    let text = external("RC208.sol");
+    let reference = Solution::parse_vrplib(&text).unwrap();
+    assert!(
+        check(&inst, &reference).is_empty(),
+        "{:?}",
+        check(&inst, &reference)
+    );
+    let stated: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Cost"))
+        .unwrap()
+        .trim()
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        (reference.distance(&inst) - stated).abs() < 1e-6,
+        "{} vs {stated}",
+        reference.distance(&inst)
+    );
+    // Ours: feasible, within 10 % on a small budget, and its VRPLIB text reads back the same.
+    let ours = solve(&inst, &budget(4000, 1), &mut |_| {}).unwrap();
+    assert!(check(&inst, &ours).is_empty());
+    let d = ours.distance(&inst);
+    assert!(d < stated * 1.10, "{d} vs reference {stated}");
+    let back = Solution::parse_vrplib(&ours.to_vrplib(&inst)).unwrap();
+    assert_eq!(back, ours);
+    // The checker does find what is wrong in a broken solution.
+    let mut broken = reference.clone();
+    let moved = broken.routes[0].remove(0);
+    broken.routes[1].push(moved);
+    let again = broken.routes[2][0];
+    broken.routes[2].push(again);
+    let v = check(&inst, &broken);
+    assert!(
+        v.iter().any(|x| matches!(x, Violation::Repeated { .. })),
+        "{v:?}"
+    );
+    assert!(
+        v.iter()
+            .any(|x| matches!(x, Violation::Late { .. } | Violation::LateAtDepot { .. })),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn infeasible_inputs_are_explained() {
+    let mut inst = random_instance(2, 5, 3);
+    inst.due[3] = 1.0; // unreachable in time from the depot
+    let e = solve(&inst, &budget(100, 1), &mut |_| {}).unwrap_err();
+    assert!(matches!(e, SolveError::Unservable { client: 3, .. }), "{e}");
+    assert!(
+        e.to_string().contains("after its window closes at 1"),
+        "{e}"
+    );
+    let mut few = random_instance(3, 7, 3);
+    few.vehicles = 1; // 7 clients of up to 4 units, capacity 8
+    let e = solve(&few, &budget(300, 1), &mut |_| {}).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("could not be fitted into 1 vehicles"),
+        "{e}"
+    );
+}

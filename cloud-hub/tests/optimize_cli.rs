@@ -1,0 +1,89 @@
+//! `foodflow-hub optimize routing` as a dispatcher runs it: a VRPLIB instance in, VRPLIB routes
+//! and cost out (checked feasible before printing), progress on stderr, clear errors.
+
+mod support;
+
+use std::process::Command;
+
+use support::HUB;
+
+const TINY: &str = "NAME : tiny\nTYPE : CVRPTW\nDIMENSION : 5\nVEHICLES : 2\nCAPACITY : 10\nSERVICE_TIME : 1\nEDGE_WEIGHT_TYPE : EUC_2D\nNODE_COORD_SECTION\n1 0 0\n2 3 4\n3 -3 4\n4 0 -5\n5 6 8\nDEMAND_SECTION\n1 0\n2 4\n3 4\n4 5\n5 2\nTIME_WINDOW_SECTION\n1 0 100\n2 0 50\n3 0 50\n4 10 20\n5 0 60\nDEPOT_SECTION\n1\n-1\nEOF\n";
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let o = Command::new(HUB).args(args).output().unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn routes_come_out_in_vrplib_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let inst = dir.path().join("tiny.vrp");
+    std::fs::write(&inst, TINY).unwrap();
+    let sol = dir.path().join("tiny.sol");
+    let (ok, out, err) = run(&[
+        "optimize",
+        "routing",
+        "--instance",
+        inst.to_str().unwrap(),
+        "--time-limit",
+        "0",
+        "--iterations",
+        "300",
+        "--seed",
+        "4",
+        "--output",
+        sol.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("routing: tiny — 4 clients, 2 vehicles of capacity 10"),
+        "{err}"
+    );
+    let routes: Vec<&str> = out.lines().filter(|l| l.starts_with("Route #")).collect();
+    assert!(!routes.is_empty() && routes.len() <= 2, "{out}");
+    let mut served: Vec<u32> = routes
+        .iter()
+        .flat_map(|l| {
+            l.split_once(':')
+                .unwrap()
+                .1
+                .split_whitespace()
+                .map(|c| c.parse::<u32>().unwrap())
+        })
+        .collect();
+    served.sort_unstable();
+    assert_eq!(served, vec![1, 2, 3, 4], "every client once: {out}");
+    assert!(out.lines().last().unwrap().starts_with("Cost "), "{out}");
+    assert_eq!(std::fs::read_to_string(&sol).unwrap(), out);
+
+    let (ok, _, err) = run(&[
+        "optimize",
+        "routing",
+        "--instance",
+        inst.to_str().unwrap(),
+        "--time-limit",
+        "0",
+    ]);
+    assert!(
+        !ok && err.contains("give --time-limit (seconds) or --iterations"),
+        "{err}"
+    );
+    let bad = dir.path().join("bad.vrp");
+    std::fs::write(&bad, TINY.replace("4 10 20", "4 30 20")).unwrap();
+    let (ok, _, err) = run(&[
+        "optimize",
+        "routing",
+        "--instance",
+        bad.to_str().unwrap(),
+        "--time-limit",
+        "1",
+    ]);
+    assert!(
+        !ok && err.contains("node 3: time window opens at 30 after it closes at 20"),
+        "{err}"
+    );
+}
