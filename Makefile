@@ -6,7 +6,7 @@ CARGO_TARGET_DIR ?= $(HOME)/.cache/foodflow/target
 export CARGO_TARGET_DIR
 CARGO ?= cargo
 
-.PHONY: deps build demo test lint bench-ingest bench-sync bench-analytics bench-foodgraph bench-forecast clean-run
+.PHONY: deps build demo test lint bench-ingest bench-sync bench-analytics bench-foodgraph bench-forecast bench-optimize clean-run
 
 deps:
 	@scripts/install-deps.sh
@@ -41,6 +41,12 @@ bench-forecast: deps
 	@scripts/install-forecast-bench-deps.sh
 	$(CARGO) build --release -p foodflow-hub
 	@.venv-forecast/bin/python bench/bench_forecast.py
+
+# Routing vs PyVRP at the same time limit (FOODFLOW_BENCH_TIME_LIMIT, default 60 s per instance).
+bench-optimize: deps
+	@scripts/install-optimize-bench-deps.sh
+	$(CARGO) build --release -p foodflow-hub
+	@.venv-optimize/bin/python bench/bench_optimize.py
 
 bench-analytics: deps
 	@scripts/install-bench-deps.sh

@@ -1,8 +1,9 @@
 //! The search: regret-2 insertion builds a solution, then adaptive large neighbourhood search
 //! (Ropke & Pisinger 2006) destroys and repairs it until the time limit — random, worst, related
 //! (Shaw) and route removal; regret insertion with O(1) time-window checks from forward
-//! earliest and backward latest start times; simulated-annealing acceptance; operator weights
-//! adapted to what found improvements. Anytime: the best solution so far is always at hand.
+//! earliest and backward latest start times; a descent (relocate, 2-opt*) on every repaired
+//! solution; simulated-annealing acceptance; operator weights adapted to what found
+//! improvements. Anytime: the best solution so far is always at hand.
 //! Reproducible for a seed and an iteration budget (a time limit depends on the machine).
 
 use std::time::{Duration, Instant};
@@ -210,6 +211,94 @@ fn repair(inst: &Instance, st: &mut State, rng: &mut StdRng, noise: f64) {
     st.unassigned = pending;
 }
 
+/// Whether a whole route keeps its windows, the depot's closing time and the capacity.
+fn feasible(inst: &Instance, r: &[usize]) -> bool {
+    if r.iter().map(|c| inst.demand[*c]).sum::<i64>() > inst.capacity {
+        return false;
+    }
+    let (mut t, mut at) = (inst.ready[0], 0);
+    for &c in r {
+        let arrive = t + inst.service[at] + inst.d(at, c);
+        if arrive > inst.due[c] {
+            return false;
+        }
+        t = arrive.max(inst.ready[c]);
+        at = c;
+    }
+    t + inst.service[at] + inst.d(at, 0) <= inst.due[0]
+}
+
+/// Descent to a local optimum: relocate a client to its best place in another route, and
+/// 2-opt* (swap the tails of two routes), first improvement, until neither improves.
+fn local_search(inst: &Instance, st: &mut State) {
+    let mut improved = true;
+    let mut rounds = 0;
+    while improved && rounds < 50 {
+        improved = false;
+        rounds += 1;
+        // Relocate.
+        let mut scheds: Vec<Sched> = st.routes.iter().map(|r| schedule(inst, r)).collect();
+        'relocate: for a in 0..st.routes.len() {
+            for p in 0..st.routes[a].len() {
+                let r = &st.routes[a];
+                let c = r[p];
+                let prev = if p == 0 { 0 } else { r[p - 1] };
+                let next = if p + 1 == r.len() { 0 } else { r[p + 1] };
+                let saving = inst.d(prev, c) + inst.d(c, next) - inst.d(prev, next);
+                for b in 0..st.routes.len() {
+                    if b == a {
+                        continue;
+                    }
+                    if let Some((delta, pos)) = best_in_route(inst, &st.routes[b], &scheds[b], c)
+                        && delta < saving - 1e-9
+                    {
+                        let mut shorter = st.routes[a].clone();
+                        shorter.remove(p);
+                        if !feasible(inst, &shorter) {
+                            continue;
+                        }
+                        st.routes[a] = shorter;
+                        st.routes[b].insert(pos, c);
+                        scheds[a] = schedule(inst, &st.routes[a]);
+                        scheds[b] = schedule(inst, &st.routes[b]);
+                        improved = true;
+                        continue 'relocate;
+                    }
+                }
+            }
+        }
+        st.drop_empty();
+        // 2-opt*: a[..i] + b[j..] and b[..j] + a[i..].
+        'tails: for a in 0..st.routes.len() {
+            for b in (a + 1)..st.routes.len() {
+                let (ra, rb) = (&st.routes[a], &st.routes[b]);
+                for i in 0..=ra.len() {
+                    for j in 0..=rb.len() {
+                        let pa = if i == 0 { 0 } else { ra[i - 1] };
+                        let na = if i == ra.len() { 0 } else { ra[i] };
+                        let pb = if j == 0 { 0 } else { rb[j - 1] };
+                        let nb = if j == rb.len() { 0 } else { rb[j] };
+                        let delta =
+                            inst.d(pa, nb) + inst.d(pb, na) - inst.d(pa, na) - inst.d(pb, nb);
+                        if delta >= -1e-9 {
+                            continue;
+                        }
+                        let new_a: Vec<usize> = ra[..i].iter().chain(&rb[j..]).copied().collect();
+                        let new_b: Vec<usize> = rb[..j].iter().chain(&ra[i..]).copied().collect();
+                        if feasible(inst, &new_a) && feasible(inst, &new_b) {
+                            st.routes[a] = new_a;
+                            st.routes[b] = new_b;
+                            improved = true;
+                            break 'tails;
+                        }
+                    }
+                }
+            }
+        }
+        st.drop_empty();
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Destroy {
     Random,
@@ -403,6 +492,9 @@ pub fn solve(
             0.0
         };
         repair(inst, &mut cand, &mut rng, noise);
+        if cand.unassigned.is_empty() {
+            local_search(inst, &mut cand);
+        }
         let cost = cand.cost(inst);
         uses[op] += 1;
         if cost < best_cost - 1e-9 {
