@@ -38,13 +38,13 @@ bench-sync: deps
 # Rollups + alarms on 1 and 2 timely workers vs PostgreSQL's 1-minute rollup query.
 # Tourism hierarchy vs StatsForecast AutoETS + HierarchicalForecast; 100k-series MinTrace scale.
 bench-forecast: deps
-	@scripts/install-forecast-bench-deps.sh
+	@scripts/install-venv.sh .venv-forecast scripts/requirements-bench-forecast.txt
 	$(CARGO) build --release -p foodflow-hub
 	@.venv-forecast/bin/python bench/bench_forecast.py
 
 # Routing vs PyVRP at the same time limit (FOODFLOW_BENCH_TIME_LIMIT, default 60 s per instance).
 bench-optimize: deps
-	@scripts/install-optimize-bench-deps.sh
+	@scripts/install-venv.sh .venv-optimize scripts/requirements-bench-optimize.txt
 	$(CARGO) build --release -p foodflow-hub
 	@.venv-optimize/bin/python bench/bench_optimize.py
 

@@ -23,15 +23,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # The Debian package enables a system-wide broker on 1883; tests start their own on free ports.
 
-PY_REQS=scripts/requirements-peers.txt
-stamp=.venv/.installed-$(sha256sum "$PY_REQS" | cut -c1-16)
-if [ ! -f "$stamp" ]; then
-  echo "install-deps: python peers into .venv ($(tr '\n' ' ' < "$PY_REQS"))"
-  python3 -m venv .venv 2>/dev/null || { rm -rf .venv; python3 -m venv --without-pip .venv && .venv/bin/python -m ensurepip -q; }
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r "$PY_REQS"
-  rm -f .venv/.installed-*
-  touch "$stamp"
-fi
+scripts/install-venv.sh .venv scripts/requirements-peers.txt
 
 UI_LOCK=tests/ui/package-lock.json
 ui_stamp=tests/ui/node_modules/.installed-$(sha256sum "$UI_LOCK" | cut -c1-16)
