@@ -10,6 +10,7 @@ CARGO ?= cargo
 
 deps:
 	@scripts/install-deps.sh
+	@scripts/prune-target.sh
 
 build: deps
 	$(CARGO) build --workspace --bins
