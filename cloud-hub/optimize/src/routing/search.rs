@@ -1,7 +1,8 @@
 //! The search: regret-2 insertion builds a solution, then adaptive large neighbourhood search
 //! (Ropke & Pisinger 2006) destroys and repairs it until the time limit — random, worst, related
 //! (Shaw) and route removal; regret insertion with O(1) time-window checks from forward
-//! earliest and backward latest start times; a descent (relocate, 2-opt*) on every repaired
+//! earliest and backward latest start times; a granular descent (relocate and swap towards the
+//! 12 nearest clients, 2-opt*, or-opt) on every repaired
 //! solution; simulated-annealing acceptance; operator weights adapted to what found
 //! improvements. Anytime: the best solution so far is always at hand.
 //! Reproducible for a seed and an iteration budget (a time limit depends on the machine).
@@ -230,7 +231,7 @@ fn feasible(inst: &Instance, r: &[usize]) -> bool {
 
 /// Descent to a local optimum: relocate a client to its best place in another route, and
 /// 2-opt* (swap the tails of two routes), first improvement, until neither improves.
-fn local_search(inst: &Instance, st: &mut State) {
+fn local_search(inst: &Instance, st: &mut State, near: &[Vec<usize>]) {
     let mut improved = true;
     let mut rounds = 0;
     while improved && rounds < 50 {
@@ -238,6 +239,12 @@ fn local_search(inst: &Instance, st: &mut State) {
         rounds += 1;
         // Relocate.
         let mut scheds: Vec<Sched> = st.routes.iter().map(|r| schedule(inst, r)).collect();
+        let mut route_of: Vec<usize> = vec![usize::MAX; inst.len()];
+        for (ri, r) in st.routes.iter().enumerate() {
+            for &c in r {
+                route_of[c] = ri;
+            }
+        }
         'relocate: for a in 0..st.routes.len() {
             for p in 0..st.routes[a].len() {
                 let r = &st.routes[a];
@@ -245,10 +252,14 @@ fn local_search(inst: &Instance, st: &mut State) {
                 let prev = if p == 0 { 0 } else { r[p - 1] };
                 let next = if p + 1 == r.len() { 0 } else { r[p + 1] };
                 let saving = inst.d(prev, c) + inst.d(c, next) - inst.d(prev, next);
-                for b in 0..st.routes.len() {
-                    if b == a {
-                        continue;
-                    }
+                let mut targets: Vec<usize> = near[c]
+                    .iter()
+                    .map(|&x| route_of[x])
+                    .filter(|&b| b != a && b != usize::MAX)
+                    .collect();
+                targets.sort_unstable();
+                targets.dedup();
+                for b in targets {
                     if let Some((delta, pos)) = best_in_route(inst, &st.routes[b], &scheds[b], c)
                         && delta < saving - 1e-9
                     {
@@ -259,6 +270,7 @@ fn local_search(inst: &Instance, st: &mut State) {
                         }
                         st.routes[a] = shorter;
                         st.routes[b].insert(pos, c);
+                        route_of[c] = b;
                         scheds[a] = schedule(inst, &st.routes[a]);
                         scheds[b] = schedule(inst, &st.routes[b]);
                         improved = true;
@@ -296,7 +308,81 @@ fn local_search(inst: &Instance, st: &mut State) {
             }
         }
         st.drop_empty();
+        // Swap: a client and one of its near neighbours in another route change places.
+        let mut at: Vec<(usize, usize)> = vec![(usize::MAX, 0); inst.len()];
+        for (ri, r) in st.routes.iter().enumerate() {
+            for (p, &c) in r.iter().enumerate() {
+                at[c] = (ri, p);
+            }
+        }
+        'swap: for ca in 1..inst.len() {
+            let (a, p) = at[ca];
+            if a == usize::MAX {
+                continue;
+            }
+            for &cb in &near[ca] {
+                let (b, q) = at[cb];
+                if b == usize::MAX || b == a {
+                    continue;
+                }
+                let (ra, rb) = (&st.routes[a], &st.routes[b]);
+                let (pa, _, na) = neighbours(ra, p);
+                let (pb, _, nb) = neighbours(rb, q);
+                let delta = inst.d(pa, cb) + inst.d(cb, na) + inst.d(pb, ca) + inst.d(ca, nb)
+                    - inst.d(pa, ca)
+                    - inst.d(ca, na)
+                    - inst.d(pb, cb)
+                    - inst.d(cb, nb);
+                if delta >= -1e-9 {
+                    continue;
+                }
+                let (mut new_a, mut new_b) = (ra.clone(), rb.clone());
+                new_a[p] = cb;
+                new_b[q] = ca;
+                if feasible(inst, &new_a) && feasible(inst, &new_b) {
+                    st.routes[a] = new_a;
+                    st.routes[b] = new_b;
+                    improved = true;
+                    break 'swap;
+                }
+            }
+        }
+        // Or-opt within a route: a client moved to a better place in its own route.
+        for r in st.routes.iter_mut() {
+            let k = r.len();
+            'moved: for p in 0..k {
+                let (prev, c, next) = neighbours(r, p);
+                let saving = inst.d(prev, c) + inst.d(c, next) - inst.d(prev, next);
+                let mut rest = r.clone();
+                rest.remove(p);
+                for q in 0..=rest.len() {
+                    if q == p {
+                        continue;
+                    }
+                    let a = if q == 0 { 0 } else { rest[q - 1] };
+                    let b = if q == rest.len() { 0 } else { rest[q] };
+                    if inst.d(a, c) + inst.d(c, b) - inst.d(a, b) < saving - 1e-9 {
+                        let mut moved = rest.clone();
+                        moved.insert(q, c);
+                        if feasible(inst, &moved) {
+                            *r = moved;
+                            improved = true;
+                            break 'moved;
+                        }
+                    }
+                }
+            }
+        }
     }
+}
+
+/// The node before, the client at, and the node after position `p` (the depot at the ends).
+fn neighbours(r: &[usize], p: usize) -> (usize, usize, usize) {
+    (
+        if p == 0 { 0 } else { r[p - 1] },
+        r[p],
+        if p + 1 == r.len() { 0 } else { r[p + 1] },
+    )
 }
 
 #[derive(Clone, Copy)]
@@ -427,6 +513,19 @@ pub fn solve(
         }
     }
     let started = Instant::now();
+    // Granular neighbourhoods: moves only between a client and its nearest clients.
+    const NEAR: usize = 12;
+    let near: Vec<Vec<usize>> = (0..inst.len())
+        .map(|c| {
+            if c == 0 {
+                return Vec::new();
+            }
+            let mut others: Vec<usize> = (1..inst.len()).filter(|&o| o != c).collect();
+            others.sort_by(|&x, &y| inst.d(c, x).total_cmp(&inst.d(c, y)));
+            others.truncate(NEAR);
+            others
+        })
+        .collect();
     let mut rng = StdRng::seed_from_u64(settings.seed);
     let mut cur = State {
         routes: Vec::new(),
@@ -493,7 +592,7 @@ pub fn solve(
         };
         repair(inst, &mut cand, &mut rng, noise);
         if cand.unassigned.is_empty() {
-            local_search(inst, &mut cand);
+            local_search(inst, &mut cand, &near);
         }
         let cost = cand.cost(inst);
         uses[op] += 1;
