@@ -584,27 +584,13 @@ async fn inventory_for(
                 ),
             ));
         }
-        let out = JobOutput {
-            calendar: Calendar::Index,
-            alias: f.status.alias.clone(),
-            levels: Vec::new(),
-            nonnegative: true,
-            nodes: nodes
+        inventory::recommend_for(
+            nodes
                 .iter()
-                .map(|n| foodflow_forecast::pipeline::NodeForecast {
-                    id: n.id.clone(),
-                    level: n.level.clone(),
-                    start: 0,
-                    model: n.model.clone(),
-                    mean: n.mean.clone(),
-                    sd: n.sd.clone(),
-                })
-                .collect(),
-            history: Vec::new(),
-            season: 1,
-            cg_iterations: 0,
-        };
-        inventory::recommend(&out, policy).map_err(bad_request)
+                .map(|n| (n.id.as_str(), n.mean.as_slice(), n.sd.as_slice())),
+            policy,
+        )
+        .map_err(bad_request)
     }
     .await;
     reply(r)

@@ -153,6 +153,8 @@ pub async fn run(
             if let Some((seq, _, _)) = rows.last() {
                 cursors.insert(stream.clone(), seq + 1);
             }
+            // One lock of the screen's board per batch read, not per reading.
+            let mut screen = crate::screen::lock(&board);
             for (_, ts_ns, payload) in rows {
                 let r = match payload {
                     Payload::Reading(r) => r,
@@ -166,10 +168,10 @@ pub async fn run(
                 };
                 let ts_ms = r.source_ts_ns.unwrap_or(ts_ns) / 1_000_000;
                 match &r.value {
-                    Value::Text(s) => crate::screen::lock(&board).text(&r.tag, s),
+                    Value::Text(s) => screen.text(&r.tag, s),
                     v => {
                         if let Some(x) = v.as_f64() {
-                            crate::screen::lock(&board).number(&r.tag, ts_ms, x);
+                            screen.number(&r.tag, ts_ms, x);
                         }
                     }
                 }

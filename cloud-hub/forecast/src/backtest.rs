@@ -85,6 +85,36 @@ impl Sums {
     }
 }
 
+/// Every node's whole history: the aggregated hierarchy, or the series as they are.
+fn histories(job: &Job, panel: &Panel) -> Result<Vec<Vec<f64>>, ForecastError> {
+    Ok(match &job.hierarchy {
+        Some(spec) => Hierarchy::build(spec, panel)?.aggregate(panel)?.1,
+        None => panel.series.iter().map(|s| s.values.clone()).collect(),
+    })
+}
+
+/// The panel without its last `cut` periods; a series too short for that is an error saying
+/// what needed them (`needs` reads "… need at least N").
+fn cut_back(panel: &Panel, cut: usize, needs: &str) -> Result<Panel, ForecastError> {
+    let mut train = panel.clone();
+    for s in &mut train.series {
+        if s.values.len() < cut + 3 {
+            return Err(InputError {
+                line: None,
+                series: Some(s.id.clone()),
+                message: format!(
+                    "has {} periods: {needs} at least {}",
+                    s.values.len(),
+                    cut + 3
+                ),
+            }
+            .into());
+        }
+        s.values.truncate(s.values.len() - cut);
+    }
+    Ok(train)
+}
+
 /// Runs the backtest; `cv_csv` gets StatsForecast's cross-validation rows
 /// (`unique_id, ds, cutoff, y, <alias>, <alias>-lo-80, ...`).
 pub fn run(
@@ -101,10 +131,7 @@ pub fn run(
             "windows and step must be at least 1".into(),
         ));
     }
-    let full: Vec<Vec<f64>> = match &job.hierarchy {
-        Some(spec) => Hierarchy::build(spec, panel)?.aggregate(panel)?.1,
-        None => panel.series.iter().map(|s| s.values.clone()).collect(),
-    };
+    let full = histories(job, panel)?;
     let mut sums: BTreeMap<String, Sums> = BTreeMap::new();
     let mut overall = Sums::default();
     let mut alias = job.alias();
@@ -112,22 +139,11 @@ pub fn run(
     let nodes_per_window = full.len();
     for w in 0..windows {
         let cut = (windows - 1 - w) * step + horizon;
-        let mut train = panel.clone();
-        for s in &mut train.series {
-            if s.values.len() < cut + 3 {
-                return Err(InputError {
-                    line: None,
-                    series: Some(s.id.clone()),
-                    message: format!(
-                        "has {} periods: {windows} windows of {horizon} periods {step} apart need at least {}",
-                        s.values.len(),
-                        cut + 3
-                    ),
-                }
-                .into());
-            }
-            s.values.truncate(s.values.len() - cut);
-        }
+        let train = cut_back(
+            panel,
+            cut,
+            &format!("{windows} windows of {horizon} periods {step} apart need"),
+        )?;
         let offset = w * nodes_per_window;
         let total = windows * nodes_per_window;
         let out: JobOutput = job.run(&train, &|done, _| progress(offset + done, total))?;
@@ -205,28 +221,14 @@ pub fn spread_factors(
     let horizon = job.validate()?;
     let level = job.levels.first().map_or(0.8, |l| l.0 / 100.0);
     let mut z: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let full: Vec<Vec<f64>> = match &job.hierarchy {
-        Some(spec) => Hierarchy::build(spec, panel)?.aggregate(panel)?.1,
-        None => panel.series.iter().map(|s| s.values.clone()).collect(),
-    };
+    let full = histories(job, panel)?;
     for w in 0..windows {
         let cut = (windows - 1 - w) * horizon + horizon;
-        let mut train = panel.clone();
-        for s in &mut train.series {
-            if s.values.len() < cut + 3 {
-                return Err(InputError {
-                    line: None,
-                    series: Some(s.id.clone()),
-                    message: format!(
-                        "has {} periods: calibrating on {windows} windows of {horizon} needs at least {}",
-                        s.values.len(),
-                        cut + 3
-                    ),
-                }
-                .into());
-            }
-            s.values.truncate(s.values.len() - cut);
-        }
+        let train = cut_back(
+            panel,
+            cut,
+            &format!("calibrating on {windows} windows of {horizon} needs"),
+        )?;
         let out = job.run(&train, &|_, _| {})?;
         for (i, node) in out.nodes.iter().enumerate() {
             let n = out.history[i].len();

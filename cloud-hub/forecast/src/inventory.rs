@@ -54,26 +54,37 @@ impl Policy {
 
 /// Recommendations for every node of a forecast.
 pub fn recommend(out: &JobOutput, policy: Policy) -> Result<Vec<Recommendation>, String> {
-    let horizon = out.nodes.first().map_or(0, |n| n.mean.len());
-    let p = policy.check(horizon)?;
+    recommend_for(
+        out.nodes
+            .iter()
+            .map(|n| (n.id.as_str(), n.mean.as_slice(), n.sd.as_slice())),
+        policy,
+    )
+}
+
+/// Recommendations for nodes given as (id, mean per step, standard deviation per step).
+pub fn recommend_for<'a>(
+    nodes: impl IntoIterator<Item = (&'a str, &'a [f64], &'a [f64])>,
+    policy: Policy,
+) -> Result<Vec<Recommendation>, String> {
     let z = normal_quantile(policy.service_level);
-    Ok(out
-        .nodes
-        .iter()
-        .map(|n| {
-            let demand: f64 = n.mean[..p].iter().sum::<f64>().max(0.0);
-            let demand_sd = n.sd[..p].iter().map(|s| s * s).sum::<f64>().sqrt();
+    nodes
+        .into_iter()
+        .map(|(id, mean, sd)| {
+            let p = policy.check(mean.len().min(sd.len()))?;
+            let demand: f64 = mean[..p].iter().sum::<f64>().max(0.0);
+            let demand_sd = sd[..p].iter().map(|s| s * s).sum::<f64>().sqrt();
             let safety_stock = (z * demand_sd).max(0.0);
-            Recommendation {
-                id: n.id.clone(),
+            Ok(Recommendation {
+                id: id.to_owned(),
                 protection_periods: p,
                 demand,
                 demand_sd,
                 safety_stock,
                 reorder_point: demand + safety_stock,
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]
