@@ -4,6 +4,9 @@
 # Builds stay warm outside the clone, so CI on the same machine is incremental.
 CARGO_TARGET_DIR ?= $(HOME)/.cache/foodflow/target
 export CARGO_TARGET_DIR
+# The edge's vision engine loads ONNX Runtime at run time; `make deps` extracts it from the wheel.
+ORT_DYLIB_PATH ?= $(CURDIR)/.cache/onnxruntime/libonnxruntime.so.1.31.1
+export ORT_DYLIB_PATH
 CARGO ?= cargo
 
 .PHONY: deps build demo test lint bench-ingest bench-sync bench-analytics bench-foodgraph bench-forecast bench-optimize clean-run

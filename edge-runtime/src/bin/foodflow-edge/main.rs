@@ -3,6 +3,7 @@
 mod app;
 mod journal_cmd;
 mod view;
+mod vision_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +58,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: journal_cmd::JournalCmd,
     },
+    /// Vision: runs or benchmarks a detection model on image files.
+    Vision {
+        #[command(subcommand)]
+        cmd: vision_cmd::VisionCmd,
+    },
     /// OPC UA tools.
     Opcua {
         #[command(subcommand)]
@@ -78,8 +84,9 @@ enum OpcuaCmd {
 }
 
 fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,opcua=warn,async_opcua=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,opcua=warn,async_opcua=warn,ort=warn")
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -92,6 +99,7 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::CheckProfile { files } => check_profiles(&files),
         Cmd::Journal { cmd } => journal_cmd::run(cmd),
+        Cmd::Vision { cmd } => vision_cmd::run(cmd),
         cmd => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

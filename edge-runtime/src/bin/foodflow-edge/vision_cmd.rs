@@ -1,0 +1,226 @@
+//! `foodflow-edge vision run|bench`: one model on image files, as JSON lines comparable with other
+//! tools (boxes in original-image pixels), and per-stage latency.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use foodflow_vision::{EngineOptions, Manifest, Model, Provider, Runtime};
+
+#[derive(Subcommand)]
+pub enum VisionCmd {
+    /// Runs a model on image files and prints one JSON line per image.
+    Run {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Image files (PNG or JPEG); repeatable.
+        #[arg(long = "image", required = true)]
+        images: Vec<PathBuf>,
+        /// json (one object per line) or text.
+        #[arg(long, default_value = "json")]
+        format: String,
+    },
+    /// Measures per-frame latency (decode → pre-processing → inference → post-processing).
+    Bench {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// The image to decode and run on every iteration.
+        #[arg(long)]
+        image: PathBuf,
+        #[arg(long, default_value_t = 200)]
+        iterations: usize,
+        /// Untimed iterations first.
+        #[arg(long, default_value_t = 10)]
+        warmup: usize,
+    },
+}
+
+#[derive(Args)]
+pub struct ModelArgs {
+    /// A model name from the manifest, or the path of an ONNX file (an Ultralytics export
+    /// describes itself; other files need a manifest entry).
+    #[arg(long)]
+    model: String,
+    /// The model manifest.
+    #[arg(long, env = "FOODFLOW_MODELS", default_value = "models/models.yaml")]
+    manifest: PathBuf,
+    /// Execution providers in order of preference (tensorrt, cuda, openvino, rocm, cpu).
+    #[arg(long, value_delimiter = ',', default_value = "cpu")]
+    provider: Vec<String>,
+    /// Fail instead of falling back when the first provider cannot run.
+    #[arg(long)]
+    no_fallback: bool,
+    /// Intra-op threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Overrides the manifest's score threshold.
+    #[arg(long)]
+    score: Option<f32>,
+    /// Overrides the manifest's NMS IoU threshold.
+    #[arg(long)]
+    iou: Option<f32>,
+    /// The ONNX Runtime library (default: $ORT_DYLIB_PATH, then beside the executable).
+    #[arg(long)]
+    ort_library: Option<PathBuf>,
+}
+
+impl ModelArgs {
+    fn load(&self) -> anyhow::Result<Model> {
+        let runtime = Runtime::get(self.ort_library.as_deref())?;
+        let providers = self
+            .provider
+            .iter()
+            .map(|p| Provider::parse(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let opts = EngineOptions {
+            providers,
+            fallback: !self.no_fallback,
+            intra_threads: self.threads,
+            warmup: 1,
+        };
+        let as_path = Path::new(&self.model);
+        let mut model = if self.manifest.is_file() && !as_path.is_file() {
+            let manifest = Manifest::load(&self.manifest)?;
+            let spec = manifest.get(&self.model).with_context(|| {
+                format!(
+                    "no model `{}` in {} (it lists: {}); or pass the path of an ONNX file",
+                    self.model,
+                    self.manifest.display(),
+                    manifest
+                        .models
+                        .iter()
+                        .map(|m| m.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            let base = self.manifest.parent().unwrap_or(Path::new("."));
+            Model::load(runtime, spec, base, &opts)?
+        } else if as_path.is_file() {
+            Model::load_unlisted(runtime, as_path, &opts)?
+        } else {
+            bail!(
+                "`{}` is neither an ONNX file nor a model of a manifest ({} does not exist; --manifest or FOODFLOW_MODELS names another)",
+                self.model,
+                self.manifest.display()
+            );
+        };
+        if let Some(s) = self.score {
+            model.spec.thresholds.score = s;
+        }
+        if let Some(i) = self.iou {
+            model.spec.thresholds.iou = i;
+        }
+        Ok(model)
+    }
+}
+
+fn decode_image(bytes: &[u8], path: &Path) -> anyhow::Result<image::RgbImage> {
+    Ok(image::load_from_memory(bytes)
+        .with_context(|| format!("{} is not a readable PNG or JPEG image", path.display()))?
+        .to_rgb8())
+}
+
+pub fn run(cmd: VisionCmd) -> anyhow::Result<()> {
+    match cmd {
+        VisionCmd::Run {
+            model,
+            images,
+            format,
+        } => {
+            if format != "json" && format != "text" {
+                bail!("--format {format}: use json or text");
+            }
+            let mut model = model.load()?;
+            for path in images {
+                let bytes = std::fs::read(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let img = decode_image(&bytes, &path)?;
+                let out = model.detect(&img)?;
+                if format == "json" {
+                    let line = serde_json::json!({
+                        "model": model.spec.name,
+                        "image": path.display().to_string(),
+                        "provider": model.provider.name(),
+                        "detections": out.detections,
+                        "anomaly_score": null,
+                        "text": [],
+                        "timings": out.timings,
+                    });
+                    println!("{line}");
+                } else {
+                    println!(
+                        "{} ({} on {}):",
+                        path.display(),
+                        model.spec.name,
+                        model.provider.name()
+                    );
+                    for d in &out.detections {
+                        let b = d.bbox;
+                        println!(
+                            "  {:<24} {:.3}  [{:.1}, {:.1}, {:.1}, {:.1}]",
+                            d.label, d.score, b[0], b[1], b[2], b[3]
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+        VisionCmd::Bench {
+            model,
+            image,
+            iterations,
+            warmup,
+        } => {
+            let mut model = model.load()?;
+            let bytes = std::fs::read(&image)
+                .with_context(|| format!("cannot read {}", image.display()))?;
+            let mut total = Vec::with_capacity(iterations);
+            let (mut decode, mut pre, mut infer, mut post) = (0.0, 0.0, 0.0, 0.0);
+            let mut detections = 0;
+            for i in 0..warmup + iterations {
+                let t = Instant::now();
+                let img = decode_image(&bytes, &image)?;
+                let td = t.elapsed().as_secs_f64() * 1e3;
+                let out = model.detect(&img)?;
+                let all = t.elapsed().as_secs_f64() * 1e3;
+                if i >= warmup {
+                    total.push(all);
+                    decode += td;
+                    pre += out.timings.pre_ms;
+                    infer += out.timings.infer_ms;
+                    post += out.timings.post_ms;
+                    detections = out.detections.len();
+                }
+                if (i + 1) % 50 == 0 {
+                    eprintln!("vision bench: {}/{} frames", i + 1, warmup + iterations);
+                }
+            }
+            let n = iterations.max(1) as f64;
+            total.sort_by(f64::total_cmp);
+            let mean = total.iter().sum::<f64>() / n;
+            let line = serde_json::json!({
+                "model": model.spec.name,
+                "provider": model.provider.name(),
+                "image": image.display().to_string(),
+                "iterations": iterations,
+                "detections": detections,
+                "ours_ms": round3(mean),
+                "p50_ms": round3(total.get(total.len() / 2).copied().unwrap_or(0.0)),
+                "decode_ms": round3(decode / n),
+                "pre_ms": round3(pre / n),
+                "session_ms": round3(infer / n),
+                "post_ms": round3(post / n),
+                "overhead_pct": round3(100.0 * (pre + post) / infer.max(1e-9)),
+                "fps": round3(1e3 / mean.max(1e-9)),
+            });
+            println!("{line}");
+            Ok(())
+        }
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1e3).round() / 1e3
+}

@@ -1,0 +1,723 @@
+//! ONNX Runtime through `ort` (`load-dynamic`): finding and loading the shared library once per
+//! process, choosing the execution provider, verifying a model file against its manifest entry,
+//! and running a detector on a frame with per-stage timings.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use image::RgbImage;
+use ort::ep::{self, ExecutionProvider};
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::{TensorRef, ValueType};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::VisionError;
+use crate::detect::{Decoder, Detection};
+use crate::manifest::{Layout, ModelSpec, OutputLayout, Task};
+use crate::preprocess;
+
+/// The environment variable ort itself reads for the library path.
+pub const LIBRARY_ENV: &str = "ORT_DYLIB_PATH";
+
+/// Execution providers in the profile's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Tensorrt,
+    Cuda,
+    Openvino,
+    Rocm,
+    Cpu,
+}
+
+impl Provider {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tensorrt => "tensorrt",
+            Self::Cuda => "cuda",
+            Self::Openvino => "openvino",
+            Self::Rocm => "rocm",
+            Self::Cpu => "cpu",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, VisionError> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "tensorrt" | "trt" => Self::Tensorrt,
+            "cuda" => Self::Cuda,
+            "openvino" => Self::Openvino,
+            "rocm" => Self::Rocm,
+            "cpu" => Self::Cpu,
+            other => {
+                return Err(VisionError::Provider(format!(
+                    "unknown execution provider `{other}`: use tensorrt, cuda, openvino, rocm or cpu"
+                )));
+            }
+        })
+    }
+
+    fn available(self) -> bool {
+        let r = match self {
+            Self::Tensorrt => ep::TensorRT::is_available(),
+            Self::Cuda => ep::CUDA::is_available(),
+            Self::Openvino => ep::OpenVINO::is_available(),
+            Self::Rocm => ep::ROCm::is_available(),
+            Self::Cpu => return true,
+        };
+        r.unwrap_or(false)
+    }
+
+    fn dispatch(self) -> Option<ep::ExecutionProviderDispatch> {
+        let d = match self {
+            Self::Tensorrt => ep::TensorRT::default().build(),
+            Self::Cuda => ep::CUDA::default().build(),
+            Self::Openvino => ep::OpenVINO::default().build(),
+            Self::Rocm => ep::ROCm::default().build(),
+            Self::Cpu => return None,
+        };
+        Some(d.error_on_failure())
+    }
+}
+
+/// How sessions are built: from the device profile or the CLI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineOptions {
+    /// Providers in order of preference.
+    pub providers: Vec<Provider>,
+    /// Whether to go down the list (and finally to CPU) when a provider cannot run; when false the
+    /// first provider must work or loading fails.
+    pub fallback: bool,
+    /// Threads inside one operator; 0 lets ONNX Runtime decide (one per core).
+    pub intra_threads: usize,
+    /// Inferences run at load so the first real frame is not slow.
+    pub warmup: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            providers: vec![Provider::Cpu],
+            fallback: true,
+            intra_threads: 0,
+            warmup: 1,
+        }
+    }
+}
+
+/// The loaded ONNX Runtime library (one per process).
+pub struct Runtime {
+    env: ort::environment::Environment,
+    pub library: PathBuf,
+}
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+impl Runtime {
+    /// Finds the library: `explicit`, else `$ORT_DYLIB_PATH`, else `libonnxruntime.so*` beside the
+    /// executable or in `../lib` from it.
+    pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, VisionError> {
+        if let Some(p) = explicit {
+            return Ok(p.to_owned());
+        }
+        if let Some(p) = std::env::var_os(LIBRARY_ENV).filter(|p| !p.is_empty()) {
+            return Ok(PathBuf::from(p));
+        }
+        let exe_dir = std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(Path::to_owned));
+        for dir in exe_dir.iter().flat_map(|d| [d.clone(), d.join("../lib")]) {
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                let mut found: Vec<PathBuf> = entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with("libonnxruntime.so"))
+                    })
+                    .collect();
+                found.sort();
+                if let Some(p) = found.pop() {
+                    return Ok(p);
+                }
+            }
+        }
+        Err(VisionError::Runtime(format!(
+            "the ONNX Runtime library was not found: set {LIBRARY_ENV} to libonnxruntime.so.1.31.x \
+             (`make deps` extracts it to .cache/onnxruntime/ from the onnxruntime wheel) or place it \
+             beside the executable"
+        )))
+    }
+
+    /// Loads the library once; later calls return the loaded runtime whatever path they name.
+    pub fn get(explicit: Option<&Path>) -> Result<&'static Runtime, VisionError> {
+        if let Some(r) = RUNTIME.get() {
+            return Ok(r);
+        }
+        let library = Self::locate(explicit)?;
+        if !library.is_file() {
+            return Err(VisionError::Runtime(format!(
+                "{} does not exist: point {LIBRARY_ENV} at libonnxruntime.so.1.31.x (`make deps` extracts it to .cache/onnxruntime/)",
+                library.display()
+            )));
+        }
+        let builder = ort::init_from(&library).map_err(|e| {
+            VisionError::Runtime(format!(
+                "cannot load ONNX Runtime from {}: {e}",
+                library.display()
+            ))
+        })?;
+        let env = builder
+            .with_name("foodflow-vision")
+            .build()
+            .map_err(|e| VisionError::Runtime(format!("cannot start ONNX Runtime: {e}")))?;
+        Ok(RUNTIME.get_or_init(|| Runtime { env, library }))
+    }
+
+    /// Providers this library can run, in our words.
+    pub fn available_providers(&self) -> Vec<Provider> {
+        [
+            Provider::Tensorrt,
+            Provider::Cuda,
+            Provider::Openvino,
+            Provider::Rocm,
+            Provider::Cpu,
+        ]
+        .into_iter()
+        .filter(|p| p.available())
+        .collect()
+    }
+}
+
+/// Time spent per stage of one frame, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Timings {
+    pub pre_ms: f64,
+    pub infer_ms: f64,
+    pub post_ms: f64,
+}
+
+/// A detector's answer for one frame.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inference {
+    pub detections: Vec<Detection>,
+    pub timings: Timings,
+}
+
+/// A verified model with its session, ready for frames.
+pub struct Model {
+    pub spec: ModelSpec,
+    session: Session,
+    input_name: String,
+    output_name: String,
+    /// Network input width and height actually used.
+    input_size: [u32; 2],
+    /// What runs it, e.g. "cpu".
+    pub provider: Provider,
+    buffer: Vec<f32>,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn tensor_shape(v: &ValueType) -> Option<Vec<i64>> {
+    match v {
+        ValueType::Tensor { shape, .. } => Some(shape.to_vec()),
+        _ => None,
+    }
+}
+
+impl Model {
+    /// Loads the file of `spec` (relative paths from `base`), refusing a digest other than the
+    /// manifest's, then checks the session's tensors against the declared layouts.
+    pub fn load(
+        runtime: &Runtime,
+        spec: &ModelSpec,
+        base: &Path,
+        opts: &EngineOptions,
+    ) -> Result<Self, VisionError> {
+        let path = if spec.file.is_absolute() {
+            spec.file.clone()
+        } else {
+            base.join(&spec.file)
+        };
+        let bytes = std::fs::read(&path).map_err(|e| VisionError::Io {
+            what: format!("model `{}` file {}", spec.name, path.display()),
+            source: e,
+        })?;
+        let actual = sha256_hex(&bytes);
+        if !actual.eq_ignore_ascii_case(&spec.sha256) {
+            return Err(VisionError::Manifest {
+                model: spec.name.clone(),
+                field: "sha256".into(),
+                message: format!(
+                    "{} has sha256 {actual}, the manifest says {}: the file is corrupt or not the model the manifest describes",
+                    path.display(),
+                    spec.sha256
+                ),
+            });
+        }
+        Self::from_bytes(runtime, spec.clone(), &bytes, opts)
+    }
+
+    /// Loads an ONNX file that has no manifest entry: an Ultralytics export describes itself in its
+    /// metadata (`names`, `imgsz`, `end2end`); anything else needs a manifest entry.
+    pub fn load_unlisted(
+        runtime: &Runtime,
+        path: &Path,
+        opts: &EngineOptions,
+    ) -> Result<Self, VisionError> {
+        let bytes = std::fs::read(path).map_err(|e| VisionError::Io {
+            what: format!("model file {}", path.display()),
+            source: e,
+        })?;
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("model")
+            .to_owned();
+        let (session, provider) = build_session(runtime, &name, &bytes, opts)?;
+        let meta = session.metadata().map_err(|e| VisionError::Model {
+            model: name.clone(),
+            message: e.to_string(),
+        })?;
+        let names = meta.custom("names").ok_or_else(|| VisionError::Manifest {
+            model: name.clone(),
+            field: "labels".into(),
+            message: format!(
+                "{} carries no Ultralytics metadata (`names`): describe it in models/models.yaml (layout, input, labels)",
+                path.display()
+            ),
+        })?;
+        let labels = parse_names(&names).map_err(|m| VisionError::Manifest {
+            model: name.clone(),
+            field: "labels".into(),
+            message: m,
+        })?;
+        let imgsz = meta
+            .custom("imgsz")
+            .and_then(|s| parse_imgsz(&s))
+            .unwrap_or([640, 640]);
+        let end2end = meta
+            .custom("end2end")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        drop(meta);
+        let spec = ModelSpec {
+            name,
+            version: meta_version(&session),
+            task: Task::Detect,
+            file: path.to_owned(),
+            sha256: sha256_hex(&bytes),
+            input: crate::manifest::InputSpec {
+                size: imgsz,
+                ..Default::default()
+            },
+            output: crate::manifest::OutputSpec {
+                layout: if end2end {
+                    OutputLayout::YoloE2e
+                } else {
+                    OutputLayout::Yolov8
+                },
+                name: None,
+            },
+            labels,
+            thresholds: Default::default(),
+            licence: meta_get(&session, "license"),
+            source: path.display().to_string(),
+        };
+        spec.validate()?;
+        Self::finish(spec, session, provider, opts)
+    }
+
+    fn from_bytes(
+        runtime: &Runtime,
+        spec: ModelSpec,
+        bytes: &[u8],
+        opts: &EngineOptions,
+    ) -> Result<Self, VisionError> {
+        let (session, provider) = build_session(runtime, &spec.name, bytes, opts)?;
+        Self::finish(spec, session, provider, opts)
+    }
+
+    fn finish(
+        spec: ModelSpec,
+        session: Session,
+        provider: Provider,
+        opts: &EngineOptions,
+    ) -> Result<Self, VisionError> {
+        let pick = |want: &Option<String>,
+                    outlets: &[ort::value::Outlet],
+                    what: &str|
+         -> Result<(String, Vec<i64>), VisionError> {
+            let o = match want {
+                Some(n) => outlets.iter().find(|o| o.name() == n),
+                None => outlets.first(),
+            };
+            let o = o.ok_or_else(|| VisionError::Manifest {
+                model: spec.name.clone(),
+                field: format!("{what}.name"),
+                message: format!(
+                    "the model has no {what} `{}`; it has {:?}",
+                    want.as_deref().unwrap_or("(any)"),
+                    outlets.iter().map(|o| o.name()).collect::<Vec<_>>()
+                ),
+            })?;
+            let shape = tensor_shape(o.dtype()).ok_or_else(|| VisionError::Manifest {
+                model: spec.name.clone(),
+                field: format!("{what}.name"),
+                message: format!("{what} `{}` is not a tensor", o.name()),
+            })?;
+            Ok((o.name().to_owned(), shape))
+        };
+        let (input_name, in_shape) = pick(&spec.input.name, session.inputs(), "input")?;
+        let (output_name, out_shape) = pick(&spec.output.name, session.outputs(), "output")?;
+        check_input(&spec, &in_shape)?;
+        check_output(&spec, &out_shape)?;
+        let mut model = Model {
+            input_size: spec.input.size,
+            spec,
+            session,
+            input_name,
+            output_name,
+            provider,
+            buffer: Vec::new(),
+        };
+        // Dynamic dimensions can only be checked on a real output: the first warm-up run (always
+        // at least one) checks the concrete shape against the declared layout.
+        let blank = RgbImage::new(model.input_size[0], model.input_size[1]);
+        for i in 0..opts.warmup.max(1) {
+            let (shape, ..) = model.infer_raw(&blank)?;
+            if i == 0 {
+                check_output(&model.spec, &shape)?;
+            }
+        }
+        Ok(model)
+    }
+
+    /// Runs the network on one frame and returns the raw output (shape, data) with timings.
+    fn infer_raw(
+        &mut self,
+        image: &RgbImage,
+    ) -> Result<(Vec<i64>, Vec<f32>, preprocess::Placement, Timings), VisionError> {
+        let t0 = Instant::now();
+        let [w, h] = self.input_size;
+        let place = preprocess::fill_input(&self.spec.input, image, w, h, &mut self.buffer);
+        let shape: [usize; 4] = match self.spec.input.layout {
+            Layout::Nchw => [1, 3, h as usize, w as usize],
+            Layout::Nhwc => [1, h as usize, w as usize, 3],
+        };
+        let t1 = Instant::now();
+        let model = self.spec.name.clone();
+        let err = |e: ort::Error| VisionError::Model {
+            model: model.clone(),
+            message: e.to_string(),
+        };
+        let input = TensorRef::from_array_view((shape, &self.buffer[..])).map_err(err)?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.input_name.as_str() => input])
+            .map_err(err)?;
+        let t2 = Instant::now();
+        let (oshape, data) = outputs[self.output_name.as_str()]
+            .try_extract_tensor::<f32>()
+            .map_err(err)?;
+        let result = (oshape.to_vec(), data.to_vec());
+        let timings = Timings {
+            pre_ms: ms(t1 - t0),
+            infer_ms: ms(t2 - t1),
+            post_ms: 0.0,
+        };
+        Ok((result.0, result.1, place, timings))
+    }
+
+    /// Detects objects in one RGB frame; boxes are in the frame's pixels.
+    pub fn detect(&mut self, image: &RgbImage) -> Result<Inference, VisionError> {
+        if self.spec.task != Task::Detect {
+            return Err(VisionError::Unsupported(format!(
+                "model `{}` is a {:?} model; only detection (yolov8, yolov5, yolo-e2e, yolox) runs in this build",
+                self.spec.name, self.spec.task
+            )));
+        }
+        let (shape, data, place, mut timings) = self.infer_raw(image)?;
+        let t = Instant::now();
+        let decoder = Decoder {
+            layout: self.spec.output.layout,
+            input_size: self.input_size,
+            thresholds: &self.spec.thresholds,
+            labels: &self.spec.labels,
+        };
+        let detections = decoder.decode(&shape, &data, &place).map_err(|e| match e {
+            VisionError::OutputShape { .. } => VisionError::Manifest {
+                model: self.spec.name.clone(),
+                field: "output.layout".into(),
+                message: e.to_string(),
+            },
+            other => other,
+        })?;
+        timings.post_ms = ms(t.elapsed());
+        Ok(Inference {
+            detections,
+            timings,
+        })
+    }
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn meta_get(session: &Session, key: &str) -> String {
+    session
+        .metadata()
+        .ok()
+        .and_then(|m| m.custom(key))
+        .unwrap_or_default()
+}
+
+fn meta_version(session: &Session) -> String {
+    let v = meta_get(session, "version");
+    if v.is_empty() {
+        "unversioned".into()
+    } else {
+        v
+    }
+}
+
+/// Builds a session on the first provider of the list that can run, per the fallback rule.
+fn build_session(
+    runtime: &Runtime,
+    model: &str,
+    bytes: &[u8],
+    opts: &EngineOptions,
+) -> Result<(Session, Provider), VisionError> {
+    let provider = chosen_provider(model, opts)?;
+    let err = |e: String| VisionError::Model {
+        model: model.to_owned(),
+        message: e,
+    };
+    let mut builder = Session::builder(&runtime.env)
+        .map_err(|e| err(e.to_string()))?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(|e| err(e.to_string()))?;
+    if opts.intra_threads > 0 {
+        builder = builder
+            .with_intra_threads(opts.intra_threads)
+            .map_err(|e| err(e.to_string()))?;
+    }
+    if let Some(d) = provider.dispatch() {
+        builder = builder.with_execution_providers([d]).map_err(|e| {
+            VisionError::Provider(format!(
+                "model `{model}`: {} failed to start: {e}",
+                provider.name()
+            ))
+        })?;
+    }
+    let session = builder.commit_from_memory(bytes).map_err(|e| {
+        err(format!("ONNX Runtime cannot load it ({e}); is the file a complete ONNX model? re-export or re-fetch it"))
+    })?;
+    Ok((session, provider))
+}
+
+/// Picks the provider per the options and logs, once per model, what actually runs and why.
+fn chosen_provider(model: &str, opts: &EngineOptions) -> Result<Provider, VisionError> {
+    let mut skipped = Vec::new();
+    for (i, p) in opts.providers.iter().enumerate() {
+        if p.available() {
+            if !skipped.is_empty() || i > 0 {
+                tracing::warn!(model, provider = p.name(), skipped = %skipped.join("; "), "vision: model runs on a fallback provider");
+            } else {
+                tracing::info!(
+                    model,
+                    provider = p.name(),
+                    "vision: model runs on the first choice"
+                );
+            }
+            return Ok(*p);
+        }
+        skipped.push(format!("{} is not in this ONNX Runtime build", p.name()));
+        if !opts.fallback {
+            break;
+        }
+    }
+    if opts.fallback && !opts.providers.contains(&Provider::Cpu) {
+        tracing::warn!(model, skipped = %skipped.join("; "), "vision: no listed provider can run; model runs on cpu");
+        return Ok(Provider::Cpu);
+    }
+    let available: Vec<&str> = [
+        Provider::Tensorrt,
+        Provider::Cuda,
+        Provider::Openvino,
+        Provider::Rocm,
+        Provider::Cpu,
+    ]
+    .into_iter()
+    .filter(|p| p.available())
+    .map(Provider::name)
+    .collect();
+    Err(VisionError::Provider(format!(
+        "model `{model}`: {} and fallback is off; this ONNX Runtime offers {}. Install a build with the \
+         provider (e.g. the onnxruntime-gpu wheel's library for cuda/tensorrt), or allow fallback",
+        skipped.join("; "),
+        available.join(", ")
+    )))
+}
+
+fn check_input(spec: &ModelSpec, shape: &[i64]) -> Result<(), VisionError> {
+    let bad = |message: String| VisionError::Manifest {
+        model: spec.name.clone(),
+        field: "input".into(),
+        message,
+    };
+    if shape.len() != 4 {
+        return Err(bad(format!(
+            "the model's input is {shape:?}, not an image batch of rank 4"
+        )));
+    }
+    let (c, h, w) = match spec.input.layout {
+        Layout::Nchw => (shape[1], shape[2], shape[3]),
+        Layout::Nhwc => (shape[3], shape[1], shape[2]),
+    };
+    if c != 3 && c >= 0 {
+        return Err(bad(format!(
+            "input.layout {:?} puts the channels where the model has {c} (input shape {shape:?}); is the layout {}?",
+            spec.input.layout,
+            if spec.input.layout == Layout::Nchw {
+                "nhwc"
+            } else {
+                "nchw"
+            }
+        )));
+    }
+    let [sw, sh] = spec.input.size;
+    if (w >= 0 && w != i64::from(sw)) || (h >= 0 && h != i64::from(sh)) {
+        return Err(VisionError::Manifest {
+            model: spec.name.clone(),
+            field: "input.size".into(),
+            message: format!(
+                "the manifest says {sw}x{sh} but the model takes {w}x{h} (input shape {shape:?})"
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn check_output(spec: &ModelSpec, shape: &[i64]) -> Result<(), VisionError> {
+    let nc = spec.labels.len() as i64;
+    let layout = spec.output.layout;
+    let ok = match layout {
+        OutputLayout::Yolov8 => shape.len() == 3 && (shape[1] < 0 || shape[1] == 4 + nc),
+        OutputLayout::Yolov5 | OutputLayout::Yolox => {
+            shape.len() == 3 && (shape[2] < 0 || shape[2] == 5 + nc)
+        }
+        OutputLayout::YoloE2e => shape.len() == 3 && (shape[2] < 0 || shape[2] == 6),
+        OutputLayout::Anomalib | OutputLayout::PpocrDet | OutputLayout::PpocrRec => true,
+    };
+    if ok {
+        return Ok(());
+    }
+    let expected = match layout {
+        OutputLayout::Yolov8 => format!("[batch, 4 + {nc} labels = {}, anchors]", 4 + nc),
+        OutputLayout::Yolov5 | OutputLayout::Yolox => {
+            format!("[batch, anchors, 5 + {nc} labels = {}]", 5 + nc)
+        }
+        _ => "[batch, detections, 6]".into(),
+    };
+    let hint = if layout != OutputLayout::YoloE2e && shape.len() == 3 && shape[2] == 6 {
+        " (an NMS-free yolo-e2e export?)"
+    } else if shape.len() == 3 && shape[1] > 0 && shape[1] - 4 > 0 && layout != OutputLayout::Yolov8
+    {
+        " (a yolov8 export?)"
+    } else {
+        ""
+    };
+    Err(VisionError::Manifest {
+        model: spec.name.clone(),
+        field: "output.layout".into(),
+        message: format!(
+            "`{}` expects {expected} but the model's output is {shape:?}{hint}",
+            layout.name()
+        ),
+    })
+}
+
+/// Parses Ultralytics' `names` metadata, a Python dict literal: `{0: 'person', 1: "it's"}`.
+fn parse_names(s: &str) -> Result<Vec<String>, String> {
+    let body = s
+        .trim()
+        .strip_prefix('{')
+        .and_then(|b| b.strip_suffix('}'))
+        .ok_or("`names` is not a {index: name} dict")?;
+    let mut out: Vec<(usize, String)> = Vec::new();
+    let mut rest = body.trim();
+    while !rest.is_empty() {
+        let (idx, after) = rest.split_once(':').ok_or("`names`: an entry lacks `:`")?;
+        let idx: usize = idx
+            .trim()
+            .parse()
+            .map_err(|_| format!("`names`: `{}` is not an index", idx.trim()))?;
+        let after = after.trim_start();
+        let quote = after
+            .chars()
+            .next()
+            .filter(|c| *c == '\'' || *c == '"')
+            .ok_or("`names`: a name is not quoted")?;
+        let end = after[1..]
+            .find(quote)
+            .ok_or("`names`: an unterminated name")?
+            + 1;
+        out.push((idx, after[1..end].to_owned()));
+        rest = after[end + 1..]
+            .trim_start()
+            .trim_start_matches(',')
+            .trim_start();
+    }
+    out.sort_by_key(|(i, _)| *i);
+    if out.iter().enumerate().any(|(i, (j, _))| i != *j) {
+        return Err("`names` indices are not 0..n".into());
+    }
+    Ok(out.into_iter().map(|(_, n)| n).collect())
+}
+
+/// `[320, 320]` (height, width) to our [width, height].
+fn parse_imgsz(s: &str) -> Option<[u32; 2]> {
+    let v: Vec<u32> = s
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .filter_map(|x| x.trim().parse().ok())
+        .collect();
+    match v.as_slice() {
+        [h, w] => Some([*w, *h]),
+        [s] => Some([*s, *s]),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ultralytics_names_parse() {
+        assert_eq!(
+            parse_names("{0: 'a b', 1: \"it's\", 2: 'c'}").unwrap(),
+            vec!["a b", "it's", "c"]
+        );
+        assert!(parse_names("{0: 'a', 2: 'c'}").is_err());
+        assert!(parse_names("[a]").is_err());
+        assert_eq!(parse_imgsz("[320, 640]"), Some([640, 320]));
+    }
+
+    #[test]
+    fn provider_names_parse_and_unknown_ones_are_explained() {
+        assert_eq!(Provider::parse("CUDA").unwrap(), Provider::Cuda);
+        let e = Provider::parse("tpu").unwrap_err().to_string();
+        assert!(e.contains("tpu") && e.contains("openvino"), "{e}");
+    }
+}
