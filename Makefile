@@ -9,7 +9,7 @@ ORT_DYLIB_PATH ?= $(CURDIR)/.cache/onnxruntime/libonnxruntime.so.1.31.1
 export ORT_DYLIB_PATH
 CARGO ?= cargo
 
-.PHONY: deps build demo test lint bench-ingest bench-sync bench-analytics bench-foodgraph bench-forecast bench-optimize clean-run
+.PHONY: deps build demo test lint bench-ingest bench-sync bench-analytics bench-foodgraph bench-forecast bench-optimize bench-vision clean-run
 
 deps:
 	@scripts/install-deps.sh
@@ -51,6 +51,11 @@ bench-optimize: deps
 	@scripts/install-venv.sh .venv-optimize scripts/requirements-bench-optimize.txt
 	$(CARGO) build --release -p foodflow-hub
 	@.venv-optimize/bin/python bench/bench_optimize.py
+
+# YOLOv8n per-frame latency vs the Python reference pipeline (numpy + onnxruntime), same run.
+bench-vision: deps
+	$(CARGO) build --release -p foodflow-edge --bin foodflow-edge
+	@.venv/bin/python bench/bench_vision.py
 
 bench-analytics: deps
 	@scripts/install-bench-deps.sh
