@@ -1,6 +1,7 @@
 //! Sources: each turns its protocol into journal appends. Codecs are shared (the simulated plant
 //! encodes with the same types the edge decodes with).
 
+pub mod camera;
 pub mod codec;
 pub mod mqtt;
 pub mod opcua;

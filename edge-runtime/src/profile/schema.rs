@@ -22,6 +22,9 @@ pub struct Profile {
     pub mqtt: Vec<MqttSource>,
     #[serde(default)]
     pub cameras: Vec<Camera>,
+    /// The model manifest and engine settings for the cameras' models.
+    #[serde(default)]
+    pub vision: Option<VisionSection>,
     pub uplink: Option<Uplink>,
     #[serde(default)]
     pub analytics: Option<AnalyticsSection>,
@@ -411,6 +414,24 @@ pub struct Camera {
     pub fps: u32,
     #[serde(default)]
     pub models: Vec<String>,
+}
+
+/// Vision at the edge: where the models are described and how their sessions run. Execution
+/// providers come from `hardware.execution_providers`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisionSection {
+    /// The model manifest (models/models.yaml): file, digest, layouts and labels of each model.
+    pub manifest: PathBuf,
+    /// Threads per inference; 0 lets ONNX Runtime use one per core.
+    #[serde(default)]
+    pub intra_threads: usize,
+    /// Fall back down the provider list (finally to CPU) when a provider cannot run.
+    #[serde(default = "yes")]
+    pub fallback: bool,
+    /// The ONNX Runtime library; default `$ORT_DYLIB_PATH`, then beside the executable.
+    #[serde(default)]
+    pub ort_library: Option<PathBuf>,
 }
 
 fn default_fps() -> u32 {

@@ -233,6 +233,12 @@ pub fn validate(p: &Profile) -> Vec<Issue> {
                 format!("{:?} is not a camera source; use rtsp://…, v4l2:///dev/videoN, file:///path, uvc:N or test:", cam.source),
             ));
         }
+        if !cam.models.is_empty() && p.vision.is_none() {
+            out.push((
+                at(&base, &[k("models")]),
+                "models need a `vision:` section naming the model manifest (vision.manifest: models/models.yaml)".to_string(),
+            ));
+        }
         if !(1..=120).contains(&cam.fps) {
             out.push((
                 at(&base, &[k("fps")]),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use foodflow_edge::analytics;
 use foodflow_edge::connectors::stats::{SourceStats, Sources};
-use foodflow_edge::connectors::{mqtt, opcua};
+use foodflow_edge::connectors::{camera, mqtt, opcua};
 use foodflow_edge::http::{HttpState, router};
 use foodflow_edge::journal::{Journal, Store};
 use foodflow_edge::metrics::Metrics;
@@ -166,11 +166,31 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
     } else {
         drop(reader);
     }
-    if !p.cameras.is_empty() {
-        tracing::warn!(
-            cameras = p.cameras.len(),
-            "camera sources are not built yet; the profile's cameras are ignored"
-        );
+    for cam in p.cameras.clone() {
+        let stats = SourceStats::new(&metrics, &cam.name, "camera");
+        sources.add(stats.clone());
+        let counters = camera::runtime::CameraCounters::new(&metrics, &cam.name);
+        let (j, c) = (journal.clone(), cancel.clone());
+        let (vision, providers) = (p.vision.clone(), p.hardware.execution_providers.clone());
+        tasks.spawn(async move {
+            let name = cam.name.clone();
+            let names = cam.models.clone();
+            let models = tokio::task::spawn_blocking(move || load_models(&names, vision.as_ref(), &providers)).await;
+            let models = match models {
+                Ok(Ok(m)) => m,
+                Ok(Err(e)) => {
+                    tracing::error!(camera = %name, error = %format!("{e:#}"), "camera not started: its models cannot load");
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(camera = %name, error = %e, "camera not started");
+                    return;
+                }
+            };
+            if let Err(e) = camera::runtime::run(cam, models, j, stats, counters, c).await {
+                tracing::error!(camera = %name, error = %e, "camera stopped");
+            }
+        });
     }
 
     {
@@ -249,4 +269,49 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// Loads a camera's models from the profile's manifest, on the profile's execution providers.
+fn load_models(
+    names: &[String],
+    vision: Option<&foodflow_edge::profile::VisionSection>,
+    providers: &[foodflow_edge::profile::ExecutionProvider],
+) -> anyhow::Result<Vec<foodflow_vision::Model>> {
+    use foodflow_edge::profile::ExecutionProvider as P;
+    use foodflow_vision::Provider;
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let v = vision.context("the camera lists models but the profile has no vision section")?;
+    let runtime = foodflow_vision::Runtime::get(v.ort_library.as_deref())?;
+    let manifest = foodflow_vision::Manifest::load(&v.manifest)?;
+    let base = v.manifest.parent().unwrap_or(std::path::Path::new("."));
+    let mut list = Vec::new();
+    for p in providers {
+        match p {
+            P::Tensorrt => list.push(Provider::Tensorrt),
+            P::Cuda => list.push(Provider::Cuda),
+            P::Openvino => list.push(Provider::Openvino),
+            P::Rocm => list.push(Provider::Rocm),
+            P::Cpu => list.push(Provider::Cpu),
+            P::Qnn => {
+                tracing::warn!("execution provider qnn is not supported by this engine; skipped")
+            }
+        }
+    }
+    let opts = foodflow_vision::EngineOptions {
+        providers: list,
+        fallback: v.fallback,
+        intra_threads: v.intra_threads,
+        warmup: 1,
+    };
+    names
+        .iter()
+        .map(|n| {
+            let spec = manifest
+                .get(n)
+                .with_context(|| format!("model `{n}` is not in {}", v.manifest.display()))?;
+            Ok(foodflow_vision::Model::load(runtime, spec, base, &opts)?)
+        })
+        .collect()
 }

@@ -1,0 +1,360 @@
+//! The GStreamer side of a camera (capture thread, reconnection) and its vision worker.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use foodflow_protocol::{
+    BoundingBox, Detection, Event, Payload, PriorityClass, Severity, StreamId,
+};
+use foodflow_transport::metrics::Metrics;
+use foodflow_vision::Model;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use tokio_util::sync::CancellationToken;
+
+use super::{FpsLimit, Frame, FrameSlot, pipeline_description};
+use crate::connectors::ConnectorError;
+use crate::connectors::stats::SourceStats;
+use crate::journal::Journal;
+use crate::profile::Camera;
+use crate::time::now_ns;
+
+/// A stream with no frame for this long is treated as lost and reopened.
+const STALL: Duration = Duration::from_secs(10);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// Per-camera frame counters (Prometheus).
+#[derive(Clone)]
+pub struct CameraCounters {
+    /// Frames admitted by the fps limit.
+    pub frames: Arc<AtomicU64>,
+    /// Frames replaced in the slot before the vision worker took them (latest frame wins).
+    pub dropped: Arc<AtomicU64>,
+    /// Frames over the fps limit, never decoded further.
+    pub limited: Arc<AtomicU64>,
+    /// Frames through every model of the camera.
+    pub inferred: Arc<AtomicU64>,
+    /// Last inference time over all models, microseconds.
+    pub infer_us: Arc<AtomicU64>,
+}
+
+impl CameraCounters {
+    pub fn new(metrics: &Metrics, camera: &str) -> Self {
+        let l = [("camera", camera)];
+        Self {
+            frames: metrics.counter("foodflow_camera_frames_total", "Frames admitted by the camera's fps limit", &l),
+            dropped: metrics.counter(
+                "foodflow_camera_frames_dropped_total",
+                "Frames replaced by a newer one before the vision worker took them (latest frame wins)",
+                &l,
+            ),
+            limited: metrics.counter("foodflow_camera_frames_limited_total", "Frames skipped by the camera's fps limit", &l),
+            inferred: metrics.counter("foodflow_camera_frames_inferred_total", "Frames run through all of the camera's models", &l),
+            infer_us: metrics.gauge("foodflow_camera_inference_last_us", "Inference time of the last frame, all models, microseconds", &l),
+        }
+    }
+}
+
+/// The journal stream of a camera's results.
+pub fn stream_of(camera: &str) -> Result<StreamId, ConnectorError> {
+    StreamId::new(format!("vision/{camera}")).map_err(|e| ConnectorError::Config {
+        source_name: camera.to_owned(),
+        message: format!("camera name cannot form the stream vision/{camera}: {e}"),
+    })
+}
+
+/// Runs one camera until `cancel` fires: frames from GStreamer into the slot, models on the newest
+/// frame, one `Detection` per model and frame into the journal stream `vision/<camera>`.
+pub async fn run(
+    cam: Camera,
+    models: Vec<Model>,
+    journal: Journal,
+    stats: Arc<SourceStats>,
+    counters: CameraCounters,
+    cancel: CancellationToken,
+) -> Result<(), ConnectorError> {
+    let cfg = |message: String| ConnectorError::Config {
+        source_name: cam.name.clone(),
+        message,
+    };
+    gst::init().map_err(|e| {
+        cfg(format!(
+            "GStreamer cannot start: {e}; install gstreamer1.0-plugins-base"
+        ))
+    })?;
+    let desc = pipeline_description(&cam.source, cam.fps).map_err(cfg)?;
+    let stream = stream_of(&cam.name)?;
+    let slot = Arc::new(FrameSlot::default());
+
+    let capture = {
+        let (slot, stats, counters, cancel, name, fps) = (
+            slot.clone(),
+            stats.clone(),
+            counters.clone(),
+            cancel.clone(),
+            cam.name.clone(),
+            cam.fps,
+        );
+        std::thread::Builder::new()
+            .name(format!("camera-{}", cam.name))
+            .spawn(move || capture_loop(&name, &desc, fps, &slot, &stats, &counters, &cancel))
+            .map_err(|e| cfg(format!("cannot start the capture thread: {e}")))?
+    };
+    let worker = {
+        let (slot, stats, counters, cancel, name) = (
+            slot.clone(),
+            stats.clone(),
+            counters.clone(),
+            cancel.clone(),
+            cam.name.clone(),
+        );
+        let rt = tokio::runtime::Handle::current();
+        std::thread::Builder::new()
+            .name(format!("vision-{}", cam.name))
+            .spawn(move || {
+                vision_loop(
+                    &name, models, &slot, &journal, stream, &rt, &stats, &counters, &cancel,
+                )
+            })
+            .map_err(|e| cfg(format!("cannot start the vision worker: {e}")))?
+    };
+    cancel.cancelled().await;
+    slot.close();
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = capture.join();
+        let _ = worker.join();
+    })
+    .await;
+    Ok(())
+}
+
+/// Copies an RGB sample (rows may be padded) into an image.
+fn to_image(sample: &gst::Sample) -> Result<image::RgbImage, String> {
+    let caps = sample.caps().ok_or("a sample without caps")?;
+    let info = gst_video::VideoInfo::from_caps(caps)
+        .map_err(|e| format!("caps are not raw video: {e}"))?;
+    let buffer = sample.buffer().ok_or("a sample without a buffer")?;
+    let map = buffer
+        .map_readable()
+        .map_err(|e| format!("cannot map the frame: {e}"))?;
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    let stride = info.stride()[0] as usize;
+    if w == 0 || h == 0 || stride < w * 3 || map.len() < stride * (h - 1) + w * 3 {
+        return Err(format!(
+            "a {w}x{h} RGB frame with stride {stride} does not fit {} bytes",
+            map.len()
+        ));
+    }
+    let mut px = Vec::with_capacity(w * h * 3);
+    for row in map.chunks(stride).take(h) {
+        px.extend_from_slice(&row[..w * 3]);
+    }
+    image::RgbImage::from_raw(w as u32, h as u32, px).ok_or_else(|| "frame size mismatch".into())
+}
+
+/// Opens the pipeline, watches its bus, reopens it with backoff after an error, the end of the
+/// stream or a stall, until cancelled.
+fn capture_loop(
+    name: &str,
+    desc: &str,
+    fps: u32,
+    slot: &Arc<FrameSlot>,
+    stats: &SourceStats,
+    counters: &CameraCounters,
+    cancel: &CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(500);
+    let mut first = true;
+    while !cancel.is_cancelled() {
+        if !first {
+            stats.reconnects.fetch_add(1, Ordering::Relaxed);
+            let until = Instant::now() + backoff;
+            while Instant::now() < until && !cancel.is_cancelled() {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+        first = false;
+        let pipeline = match gst::parse::launch(desc) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(camera = name, pipeline = desc, error = %e,
+                    "cannot build the camera pipeline; for rtsp install gstreamer1.0-plugins-good (and -libav for H.264), for v4l2 gstreamer1.0-plugins-good");
+                continue;
+            }
+        };
+        let Some(sink) = pipeline
+            .downcast_ref::<gst::Bin>()
+            .and_then(|b| b.by_name("sink"))
+            .and_then(|s| s.downcast::<gst_app::AppSink>().ok())
+        else {
+            tracing::error!(camera = name, "the pipeline has no appsink named sink");
+            return;
+        };
+        let last_frame = Arc::new(AtomicU64::new(0));
+        {
+            let (slot, counters, last_frame, name) = (
+                slot.clone(),
+                counters.clone(),
+                last_frame.clone(),
+                name.to_owned(),
+            );
+            let mut limit = FpsLimit::new(fps);
+            sink.set_callbacks(
+                gst_app::AppSinkCallbacks::builder()
+                    .new_sample(move |sink| {
+                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                        let ts_ns = now_ns();
+                        last_frame.store(ts_ns as u64, Ordering::Relaxed);
+                        if !limit.admit(ts_ns) {
+                            counters.limited.fetch_add(1, Ordering::Relaxed);
+                            return Ok(gst::FlowSuccess::Ok);
+                        }
+                        match to_image(&sample) {
+                            Ok(image) => {
+                                counters.frames.fetch_add(1, Ordering::Relaxed);
+                                if slot.put(Frame { image, ts_ns }) {
+                                    counters.dropped.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                            Err(e) => tracing::warn!(camera = %name, error = %e, "frame skipped"),
+                        }
+                        Ok(gst::FlowSuccess::Ok)
+                    })
+                    .build(),
+            );
+        }
+        if let Err(e) = pipeline.set_state(gst::State::Playing) {
+            tracing::warn!(camera = name, error = %e, backoff_ms = backoff.as_millis() as u64, "camera did not start; retrying");
+            let _ = pipeline.set_state(gst::State::Null);
+            continue;
+        }
+        let Some(bus) = pipeline.bus() else {
+            tracing::error!(camera = name, "the pipeline has no bus");
+            let _ = pipeline.set_state(gst::State::Null);
+            return;
+        };
+        let opened = Instant::now();
+        let mut announced = false;
+        while !cancel.is_cancelled() {
+            let msg = bus.timed_pop_filtered(
+                gst::ClockTime::from_mseconds(250),
+                &[gst::MessageType::Error, gst::MessageType::Eos],
+            );
+            let last = last_frame.load(Ordering::Relaxed) as i64;
+            if last > 0 && !announced {
+                announced = true;
+                backoff = Duration::from_millis(500);
+                stats.connected.store(1, Ordering::Relaxed);
+                tracing::info!(camera = name, "camera streaming");
+            }
+            match msg.as_ref().map(|m| m.view()) {
+                Some(gst::MessageView::Error(err)) => {
+                    tracing::warn!(camera = name, error = %err.error(), debug = ?err.debug(), "camera stream lost; reconnecting");
+                    break;
+                }
+                Some(gst::MessageView::Eos(_)) => {
+                    tracing::info!(camera = name, "camera stream ended; reopening");
+                    break;
+                }
+                _ => {}
+            }
+            let since = if last > 0 {
+                Duration::from_nanos((now_ns() - last).max(0) as u64)
+            } else {
+                opened.elapsed()
+            };
+            if since > STALL {
+                tracing::warn!(
+                    camera = name,
+                    stalled_s = since.as_secs(),
+                    "no frame from the camera; reconnecting"
+                );
+                break;
+            }
+        }
+        stats.connected.store(0, Ordering::Relaxed);
+        let _ = pipeline.set_state(gst::State::Null);
+    }
+}
+
+fn to_record(model: &Model, d: &foodflow_vision::Inference) -> Payload {
+    Payload::Detection(Detection {
+        model: model.spec.name.clone(),
+        version: model.spec.version.clone(),
+        boxes: d
+            .detections
+            .iter()
+            .map(|x| BoundingBox {
+                x: x.bbox[0],
+                y: x.bbox[1],
+                w: x.bbox[2] - x.bbox[0],
+                h: x.bbox[3] - x.bbox[1],
+                class_id: x.class_id as u32,
+                score: x.score,
+            })
+            .collect(),
+        anomaly_score: None,
+        frame_ref: None,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn vision_loop(
+    name: &str,
+    mut models: Vec<Model>,
+    slot: &FrameSlot,
+    journal: &Journal,
+    stream: StreamId,
+    rt: &tokio::runtime::Handle,
+    stats: &SourceStats,
+    counters: &CameraCounters,
+    cancel: &CancellationToken,
+) {
+    let mut last_error_log: Option<Instant> = None;
+    while !cancel.is_cancelled() {
+        let Some(frame) = slot.take(Instant::now() + Duration::from_millis(250)) else {
+            continue;
+        };
+        stats.messages.fetch_add(1, Ordering::Relaxed);
+        let t = Instant::now();
+        let mut items = Vec::with_capacity(models.len());
+        for m in models.iter_mut() {
+            match m.detect(&frame.image) {
+                Ok(d) => items.push((frame.ts_ns, to_record(m, &d))),
+                Err(e) => {
+                    stats.bad.fetch_add(1, Ordering::Relaxed);
+                    if last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                        last_error_log = Some(Instant::now());
+                        tracing::warn!(camera = name, model = %m.spec.name, error = %e, "inference failed; the frame is recorded as an event");
+                    }
+                    items.push((
+                        frame.ts_ns,
+                        Payload::Event(Event {
+                            name: "vision.inference_failed".into(),
+                            severity: Severity::Warning,
+                            message: format!("camera {name}, model {}: {e}", m.spec.name),
+                        }),
+                    ));
+                }
+            }
+        }
+        counters
+            .infer_us
+            .store(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+        counters.inferred.fetch_add(1, Ordering::Relaxed);
+        let n = items.len() as u64;
+        match rt.block_on(journal.append(stream.clone(), PriorityClass::Operational, items)) {
+            Ok(_) => {
+                stats.records.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::error!(camera = name, error = %e, "cannot journal vision results; the camera stops");
+                return;
+            }
+        }
+    }
+}
