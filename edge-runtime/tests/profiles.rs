@@ -217,3 +217,18 @@ fn check_profile_command_reports_and_fails() {
         "{stderr}"
     );
 }
+
+#[test]
+fn camera_models_need_a_vision_manifest() {
+    let text =
+        format!("{GOOD}cameras:\n  - name: top\n    source: test:ball\n    models: [defects]\n");
+    expect(&text, 15, "cameras[0].models", "vision.manifest");
+    let ok = format!("{text}vision:\n  manifest: models/models.yaml\n");
+    profile::parse(Path::new("ok.yaml"), &ok).unwrap_or_else(|e| panic!("{e}"));
+    expect(
+        &format!("{ok}  threads: 2\n"),
+        18,
+        "vision.threads",
+        "expected one of `manifest`, `intra_threads`",
+    );
+}
