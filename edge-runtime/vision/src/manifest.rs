@@ -213,7 +213,7 @@ impl ModelSpec {
         if self.input.size.contains(&0) {
             return bad("input.size", "width and height must be positive".into());
         }
-        if self.input.std.iter().any(|s| *s == 0.0) {
+        if self.input.std.contains(&0.0) {
             return bad("input.std", "must not contain 0".into());
         }
         if self.task == Task::Detect
