@@ -113,3 +113,24 @@ PY
   rm -rf "$tmp"
   touch "$VIS/.installed-2"
 fi
+
+# PP-OCRv4 text detection and recognition (Apache-2.0), as shipped in the pinned
+# rapidocr-onnxruntime wheel, into models/ppocr (listed in models/models.yaml with their sha256).
+OCR=models/ppocr
+if [ ! -f "$OCR/.installed-1.4.4" ]; then
+  echo "install-deps: PP-OCRv4 models from the rapidocr-onnxruntime 1.4.4 wheel"
+  tmp=$(mktemp -d)
+  .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps rapidocr-onnxruntime==1.4.4 -d "$tmp"
+  mkdir -p "$OCR"
+  .venv/bin/python - "$tmp" "$OCR" <<'PY'
+import glob, sys, zipfile
+tmp, out = sys.argv[1:]
+(wheel,) = glob.glob(f"{tmp}/rapidocr_onnxruntime-1.4.4-*.whl")
+with zipfile.ZipFile(wheel) as z:
+    for n in ("ch_PP-OCRv4_det_infer.onnx", "ch_PP-OCRv4_rec_infer.onnx"):
+        with z.open(f"rapidocr_onnxruntime/models/{n}") as src, open(f"{out}/{n}", "wb") as dst:
+            dst.write(src.read())
+PY
+  rm -rf "$tmp"
+  touch "$OCR/.installed-1.4.4"
+fi

@@ -123,3 +123,53 @@ fn bad_inputs_are_explained() {
         "{err}"
     );
 }
+
+#[test]
+fn an_ocr_model_of_the_shipped_manifest_prints_the_text_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let label = dir.path().join("label.png");
+    let script = "import sys\nfrom PIL import Image, ImageDraw, ImageFont\n\
+        img = Image.new('RGB', (640, 120), (246, 243, 232))\n\
+        ImageDraw.Draw(img).text((40, 36), 'LOT B2044', fill=(24, 24, 30), font=ImageFont.load_default(size=36))\n\
+        img.save(sys.argv[1])\n";
+    let out = Command::new(root().join(".venv/bin/python"))
+        .arg("-c")
+        .arg(script)
+        .arg(&label)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // From the repository root, `--model` names an entry of models/models.yaml.
+    let out = edge(&["--model", "ppocr-det", "--image", label.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["model"], "ppocr-det");
+    assert!(v["detections"].as_array().unwrap().is_empty());
+    let text = v["text"].as_array().unwrap();
+    assert_eq!(text.len(), 1, "{v}");
+    let read: String = text[0]["text"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    assert_eq!(read, "LOTB2044", "{v}");
+    let b: Vec<f64> = text[0]["box"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert!(
+        b[0] >= 20.0 && b[0] < 60.0 && b[2] > 150.0 && b[2] < 640.0,
+        "{b:?}"
+    );
+}

@@ -115,6 +115,15 @@ impl SourceStats {
         }
     }
 
+    /// The newest value of `tag` and its time, if this source has seen it.
+    pub fn last_value(&self, tag: &str) -> Option<(Value, i64)> {
+        self.last
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tag)
+            .cloned()
+    }
+
     pub fn last_values(&self, n: usize) -> Vec<(String, Value)> {
         let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         last.iter()
@@ -137,5 +146,14 @@ impl Sources {
 
     pub fn all(&self) -> Vec<Arc<SourceStats>> {
         self.list.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The newest value of `tag` over all sources.
+    pub fn latest(&self, tag: &str) -> Option<Value> {
+        self.all()
+            .iter()
+            .filter_map(|s| s.last_value(tag))
+            .max_by_key(|(_, ts)| *ts)
+            .map(|(v, _)| v)
     }
 }

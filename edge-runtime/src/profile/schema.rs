@@ -414,6 +414,11 @@ pub struct Camera {
     pub fps: u32,
     #[serde(default)]
     pub models: Vec<String>,
+    /// For OCR models: the tag whose latest value is the code the packs in view must carry (set
+    /// per batch by the line). A read that differs raises `vision.code_mismatch` in the critical
+    /// stream `vision/<name>/codes`.
+    #[serde(default)]
+    pub expected_code_tag: Option<String>,
 }
 
 /// Vision at the edge: where the models are described and how their sessions run. Execution

@@ -16,7 +16,8 @@ use sha2::{Digest, Sha256};
 
 use crate::VisionError;
 use crate::detect::{Decoder, Detection};
-use crate::manifest::{Layout, ModelSpec, OutputLayout, Task};
+use crate::manifest::{Layout, Manifest, ModelSpec, OutputLayout, Task};
+use crate::ocr::{self, DbParams, TextLine};
 use crate::preprocess;
 
 /// The environment variable ort itself reads for the library path.
@@ -220,6 +221,9 @@ pub struct Model {
     buffer: Vec<f32>,
 }
 
+/// A network's raw answer: output shape and data, the image's placement, timings.
+pub type RawOutput = (Vec<i64>, Vec<f32>, preprocess::Placement, Timings);
+
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -329,6 +333,7 @@ impl Model {
             },
             labels,
             thresholds: Default::default(),
+            recognizer: None,
             licence: meta_get(&session, "license"),
             source: path.display().to_string(),
         };
@@ -401,13 +406,20 @@ impl Model {
         Ok(model)
     }
 
-    /// Runs the network on one frame and returns the raw output (shape, data) with timings.
-    fn infer_raw(
+    /// Runs the network on one frame at the manifest's input size.
+    fn infer_raw(&mut self, image: &RgbImage) -> Result<RawOutput, VisionError> {
+        let size = self.input_size;
+        self.infer_at(image, size)
+    }
+
+    /// Runs the network on one frame at `[w, h]` (models with dynamic input sizes) and returns the
+    /// raw output (shape, data), where the image landed, and timings.
+    pub fn infer_at(
         &mut self,
         image: &RgbImage,
-    ) -> Result<(Vec<i64>, Vec<f32>, preprocess::Placement, Timings), VisionError> {
+        [w, h]: [u32; 2],
+    ) -> Result<RawOutput, VisionError> {
         let t0 = Instant::now();
-        let [w, h] = self.input_size;
         let place = preprocess::fill_input(&self.spec.input, image, w, h, &mut self.buffer);
         let shape: [usize; 4] = match self.spec.input.layout {
             Layout::Nchw => [1, 3, h as usize, w as usize],
@@ -466,6 +478,142 @@ impl Model {
             detections,
             timings,
         })
+    }
+}
+
+impl Model {
+    /// A value of the ONNX file's metadata (e.g. PP-OCR's `character` list).
+    pub fn metadata(&self, key: &str) -> Option<String> {
+        self.session.metadata().ok().and_then(|m| m.custom(key))
+    }
+}
+
+/// PP-OCR: a text detector and the recogniser its manifest entry names.
+pub struct Reader {
+    pub det: Model,
+    pub rec: Model,
+    chars: Vec<String>,
+    pub params: DbParams,
+    /// The detector's input is the image scaled so its longer side is at most this (and a
+    /// multiple of 32).
+    pub det_limit: u32,
+}
+
+impl Reader {
+    /// Loads `det_name` (a ppocr-det entry) and its recogniser from `manifest`.
+    pub fn load(
+        runtime: &Runtime,
+        manifest: &Manifest,
+        det_name: &str,
+        base: &Path,
+        opts: &EngineOptions,
+    ) -> Result<Self, VisionError> {
+        let missing = |n: &str| VisionError::Manifest {
+            model: n.to_owned(),
+            field: "name".into(),
+            message: "is not in the manifest".into(),
+        };
+        let det_spec = manifest.get(det_name).ok_or_else(|| missing(det_name))?;
+        let rec_name = det_spec
+            .recognizer
+            .clone()
+            .ok_or_else(|| VisionError::Manifest {
+                model: det_name.to_owned(),
+                field: "recognizer".into(),
+                message: "an OCR detector needs its recognizer".into(),
+            })?;
+        let rec_spec = manifest.get(&rec_name).ok_or_else(|| missing(&rec_name))?;
+        let det = Model::load(runtime, det_spec, base, opts)?;
+        let rec = Model::load(runtime, rec_spec, base, opts)?;
+        let chars = if rec.spec.labels.is_empty() {
+            rec.metadata("character")
+                .map(|c| c.lines().map(str::to_owned).collect())
+                .ok_or_else(|| VisionError::Manifest {
+                    model: rec_name.clone(),
+                    field: "labels".into(),
+                    message: "the model has no `character` metadata: list its characters as labels"
+                        .into(),
+                })?
+        } else {
+            rec.spec.labels.clone()
+        };
+        Ok(Self {
+            det,
+            rec,
+            chars,
+            params: DbParams::default(),
+            det_limit: 960,
+        })
+    }
+
+    /// Finds and reads the text lines of an image; timings add up both models.
+    pub fn read(&mut self, image: &RgbImage) -> Result<(Vec<TextLine>, Timings), VisionError> {
+        let (iw, ih) = image.dimensions();
+        let ratio = (self.det_limit as f32 / iw.max(ih) as f32).min(1.0);
+        let side = |v: u32| ((((v as f32 * ratio) / 32.0).round() as u32) * 32).max(32);
+        let size = [side(iw), side(ih)];
+        let (shape, map, place, mut timings) = self.det.infer_at(image, size)?;
+        let t = Instant::now();
+        if shape.len() != 4 || shape[1] != 1 {
+            return Err(VisionError::Manifest {
+                model: self.det.spec.name.clone(),
+                field: "output.layout".into(),
+                message: format!(
+                    "`ppocr-det` expects a probability map [batch, 1, h, w] but the output is {shape:?}"
+                ),
+            });
+        }
+        let (mh, mw) = (shape[2].max(0) as usize, shape[3].max(0) as usize);
+        let boxes = ocr::db_boxes(&map, mw, mh, &self.params);
+        // The map has the input's size: map pixels to image pixels through the placement.
+        let (sx, sy) = (mw as f32 / size[0] as f32, mh as f32 / size[1] as f32);
+        timings.post_ms += ms(t.elapsed());
+        let mut lines = Vec::new();
+        for (b, _) in boxes {
+            let (x1, y1) = place.to_image(b[0] / sx, b[1] / sy);
+            let (x2, y2) = place.to_image(b[2] / sx, b[3] / sy);
+            let (cx, cy) = (x1.floor() as u32, y1.floor() as u32);
+            let (cw, ch) = (
+                (x2.ceil() as u32).min(iw).saturating_sub(cx),
+                (y2.ceil() as u32).min(ih).saturating_sub(cy),
+            );
+            if cw < 2 || ch < 2 {
+                continue;
+            }
+            let crop = image::imageops::crop_imm(image, cx, cy, cw, ch).to_image();
+            let [min_w, rh] = self.rec.spec.input.size;
+            let rw = ((rh as f32 * cw as f32 / ch as f32).ceil() as u32).max(min_w);
+            let (rshape, probs, _, rt) = self.rec.infer_at(&crop, [rw, rh])?;
+            timings.pre_ms += rt.pre_ms;
+            timings.infer_ms += rt.infer_ms;
+            let t = Instant::now();
+            if rshape.len() != 3 || rshape[2] as usize != self.chars.len() + 2 {
+                return Err(VisionError::Manifest {
+                    model: self.rec.spec.name.clone(),
+                    field: "labels".into(),
+                    message: format!(
+                        "`ppocr-rec` expects [batch, steps, {} characters + blank + space = {}] but the output is {rshape:?}",
+                        self.chars.len(),
+                        self.chars.len() + 2
+                    ),
+                });
+            }
+            let (text, score) = ocr::ctc_decode(
+                &probs,
+                rshape[1].max(0) as usize,
+                rshape[2] as usize,
+                &self.chars,
+            );
+            timings.post_ms += ms(t.elapsed());
+            if !text.trim().is_empty() && score >= self.rec.spec.thresholds.score {
+                lines.push(TextLine {
+                    text,
+                    score,
+                    bbox: [x1, y1, x2, y2],
+                });
+            }
+        }
+        Ok((lines, timings))
     }
 }
 

@@ -5,11 +5,13 @@
 pub mod detect;
 pub mod engine;
 pub mod manifest;
+pub mod ocr;
 pub mod preprocess;
 
 pub use detect::{Detection, box_iou};
-pub use engine::{EngineOptions, Inference, Model, Provider, Runtime, Timings};
+pub use engine::{EngineOptions, Inference, Model, Provider, Reader, Runtime, Timings};
 pub use manifest::{Manifest, ModelSpec};
+pub use ocr::TextLine;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VisionError {

@@ -176,6 +176,9 @@ pub struct ModelSpec {
     pub labels: Vec<String>,
     #[serde(default)]
     pub thresholds: Thresholds,
+    /// For a `ppocr-det` model: the `ppocr-rec` entry that reads the text it finds.
+    #[serde(default)]
+    pub recognizer: Option<String>,
     pub licence: String,
     pub source: String,
 }
@@ -253,6 +256,27 @@ impl Manifest {
         let mut seen = std::collections::HashSet::new();
         for m in &manifest.models {
             m.validate()?;
+            let bad = |message: String| VisionError::Manifest {
+                model: m.name.clone(),
+                field: "recognizer".into(),
+                message,
+            };
+            match (&m.recognizer, m.output.layout) {
+                (Some(r), OutputLayout::PpocrDet) => {
+                    match manifest.models.iter().find(|x| &x.name == r) {
+                        Some(x) if x.output.layout == OutputLayout::PpocrRec => {}
+                        Some(_) => return Err(bad(format!("`{r}` is not a ppocr-rec model"))),
+                        None => return Err(bad(format!("no model `{r}` in the manifest"))),
+                    }
+                }
+                (None, OutputLayout::PpocrDet) => {
+                    return Err(bad(
+                        "a ppocr-det model needs the name of its ppocr-rec recognizer".into(),
+                    ));
+                }
+                (Some(_), _) => return Err(bad("only ppocr-det models have a recognizer".into())),
+                (None, _) => {}
+            }
             if !seen.insert(m.name.as_str()) {
                 return Err(VisionError::Manifest {
                     model: m.name.clone(),

@@ -172,6 +172,7 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
         let counters = camera::runtime::CameraCounters::new(&metrics, &cam.name);
         let (j, c) = (journal.clone(), cancel.clone());
         let (vision, providers) = (p.vision.clone(), p.hardware.execution_providers.clone());
+        let sources_for_codes = sources.clone();
         tasks.spawn(async move {
             let name = cam.name.clone();
             let names = cam.models.clone();
@@ -187,7 +188,19 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
                     return;
                 }
             };
-            if let Err(e) = camera::runtime::run(cam, models, j, stats, counters, c).await {
+            let expected = cam.expected_code_tag.clone().map(|tag| {
+                let sources = sources_for_codes.clone();
+                let f: camera::runtime::ExpectedCode = Arc::new(move || {
+                    sources.latest(&tag).map(|v| match v {
+                        foodflow_protocol::Value::Text(t) => t,
+                        foodflow_protocol::Value::Int(i) => i.to_string(),
+                        foodflow_protocol::Value::Float(f) => f.to_string(),
+                        foodflow_protocol::Value::Bool(b) => b.to_string(),
+                    })
+                });
+                f
+            });
+            if let Err(e) = camera::runtime::run(cam, models, expected, j, stats, counters, c).await {
                 tracing::error!(camera = %name, error = %e, "camera stopped");
             }
         });
@@ -276,7 +289,7 @@ fn load_models(
     names: &[String],
     vision: Option<&foodflow_edge::profile::VisionSection>,
     providers: &[foodflow_edge::profile::ExecutionProvider],
-) -> anyhow::Result<Vec<foodflow_vision::Model>> {
+) -> anyhow::Result<Vec<camera::runtime::Analyzer>> {
     use foodflow_edge::profile::ExecutionProvider as P;
     use foodflow_vision::Provider;
     if names.is_empty() {
@@ -311,7 +324,17 @@ fn load_models(
             let spec = manifest
                 .get(n)
                 .with_context(|| format!("model `{n}` is not in {}", v.manifest.display()))?;
-            Ok(foodflow_vision::Model::load(runtime, spec, base, &opts)?)
+            Ok(
+                if spec.output.layout == foodflow_vision::manifest::OutputLayout::PpocrDet {
+                    camera::runtime::Analyzer::Reader(Box::new(foodflow_vision::Reader::load(
+                        runtime, &manifest, n, base, &opts,
+                    )?))
+                } else {
+                    camera::runtime::Analyzer::Detector(Box::new(foodflow_vision::Model::load(
+                        runtime, spec, base, &opts,
+                    )?))
+                },
+            )
         })
         .collect()
 }

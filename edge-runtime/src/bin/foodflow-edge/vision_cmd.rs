@@ -6,11 +6,13 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use foodflow_vision::{EngineOptions, Manifest, Model, Provider, Runtime};
+use foodflow_vision::manifest::OutputLayout;
+use foodflow_vision::{EngineOptions, Manifest, Model, Provider, Reader, Runtime};
 
 #[derive(Subcommand)]
 pub enum VisionCmd {
-    /// Runs a model on image files and prints one JSON line per image.
+    /// Runs a model (a detector, or an OCR detector with its recogniser) on image files and
+    /// prints one JSON line per image.
     Run {
         #[command(flatten)]
         model: ModelArgs,
@@ -65,8 +67,58 @@ pub struct ModelArgs {
     ort_library: Option<PathBuf>,
 }
 
+/// What `--model` names: a detector, or an OCR detector with its recogniser.
+enum Loaded {
+    Detector(Box<Model>),
+    Reader(Box<Reader>),
+}
+
+/// One image's answer.
+struct Answer {
+    detections: Vec<foodflow_vision::Detection>,
+    text: Vec<foodflow_vision::TextLine>,
+    timings: foodflow_vision::Timings,
+}
+
+impl Loaded {
+    fn name(&self) -> &str {
+        match self {
+            Self::Detector(m) => &m.spec.name,
+            Self::Reader(r) => &r.det.spec.name,
+        }
+    }
+
+    fn provider(&self) -> &'static str {
+        match self {
+            Self::Detector(m) => m.provider.name(),
+            Self::Reader(r) => r.det.provider.name(),
+        }
+    }
+
+    fn run(&mut self, img: &image::RgbImage) -> anyhow::Result<Answer> {
+        Ok(match self {
+            Self::Detector(m) => {
+                let out = m.detect(img)?;
+                Answer {
+                    detections: out.detections,
+                    text: Vec::new(),
+                    timings: out.timings,
+                }
+            }
+            Self::Reader(r) => {
+                let (text, timings) = r.read(img)?;
+                Answer {
+                    detections: Vec::new(),
+                    text,
+                    timings,
+                }
+            }
+        })
+    }
+}
+
 impl ModelArgs {
-    fn load(&self) -> anyhow::Result<Model> {
+    fn load(&self) -> anyhow::Result<Loaded> {
         let runtime = Runtime::get(self.ort_library.as_deref())?;
         let providers = self
             .provider
@@ -96,6 +148,13 @@ impl ModelArgs {
                 )
             })?;
             let base = self.manifest.parent().unwrap_or(Path::new("."));
+            if spec.output.layout == OutputLayout::PpocrDet {
+                let mut reader = Reader::load(runtime, &manifest, &self.model, base, &opts)?;
+                if let Some(s) = self.score {
+                    reader.rec.spec.thresholds.score = s;
+                }
+                return Ok(Loaded::Reader(Box::new(reader)));
+            }
             Model::load(runtime, spec, base, &opts)?
         } else if as_path.is_file() {
             Model::load_unlisted(runtime, as_path, &opts)?
@@ -112,7 +171,7 @@ impl ModelArgs {
         if let Some(i) = self.iou {
             model.spec.thresholds.iou = i;
         }
-        Ok(model)
+        Ok(Loaded::Detector(Box::new(model)))
     }
 }
 
@@ -137,15 +196,15 @@ pub fn run(cmd: VisionCmd) -> anyhow::Result<()> {
                 let bytes = std::fs::read(&path)
                     .with_context(|| format!("cannot read {}", path.display()))?;
                 let img = decode_image(&bytes, &path)?;
-                let out = model.detect(&img)?;
+                let out = model.run(&img)?;
                 if format == "json" {
                     let line = serde_json::json!({
-                        "model": model.spec.name,
+                        "model": model.name(),
                         "image": path.display().to_string(),
-                        "provider": model.provider.name(),
+                        "provider": model.provider(),
                         "detections": out.detections,
                         "anomaly_score": null,
-                        "text": [],
+                        "text": out.text,
                         "timings": out.timings,
                     });
                     println!("{line}");
@@ -153,14 +212,22 @@ pub fn run(cmd: VisionCmd) -> anyhow::Result<()> {
                     println!(
                         "{} ({} on {}):",
                         path.display(),
-                        model.spec.name,
-                        model.provider.name()
+                        model.name(),
+                        model.provider()
                     );
                     for d in &out.detections {
                         let b = d.bbox;
                         println!(
                             "  {:<24} {:.3}  [{:.1}, {:.1}, {:.1}, {:.1}]",
                             d.label, d.score, b[0], b[1], b[2], b[3]
+                        );
+                    }
+                    for t in &out.text {
+                        let b = t.bbox;
+                        let quoted = format!("{:?}", t.text);
+                        println!(
+                            "  {quoted:<24} {:.3}  [{:.1}, {:.1}, {:.1}, {:.1}]",
+                            t.score, b[0], b[1], b[2], b[3]
                         );
                     }
                 }
@@ -178,12 +245,12 @@ pub fn run(cmd: VisionCmd) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot read {}", image.display()))?;
             let mut total = Vec::with_capacity(iterations);
             let (mut decode, mut pre, mut infer, mut post) = (0.0, 0.0, 0.0, 0.0);
-            let mut detections = 0;
+            let mut found = 0;
             for i in 0..warmup + iterations {
                 let t = Instant::now();
                 let img = decode_image(&bytes, &image)?;
                 let td = t.elapsed().as_secs_f64() * 1e3;
-                let out = model.detect(&img)?;
+                let out = model.run(&img)?;
                 let all = t.elapsed().as_secs_f64() * 1e3;
                 if i >= warmup {
                     total.push(all);
@@ -191,7 +258,7 @@ pub fn run(cmd: VisionCmd) -> anyhow::Result<()> {
                     pre += out.timings.pre_ms;
                     infer += out.timings.infer_ms;
                     post += out.timings.post_ms;
-                    detections = out.detections.len();
+                    found = out.detections.len() + out.text.len();
                 }
                 if (i + 1) % 50 == 0 {
                     eprintln!("vision bench: {}/{} frames", i + 1, warmup + iterations);
@@ -201,11 +268,11 @@ pub fn run(cmd: VisionCmd) -> anyhow::Result<()> {
             total.sort_by(f64::total_cmp);
             let mean = total.iter().sum::<f64>() / n;
             let line = serde_json::json!({
-                "model": model.spec.name,
-                "provider": model.provider.name(),
+                "model": model.name(),
+                "provider": model.provider(),
                 "image": image.display().to_string(),
                 "iterations": iterations,
-                "detections": detections,
+                "detections": found,
                 "ours_ms": round3(mean),
                 "p50_ms": round3(total.get(total.len() / 2).copied().unwrap_or(0.0)),
                 "decode_ms": round3(decode / n),

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use foodflow_edge::connectors::camera::runtime::{self, CameraCounters};
+use foodflow_edge::connectors::camera::runtime::{self, Analyzer, CameraCounters, ExpectedCode};
 use foodflow_edge::connectors::stats::SourceStats;
 use foodflow_edge::journal::{Journal, Store};
 use foodflow_edge::metrics::Metrics;
 use foodflow_edge::profile::Camera;
 use foodflow_protocol::{DeviceId, Payload};
-use foodflow_vision::{EngineOptions, Manifest, Model, Runtime};
+use foodflow_vision::{EngineOptions, Manifest, Model, Reader, Runtime};
 use tokio_util::sync::CancellationToken;
 
 fn root() -> PathBuf {
@@ -26,12 +26,49 @@ fn fixture(name: &str) -> PathBuf {
     p
 }
 
-fn model() -> Model {
+fn runtime_lib() -> &'static Runtime {
     let default = root().join(".cache/onnxruntime/libonnxruntime.so.1.31.1");
     let explicit = std::env::var_os("ORT_DYLIB_PATH")
         .is_none()
         .then_some(default.as_path());
-    let rt = Runtime::get(explicit).unwrap_or_else(|e| panic!("{e} (run `make deps`)"));
+    Runtime::get(explicit).unwrap_or_else(|e| panic!("{e} (run `make deps`)"))
+}
+
+/// The shipped PP-OCR pair from models/models.yaml.
+fn ocr_reader() -> Reader {
+    let manifest = Manifest::load(&root().join("models/models.yaml")).unwrap();
+    Reader::load(
+        runtime_lib(),
+        &manifest,
+        "ppocr-det",
+        &root().join("models"),
+        &EngineOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e} (run `make deps`)"))
+}
+
+/// A printed label with a date code, rendered by Pillow from the test venv.
+fn label(path: &Path, code: &str) {
+    let script = "import sys\nfrom PIL import Image, ImageDraw, ImageFont\n\
+        img = Image.new('RGB', (640, 120), (246, 243, 232))\n\
+        ImageDraw.Draw(img).text((40, 36), sys.argv[2], fill=(24, 24, 30), font=ImageFont.load_default(size=36))\n\
+        img.save(sys.argv[1])\n";
+    let out = std::process::Command::new(root().join(".venv/bin/python"))
+        .arg("-c")
+        .arg(script)
+        .arg(path)
+        .arg(code)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn model() -> Model {
+    let rt = runtime_lib();
     let onnx = fixture("nudenet-320n.onnx");
     let sha: String = {
         use sha2::Digest;
@@ -65,6 +102,7 @@ fn camera(name: &str, source: String, fps: u32) -> Camera {
         source,
         fps,
         models: vec!["faces".into()],
+        expected_code_tag: None,
     }
 }
 
@@ -78,6 +116,8 @@ async fn camera_frames_become_detection_records() {
     let cancel = CancellationToken::new();
 
     let photo = fixture("astronaut.png");
+    let printed = dir.path().join("label.png");
+    label(&printed, "EXP 2027-03-15");
     let cams = [
         camera("still", format!("file://{}", photo.display()), 5),
         camera("pattern", "test:ball".into(), 5),
@@ -86,6 +126,7 @@ async fn camera_frames_become_detection_records() {
             format!("file://{}/no-such-image.png", dir.path().display()),
             5,
         ),
+        camera("label", format!("file://{}", printed.display()), 2),
     ];
     let mut tasks = Vec::new();
     let mut stats = Vec::new();
@@ -95,10 +136,19 @@ async fn camera_frames_become_detection_records() {
         let c = CameraCounters::new(&metrics, &cam.name);
         stats.push(s.clone());
         counters.push(c.clone());
-        let models = vec![model()];
+        // The label camera reads codes; the line expects a different date than the one printed.
+        let (models, expected): (Vec<Analyzer>, Option<ExpectedCode>) = if cam.name == "label" {
+            (
+                vec![Analyzer::Reader(Box::new(ocr_reader()))],
+                Some(std::sync::Arc::new(|| Some("EXP 2027-03-16".to_owned()))),
+            )
+        } else {
+            (vec![Analyzer::Detector(Box::new(model()))], None)
+        };
         tasks.push(tokio::spawn(runtime::run(
             cam,
             models,
+            expected,
             journal.clone(),
             s,
             c,
@@ -109,6 +159,7 @@ async fn camera_frames_become_detection_records() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while stats[0].records.load(Ordering::Relaxed) < 8
         || stats[1].records.load(Ordering::Relaxed) < 3
+        || stats[3].records.load(Ordering::Relaxed) < 4
     {
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -193,4 +244,47 @@ async fn camera_frames_become_detection_records() {
         .filter(|r| matches!(r.as_ref().map(|r| &r.payload), Ok(Payload::Detection(_))))
         .count();
     assert!(pattern >= 3, "videotestsrc frames journaled: {pattern}");
+
+    // The label camera: every frame's text as a `vision.text` event, and exactly one critical
+    // `vision.code_mismatch` (raised once, not per frame) naming both codes.
+    let texts: Vec<String> = reader
+        .read(
+            &foodflow_protocol::StreamId::new("vision/label").unwrap(),
+            0,
+        )
+        .unwrap()
+        .filter_map(|r| match r.unwrap().payload {
+            Payload::Event(e) if e.name == "vision.text" => Some(e.message),
+            _ => None,
+        })
+        .collect();
+    assert!(texts.len() >= 3, "{texts:?}");
+    assert!(
+        texts.iter().all(|t| t.contains("EXP 2027-03-15")),
+        "{texts:?}"
+    );
+    let quality: Vec<_> = reader
+        .read(
+            &foodflow_protocol::StreamId::new("vision/label/codes").unwrap(),
+            0,
+        )
+        .unwrap()
+        .map(|r| r.unwrap().payload)
+        .collect();
+    assert_eq!(quality.len(), 1, "{quality:?}");
+    let Payload::Event(e) = &quality[0] else {
+        panic!("{quality:?}")
+    };
+    assert_eq!(
+        (e.name.as_str(), e.severity),
+        (
+            "vision.code_mismatch",
+            foodflow_protocol::Severity::Critical
+        )
+    );
+    assert!(
+        e.message.contains("\"EXP 2027-03-16\"") && e.message.contains("EXP 2027-03-15"),
+        "{}",
+        e.message
+    );
 }

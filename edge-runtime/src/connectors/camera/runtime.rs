@@ -8,7 +8,8 @@ use foodflow_protocol::{
     BoundingBox, Detection, Event, Payload, PriorityClass, Severity, StreamId,
 };
 use foodflow_transport::metrics::Metrics;
-use foodflow_vision::Model;
+use foodflow_vision::ocr::{TextLine, code_mismatch};
+use foodflow_vision::{Model, Reader};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
@@ -58,19 +59,75 @@ impl CameraCounters {
     }
 }
 
-/// The journal stream of a camera's results.
-pub fn stream_of(camera: &str) -> Result<StreamId, ConnectorError> {
-    StreamId::new(format!("vision/{camera}")).map_err(|e| ConnectorError::Config {
+/// The journal stream `vision/<camera><suffix>`.
+fn stream_of(camera: &str, suffix: &str) -> Result<StreamId, ConnectorError> {
+    StreamId::new(format!("vision/{camera}{suffix}")).map_err(|e| ConnectorError::Config {
         source_name: camera.to_owned(),
-        message: format!("camera name cannot form the stream vision/{camera}: {e}"),
+        message: format!("camera name cannot form the stream vision/{camera}{suffix}: {e}"),
     })
+}
+
+/// What runs on a camera's frames: a detector, or an OCR detector with its recogniser.
+pub enum Analyzer {
+    Detector(Box<Model>),
+    Reader(Box<Reader>),
+}
+
+/// Answers the code the packs in view must carry now (the latest value of the camera's
+/// `expected_code_tag`), or `None` while it is unknown.
+pub type ExpectedCode = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+
+/// Raises `vision.code_mismatch` when reads stop matching the expected code and
+/// `vision.code_ok` when they match again: one event per change, not per frame.
+#[derive(Default)]
+struct CodeCheck {
+    /// Frames read wrong since the mismatch began.
+    wrong_frames: Option<u64>,
+}
+
+impl CodeCheck {
+    fn observe(
+        &mut self,
+        camera: &str,
+        model: &str,
+        read: &[TextLine],
+        expected: &str,
+    ) -> Option<Event> {
+        match (code_mismatch(read, expected), self.wrong_frames.as_mut()) {
+            (Some(why), None) => {
+                self.wrong_frames = Some(1);
+                Some(Event {
+                    name: "vision.code_mismatch".into(),
+                    severity: Severity::Critical,
+                    message: format!("camera {camera}, model {model}: {why}"),
+                })
+            }
+            (Some(_), Some(n)) => {
+                *n += 1;
+                None
+            }
+            (None, Some(n)) => {
+                let n = *n;
+                self.wrong_frames = None;
+                Some(Event {
+                    name: "vision.code_ok".into(),
+                    severity: Severity::Info,
+                    message: format!(
+                        "camera {camera}, model {model}: {expected:?} read again after {n} wrong frame(s)"
+                    ),
+                })
+            }
+            (None, None) => None,
+        }
+    }
 }
 
 /// Runs one camera until `cancel` fires: frames from GStreamer into the slot, models on the newest
 /// frame, one `Detection` per model and frame into the journal stream `vision/<camera>`.
 pub async fn run(
     cam: Camera,
-    models: Vec<Model>,
+    models: Vec<Analyzer>,
+    expected: Option<ExpectedCode>,
     journal: Journal,
     stats: Arc<SourceStats>,
     counters: CameraCounters,
@@ -86,7 +143,7 @@ pub async fn run(
         ))
     })?;
     let desc = pipeline_description(&cam.source, cam.fps).map_err(cfg)?;
-    let stream = stream_of(&cam.name)?;
+    let streams = (stream_of(&cam.name, "")?, stream_of(&cam.name, "/codes")?);
     let slot = Arc::new(FrameSlot::default());
 
     let capture = {
@@ -115,9 +172,15 @@ pub async fn run(
         std::thread::Builder::new()
             .name(format!("vision-{}", cam.name))
             .spawn(move || {
-                vision_loop(
-                    &name, models, &slot, &journal, stream, &rt, &stats, &counters, &cancel,
-                )
+                let ctx = WorkerCtx {
+                    name: &name,
+                    journal: &journal,
+                    streams,
+                    rt: &rt,
+                    stats: &stats,
+                    counters: &counters,
+                };
+                vision_loop(&ctx, models, expected, &slot, &cancel)
             })
             .map_err(|e| cfg(format!("cannot start the vision worker: {e}")))?
     };
@@ -302,59 +365,110 @@ fn to_record(model: &Model, d: &foodflow_vision::Inference) -> Payload {
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the vision worker writes to and counts in.
+struct WorkerCtx<'a> {
+    name: &'a str,
+    journal: &'a Journal,
+    /// `vision/<camera>` (operational) and `vision/<camera>/codes` (critical).
+    streams: (StreamId, StreamId),
+    rt: &'a tokio::runtime::Handle,
+    stats: &'a SourceStats,
+    counters: &'a CameraCounters,
+}
+
+impl WorkerCtx<'_> {
+    fn journal(&self, stream: &StreamId, class: PriorityClass, items: Vec<(i64, Payload)>) -> bool {
+        if items.is_empty() {
+            return true;
+        }
+        let n = items.len() as u64;
+        match self
+            .rt
+            .block_on(self.journal.append(stream.clone(), class, items))
+        {
+            Ok(_) => {
+                self.stats.records.fetch_add(n, Ordering::Relaxed);
+                true
+            }
+            Err(e) => {
+                tracing::error!(camera = self.name, error = %e, "cannot journal vision results; the camera stops");
+                false
+            }
+        }
+    }
+}
+
 fn vision_loop(
-    name: &str,
-    mut models: Vec<Model>,
+    ctx: &WorkerCtx<'_>,
+    mut analyzers: Vec<Analyzer>,
+    expected: Option<ExpectedCode>,
     slot: &FrameSlot,
-    journal: &Journal,
-    stream: StreamId,
-    rt: &tokio::runtime::Handle,
-    stats: &SourceStats,
-    counters: &CameraCounters,
     cancel: &CancellationToken,
 ) {
+    let name = ctx.name;
     let mut last_error_log: Option<Instant> = None;
+    let mut checks: Vec<CodeCheck> = analyzers.iter().map(|_| CodeCheck::default()).collect();
     while !cancel.is_cancelled() {
         let Some(frame) = slot.take(Instant::now() + Duration::from_millis(250)) else {
             continue;
         };
-        stats.messages.fetch_add(1, Ordering::Relaxed);
+        ctx.stats.messages.fetch_add(1, Ordering::Relaxed);
         let t = Instant::now();
-        let mut items = Vec::with_capacity(models.len());
-        for m in models.iter_mut() {
-            match m.detect(&frame.image) {
-                Ok(d) => items.push((frame.ts_ns, to_record(m, &d))),
+        let mut items = Vec::with_capacity(analyzers.len());
+        let mut codes = Vec::new();
+        let want = expected.as_ref().and_then(|f| f());
+        for (a, check) in analyzers.iter_mut().zip(checks.iter_mut()) {
+            let (model, result) = match a {
+                Analyzer::Detector(m) => (
+                    m.spec.name.clone(),
+                    m.detect(&frame.image).map(|d| to_record(m, &d)),
+                ),
+                Analyzer::Reader(r) => {
+                    let model = r.det.spec.name.clone();
+                    let result = r.read(&frame.image).map(|(lines, _)| {
+                        if let Some(e) = want
+                            .as_deref()
+                            .and_then(|w| check.observe(name, &model, &lines, w))
+                        {
+                            codes.push((frame.ts_ns, Payload::Event(e)));
+                        }
+                        Payload::Event(Event {
+                            name: "vision.text".into(),
+                            severity: Severity::Info,
+                            message: serde_json::to_string(&lines).unwrap_or_default(),
+                        })
+                    });
+                    (model, result)
+                }
+            };
+            match result {
+                Ok(p) => items.push((frame.ts_ns, p)),
                 Err(e) => {
-                    stats.bad.fetch_add(1, Ordering::Relaxed);
+                    ctx.stats.bad.fetch_add(1, Ordering::Relaxed);
                     if last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
                         last_error_log = Some(Instant::now());
-                        tracing::warn!(camera = name, model = %m.spec.name, error = %e, "inference failed; the frame is recorded as an event");
+                        tracing::warn!(camera = name, model = %model, error = %e, "inference failed; the frame is recorded as an event");
                     }
                     items.push((
                         frame.ts_ns,
                         Payload::Event(Event {
                             name: "vision.inference_failed".into(),
                             severity: Severity::Warning,
-                            message: format!("camera {name}, model {}: {e}", m.spec.name),
+                            message: format!("camera {name}, model {model}: {e}"),
                         }),
                     ));
                 }
             }
         }
-        counters
+        ctx.counters
             .infer_us
             .store(t.elapsed().as_micros() as u64, Ordering::Relaxed);
-        counters.inferred.fetch_add(1, Ordering::Relaxed);
-        let n = items.len() as u64;
-        match rt.block_on(journal.append(stream.clone(), PriorityClass::Operational, items)) {
-            Ok(_) => {
-                stats.records.fetch_add(n, Ordering::Relaxed);
-            }
-            Err(e) => {
-                tracing::error!(camera = name, error = %e, "cannot journal vision results; the camera stops");
-                return;
-            }
+        ctx.counters.inferred.fetch_add(1, Ordering::Relaxed);
+        // Quality events first: a mismatch is durable before the frame's reads are.
+        if !ctx.journal(&ctx.streams.1, PriorityClass::Critical, codes)
+            || !ctx.journal(&ctx.streams.0, PriorityClass::Operational, items)
+        {
+            return;
         }
     }
 }
