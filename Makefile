@@ -9,7 +9,7 @@ ORT_DYLIB_PATH ?= $(CURDIR)/.cache/onnxruntime/libonnxruntime.so.1.31.1
 export ORT_DYLIB_PATH
 CARGO ?= cargo
 
-.PHONY: deps build demo test lint bench-ingest bench-sync bench-analytics bench-foodgraph bench-forecast bench-optimize bench-vision clean-run
+.PHONY: deps build demo test lint bench-ingest bench-sync bench-analytics bench-foodgraph bench-forecast bench-optimize bench-vision models clean-run
 
 deps:
 	@scripts/install-deps.sh
@@ -56,6 +56,11 @@ bench-optimize: deps
 bench-vision: deps
 	$(CARGO) build --release -p foodflow-edge --bin foodflow-edge
 	@.venv/bin/python bench/bench_vision.py
+
+# Rebuilds the demo anomaly model and its model card (byte for byte: the script is seeded).
+models:
+	@scripts/install-venv.sh .venv-models scripts/requirements-models.txt
+	@.venv-models/bin/python models/anomaly/make_biscuit_anomaly.py
 
 bench-analytics: deps
 	@scripts/install-bench-deps.sh

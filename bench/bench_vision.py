@@ -1,6 +1,6 @@
 """bench-vision: per-frame latency of FoodFlow's vision pipeline (`foodflow-edge vision bench`,
 release build) side by side with the Python reference pipeline (PIL decode, numpy letterbox and
-decode/NMS, the onnxruntime wheel: edge-runtime/vision/reference/yolo_reference.py), same model,
+decode/NMS, the onnxruntime wheel: edge-runtime/vision/reference/reference.py), same model,
 same image, same thread count, same run, alternating twice.
 
 Model: the real YOLOv8n export in nudenet 3.4.2 (320n.onnx, dynamic input size), run at 320 and at
@@ -22,7 +22,7 @@ TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 EDGE = os.path.join(TARGET, "release", "foodflow-edge")
 FIX = os.path.join(ROOT, "tests", "data", "external", "vision")
 MODEL = os.path.join(FIX, "nudenet-320n.onnx")
-REF = os.path.join(ROOT, "edge-runtime", "vision", "reference", "yolo_reference.py")
+REF = os.path.join(ROOT, "edge-runtime", "vision", "reference", "reference.py")
 ITER = int(os.environ.get("FOODFLOW_BENCH_ITERATIONS", "200"))
 THREADS = os.cpu_count() or 1
 

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::VisionError;
+use crate::anomaly::{self, Heatmap};
 use crate::detect::{Decoder, Detection};
 use crate::manifest::{Layout, Manifest, ModelSpec, OutputLayout, Task};
 use crate::ocr::{self, DbParams, TextLine};
@@ -201,10 +202,14 @@ pub struct Timings {
     pub post_ms: f64,
 }
 
-/// A detector's answer for one frame.
+/// A model's answer for one frame: detections (for an anomaly model, the regions above the
+/// threshold), the image anomaly score and heat map of anomaly models, timings.
 #[derive(Debug, Clone, Serialize)]
 pub struct Inference {
     pub detections: Vec<Detection>,
+    pub anomaly_score: Option<f32>,
+    #[serde(skip)]
+    pub heatmap: Option<Heatmap>,
     pub timings: Timings,
 }
 
@@ -214,6 +219,8 @@ pub struct Model {
     session: Session,
     input_name: String,
     output_name: String,
+    /// Anomalib's image score output, when the model has one.
+    score_name: Option<String>,
     /// Network input width and height actually used.
     input_size: [u32; 2],
     /// What runs it, e.g. "cpu".
@@ -221,8 +228,15 @@ pub struct Model {
     buffer: Vec<f32>,
 }
 
-/// A network's raw answer: output shape and data, the image's placement, timings.
-pub type RawOutput = (Vec<i64>, Vec<f32>, preprocess::Placement, Timings);
+/// A network's raw answer: the main output's shape and data, the image score of models that
+/// give one (Anomalib's `pred_score`), where the image landed, timings.
+pub struct RawOutput {
+    pub shape: Vec<i64>,
+    pub data: Vec<f32>,
+    pub score: Option<f32>,
+    pub place: preprocess::Placement,
+    pub timings: Timings,
+}
 
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -382,7 +396,16 @@ impl Model {
             Ok((o.name().to_owned(), shape))
         };
         let (input_name, in_shape) = pick(&spec.input.name, session.inputs(), "input")?;
-        let (output_name, out_shape) = pick(&spec.output.name, session.outputs(), "output")?;
+        // An Anomalib export names its outputs; the map is the main one.
+        let has = |n: &str| session.outputs().iter().any(|o| o.name() == n);
+        let anomalib = spec.output.layout == OutputLayout::Anomalib;
+        let wanted = match &spec.output.name {
+            None if anomalib && has("anomaly_map") => Some("anomaly_map".to_owned()),
+            other => other.clone(),
+        };
+        let (output_name, out_shape) = pick(&wanted, session.outputs(), "output")?;
+        let score_name = (anomalib && has("pred_score") && output_name != "pred_score")
+            .then(|| "pred_score".to_owned());
         check_input(&spec, &in_shape)?;
         check_output(&spec, &out_shape)?;
         let mut model = Model {
@@ -391,6 +414,7 @@ impl Model {
             session,
             input_name,
             output_name,
+            score_name,
             provider,
             buffer: Vec::new(),
         };
@@ -398,9 +422,9 @@ impl Model {
         // at least one) checks the concrete shape against the declared layout.
         let blank = RgbImage::new(model.input_size[0], model.input_size[1]);
         for i in 0..opts.warmup.max(1) {
-            let (shape, ..) = model.infer_raw(&blank)?;
+            let raw = model.infer_raw(&blank)?;
             if i == 0 {
-                check_output(&model.spec, &shape)?;
+                check_output(&model.spec, &raw.shape)?;
             }
         }
         Ok(model)
@@ -440,24 +464,49 @@ impl Model {
         let (oshape, data) = outputs[self.output_name.as_str()]
             .try_extract_tensor::<f32>()
             .map_err(err)?;
-        let result = (oshape.to_vec(), data.to_vec());
+        let (shape, data) = (oshape.to_vec(), data.to_vec());
+        let score = match &self.score_name {
+            Some(n) => outputs[n.as_str()]
+                .try_extract_tensor::<f32>()
+                .map_err(err)?
+                .1
+                .first()
+                .copied(),
+            None => None,
+        };
         let timings = Timings {
             pre_ms: ms(t1 - t0),
             infer_ms: ms(t2 - t1),
             post_ms: 0.0,
         };
-        Ok((result.0, result.1, place, timings))
+        Ok(RawOutput {
+            shape,
+            data,
+            score,
+            place,
+            timings,
+        })
     }
 
-    /// Detects objects in one RGB frame; boxes are in the frame's pixels.
+    /// Runs a detection or anomaly model on one RGB frame; boxes are in the frame's pixels.
     pub fn detect(&mut self, image: &RgbImage) -> Result<Inference, VisionError> {
-        if self.spec.task != Task::Detect {
-            return Err(VisionError::Unsupported(format!(
-                "model `{}` is a {:?} model; only detection (yolov8, yolov5, yolo-e2e, yolox) runs in this build",
-                self.spec.name, self.spec.task
-            )));
+        match self.spec.task {
+            Task::Detect => {}
+            Task::Anomaly => return self.anomaly(image),
+            Task::Ocr => {
+                return Err(VisionError::Unsupported(format!(
+                    "model `{}` is part of an OCR pair: run its ppocr-det entry, which reads text with its recognizer",
+                    self.spec.name
+                )));
+            }
         }
-        let (shape, data, place, mut timings) = self.infer_raw(image)?;
+        let RawOutput {
+            shape,
+            data,
+            place,
+            mut timings,
+            ..
+        } = self.infer_raw(image)?;
         let t = Instant::now();
         let decoder = Decoder {
             layout: self.spec.output.layout,
@@ -476,6 +525,32 @@ impl Model {
         timings.post_ms = ms(t.elapsed());
         Ok(Inference {
             detections,
+            anomaly_score: None,
+            heatmap: None,
+            timings,
+        })
+    }
+
+    fn anomaly(&mut self, image: &RgbImage) -> Result<Inference, VisionError> {
+        let RawOutput {
+            shape,
+            data,
+            score,
+            place,
+            mut timings,
+        } = self.infer_raw(image)?;
+        let t = Instant::now();
+        let r = anomaly::decode(&shape, &data, score, self.spec.thresholds.anomaly, &place)
+            .map_err(|e| VisionError::Manifest {
+                model: self.spec.name.clone(),
+                field: "output.layout".into(),
+                message: e.to_string(),
+            })?;
+        timings.post_ms = ms(t.elapsed());
+        Ok(Inference {
+            detections: r.regions,
+            anomaly_score: Some(r.score),
+            heatmap: Some(r.heatmap),
             timings,
         })
     }
@@ -552,7 +627,13 @@ impl Reader {
         let ratio = (self.det_limit as f32 / iw.max(ih) as f32).min(1.0);
         let side = |v: u32| ((((v as f32 * ratio) / 32.0).round() as u32) * 32).max(32);
         let size = [side(iw), side(ih)];
-        let (shape, map, place, mut timings) = self.det.infer_at(image, size)?;
+        let RawOutput {
+            shape,
+            data: map,
+            place,
+            mut timings,
+            ..
+        } = self.det.infer_at(image, size)?;
         let t = Instant::now();
         if shape.len() != 4 || shape[1] != 1 {
             return Err(VisionError::Manifest {
@@ -583,7 +664,12 @@ impl Reader {
             let crop = image::imageops::crop_imm(image, cx, cy, cw, ch).to_image();
             let [min_w, rh] = self.rec.spec.input.size;
             let rw = ((rh as f32 * cw as f32 / ch as f32).ceil() as u32).max(min_w);
-            let (rshape, probs, _, rt) = self.rec.infer_at(&crop, [rw, rh])?;
+            let RawOutput {
+                shape: rshape,
+                data: probs,
+                timings: rt,
+                ..
+            } = self.rec.infer_at(&crop, [rw, rh])?;
             timings.pre_ms += rt.pre_ms;
             timings.infer_ms += rt.infer_ms;
             let t = Instant::now();
@@ -765,7 +851,10 @@ fn check_output(spec: &ModelSpec, shape: &[i64]) -> Result<(), VisionError> {
             shape.len() == 3 && (shape[2] < 0 || shape[2] == 5 + nc)
         }
         OutputLayout::YoloE2e => shape.len() == 3 && (shape[2] < 0 || shape[2] == 6),
-        OutputLayout::Anomalib | OutputLayout::PpocrDet | OutputLayout::PpocrRec => true,
+        OutputLayout::Anomalib => {
+            matches!(shape.len(), 2..=4) && shape.iter().rev().skip(2).all(|d| *d <= 1)
+        }
+        OutputLayout::PpocrDet | OutputLayout::PpocrRec => true,
     };
     if ok {
         return Ok(());
@@ -775,6 +864,7 @@ fn check_output(spec: &ModelSpec, shape: &[i64]) -> Result<(), VisionError> {
         OutputLayout::Yolov5 | OutputLayout::Yolox => {
             format!("[batch, anchors, 5 + {nc} labels = {}]", 5 + nc)
         }
+        OutputLayout::Anomalib => "an anomaly map [1, 1, h, w] (output `anomaly_map`)".into(),
         _ => "[batch, detections, 6]".into(),
     };
     let hint = if layout != OutputLayout::YoloE2e && shape.len() == 3 && shape[2] == 6 {

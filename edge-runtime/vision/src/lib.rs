@@ -2,11 +2,13 @@
 //! post-processing around it. Knows no camera, journal or HTTP: the edge runtime feeds it frames
 //! and turns its answers into records.
 
+pub mod anomaly;
 pub mod detect;
 pub mod engine;
 pub mod manifest;
 pub mod ocr;
 pub mod preprocess;
+pub mod regions;
 
 pub use detect::{Detection, box_iou};
 pub use engine::{EngineOptions, Inference, Model, Provider, Reader, Runtime, Timings};

@@ -7,6 +7,8 @@
 
 use serde::Serialize;
 
+use crate::regions::{box_stats, components};
+
 /// One line of text found in an image.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TextLine {
@@ -61,47 +63,14 @@ pub fn db_boxes(map: &[f32], w: usize, h: usize, p: &DbParams) -> Vec<([f32; 4],
             }
         }
     }
-    // Connected regions (8-neighbourhood), each reduced to its bounding box.
-    let mut seen = vec![false; w * h];
-    let mut stack = Vec::new();
     let mut out = Vec::new();
-    for start in 0..w * h {
-        if !mask[start] || seen[start] {
-            continue;
-        }
-        seen[start] = true;
-        stack.push(start);
-        let (mut x1, mut y1, mut x2, mut y2) = (usize::MAX, usize::MAX, 0, 0);
-        while let Some(i) = stack.pop() {
-            let (x, y) = (i % w, i / w);
-            x1 = x1.min(x);
-            y1 = y1.min(y);
-            x2 = x2.max(x);
-            y2 = y2.max(y);
-            for dy in -1i64..=1 {
-                for dx in -1i64..=1 {
-                    let (nx, ny) = (x as i64 + dx, y as i64 + dy);
-                    if nx < 0 || ny < 0 || nx >= w as i64 || ny >= h as i64 {
-                        continue;
-                    }
-                    let j = ny as usize * w + nx as usize;
-                    if mask[j] && !seen[j] {
-                        seen[j] = true;
-                        stack.push(j);
-                    }
-                }
-            }
-        }
+    for [x1, y1, x2, y2] in components(&mask, w, h) {
         let (bw, bh) = ((x2 - x1 + 1) as f32, (y2 - y1 + 1) as f32);
         if bw.min(bh) < p.min_size {
             continue;
         }
         // Score: mean probability inside the box ("fast" mode).
-        let mut sum = 0.0;
-        for y in y1..=y2 {
-            sum += map[y * w + x1..=y * w + x2].iter().sum::<f32>();
-        }
-        let score = sum / (bw * bh);
+        let (_, score) = box_stats(map, w, &[x1, y1, x2, y2]);
         if score < p.box_thresh {
             continue;
         }

@@ -82,7 +82,7 @@ fn reference(size: u32) -> Vec<RefLine> {
     let py = root().join(".venv/bin/python");
     assert!(py.is_file(), "no {}: run `make deps`", py.display());
     let mut cmd = Command::new(py);
-    cmd.arg(root().join("edge-runtime/vision/reference/yolo_reference.py"))
+    cmd.arg(root().join("edge-runtime/vision/reference/reference.py"))
         .args(["run", "--model"])
         .arg(fixtures().join("nudenet-320n.onnx"))
         .args([
@@ -283,4 +283,90 @@ fn an_ultralytics_export_describes_itself() {
     assert_eq!(model.spec.labels.len(), 18);
     assert_eq!(model.spec.labels[1], "FACE_FEMALE");
     assert!(model.spec.licence.contains("AGPL"));
+}
+
+/// Biscuit images from the anomaly model's own generator (good and each defect in turn).
+fn biscuit_samples(dir: &Path) -> Vec<PathBuf> {
+    let out = Command::new(root().join(".venv/bin/python"))
+        .arg(root().join("models/anomaly/make_biscuit_anomaly.py"))
+        .args(["--samples-only", "8", "--samples"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    assert_eq!(v.len(), 8);
+    v
+}
+
+#[test]
+fn anomaly_scores_and_maps_match_the_python_reference() {
+    let tmp = tempfile::tempdir().unwrap();
+    let samples = biscuit_samples(tmp.path());
+    let manifest = Manifest::load(&root().join("models/models.yaml")).unwrap();
+    let spec = manifest.get("biscuit-anomaly").unwrap();
+    let mut model = Model::load(
+        runtime(),
+        spec,
+        &root().join("models"),
+        &EngineOptions::default(),
+    )
+    .unwrap();
+    let mut cmd = Command::new(root().join(".venv/bin/python"));
+    cmd.arg(root().join("edge-runtime/vision/reference/reference.py"))
+        .args(["anomaly", "--model"])
+        .arg(root().join("models/anomaly/biscuit-anomaly.onnx"))
+        .args(["--size", "256"])
+        .args(&samples);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let refs: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (mut good, mut bad) = (Vec::new(), Vec::new());
+    for (path, r) in samples.iter().zip(&refs) {
+        let img = image::open(path).unwrap().to_rgb8();
+        let ours = model.detect(&img).unwrap();
+        let score = ours.anomaly_score.unwrap();
+        let want = r["score"].as_f64().unwrap() as f32;
+        assert!(
+            (score - want).abs() <= 1e-3,
+            "{}: ours {score}, reference {want}",
+            path.display()
+        );
+        let heat = ours.heatmap.as_ref().unwrap();
+        assert_eq!((heat.w, heat.h), (256, 256));
+        let mean = heat.values.iter().sum::<f32>() / heat.values.len() as f32;
+        assert!((mean - r["map_mean"].as_f64().unwrap() as f32).abs() <= 1e-3);
+        // Regions exist exactly when the score passes the threshold.
+        assert_eq!(
+            !ours.detections.is_empty(),
+            score > 0.5,
+            "{}: {:?}",
+            path.display(),
+            ours.detections
+        );
+        if path.to_string_lossy().contains("good") {
+            good.push(score)
+        } else {
+            bad.push(score)
+        }
+    }
+    // Sanity, not a quality claim (that is the model card's): defects score higher on average.
+    let avg = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    assert!(avg(&bad) > avg(&good), "defective {bad:?} vs good {good:?}");
 }

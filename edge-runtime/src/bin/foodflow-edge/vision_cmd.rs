@@ -22,6 +22,9 @@ pub enum VisionCmd {
         /// json (one object per line) or text.
         #[arg(long, default_value = "json")]
         format: String,
+        /// For anomaly models: writes DIR/<image name>.heatmap.png, the map over the image.
+        #[arg(long, value_name = "DIR")]
+        heatmaps: Option<PathBuf>,
     },
     /// Measures per-frame latency (decode → pre-processing → inference → post-processing).
     Bench {
@@ -76,6 +79,8 @@ enum Loaded {
 /// One image's answer.
 struct Answer {
     detections: Vec<foodflow_vision::Detection>,
+    anomaly_score: Option<f32>,
+    heatmap: Option<foodflow_vision::anomaly::Heatmap>,
     text: Vec<foodflow_vision::TextLine>,
     timings: foodflow_vision::Timings,
 }
@@ -101,6 +106,8 @@ impl Loaded {
                 let out = m.detect(img)?;
                 Answer {
                     detections: out.detections,
+                    anomaly_score: out.anomaly_score,
+                    heatmap: out.heatmap,
                     text: Vec::new(),
                     timings: out.timings,
                 }
@@ -109,6 +116,8 @@ impl Loaded {
                 let (text, timings) = r.read(img)?;
                 Answer {
                     detections: Vec::new(),
+                    anomaly_score: None,
+                    heatmap: None,
                     text,
                     timings,
                 }
@@ -187,6 +196,7 @@ pub fn run(cmd: VisionCmd) -> anyhow::Result<()> {
             model,
             images,
             format,
+            heatmaps,
         } => {
             if format != "json" && format != "text" {
                 bail!("--format {format}: use json or text");
@@ -197,13 +207,22 @@ pub fn run(cmd: VisionCmd) -> anyhow::Result<()> {
                     .with_context(|| format!("cannot read {}", path.display()))?;
                 let img = decode_image(&bytes, &path)?;
                 let out = model.run(&img)?;
+                if let (Some(dir), Some(heat)) = (&heatmaps, &out.heatmap) {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
+                    let file = dir.join(format!("{stem}.heatmap.png"));
+                    foodflow_vision::anomaly::overlay(&img, heat)
+                        .save(&file)
+                        .with_context(|| format!("cannot write {}", file.display()))?;
+                }
                 if format == "json" {
                     let line = serde_json::json!({
                         "model": model.name(),
                         "image": path.display().to_string(),
                         "provider": model.provider(),
                         "detections": out.detections,
-                        "anomaly_score": null,
+                        "anomaly_score": out.anomaly_score,
                         "text": out.text,
                         "timings": out.timings,
                     });
@@ -215,6 +234,9 @@ pub fn run(cmd: VisionCmd) -> anyhow::Result<()> {
                         model.name(),
                         model.provider()
                     );
+                    if let Some(a) = out.anomaly_score {
+                        println!("  anomaly score {a:.3}");
+                    }
                     for d in &out.detections {
                         let b = d.bbox;
                         println!(

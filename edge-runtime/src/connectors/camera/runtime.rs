@@ -360,7 +360,7 @@ fn to_record(model: &Model, d: &foodflow_vision::Inference) -> Payload {
                 score: x.score,
             })
             .collect(),
-        anomaly_score: None,
+        anomaly_score: d.anomaly_score,
         frame_ref: None,
     })
 }

@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
-"""The independent reference for FoodFlow's YOLO pipeline: PIL decode, numpy pre- and
-post-processing, the Python onnxruntime session.
+"""The independent reference for FoodFlow's vision pipelines: PIL decode, numpy pre- and
+post-processing, the Python onnxruntime session (YOLO detection; Anomalib-layout anomaly scores).
 
-Used by the decoder parity test (edge-runtime/vision/tests/parity.rs) and by `make bench-vision`.
+Used by the parity tests (edge-runtime/vision/tests/parity.rs) and by `make bench-vision`.
 It shares no code with the Rust pipeline; it implements the same published conventions:
 Ultralytics' letterbox (centred, pad 114, round(d - 0.1) before), OpenCV INTER_LINEAR sampling
 (half-pixel centres, clamped edges), the YOLOv8 output [1, 4 + classes, anchors], class-aware greedy
 NMS in descending score order.
 
-  yolo_reference.py run   --model M.onnx --size 320 [--score 0.25 --iou 0.45] IMAGE...
-  yolo_reference.py bench --model M.onnx --size 320 --iterations 200 --warmup 10 IMAGE
-Prints one JSON object per image (run) or one summary (bench).
+  reference.py run     --model M.onnx --size 320 [--score 0.25 --iou 0.45] IMAGE...
+  reference.py bench   --model M.onnx --size 320 --iterations 200 --warmup 10 IMAGE
+  reference.py anomaly --model M.onnx --size 256 IMAGE...   (stretched, RGB 0..1)
+Prints one JSON object per image (run, anomaly) or one summary (bench).
 """
 import argparse
 import ast
@@ -55,6 +56,29 @@ def letterbox(rgb, size):
     out = np.full((size, size, 3), F32(114) * scale, dtype=F32)
     out[pad_y:pad_y + new_h, pad_x:pad_x + new_w] = resized * scale
     return np.ascontiguousarray(out.transpose(2, 0, 1)[None]), r, pad_x, pad_y
+
+
+def stretch(rgb, size):
+    h, w = rgb.shape[:2]
+    x0, x1, wx = taps(w, size)
+    y0, y1, wy = taps(h, size)
+    img = rgb.astype(F32)
+    wx = wx[None, :, None]
+    top = img[y0][:, x0] * (F32(1) - wx) + img[y0][:, x1] * wx
+    bot = img[y1][:, x0] * (F32(1) - wx) + img[y1][:, x1] * wx
+    wy = wy[:, None, None]
+    out = (top * (F32(1) - wy) + bot * wy) * F32(1.0 / 255.0)
+    return np.ascontiguousarray(out.transpose(2, 0, 1)[None])
+
+
+def anomaly(model, size, paths):
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    for path in paths:
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        amap, score = session.run(["anomaly_map", "pred_score"], {name: stretch(rgb, size)})
+        print(json.dumps({"image": path, "score": float(score.reshape(-1)[0]),
+                          "map_max": float(amap.max()), "map_mean": float(amap.mean())}))
 
 
 def iou(a, b):
@@ -117,7 +141,7 @@ class Pipeline:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["run", "bench"])
+    ap.add_argument("mode", choices=["run", "bench", "anomaly"])
     ap.add_argument("--model", required=True)
     ap.add_argument("--size", type=int, default=640)
     ap.add_argument("--score", type=float, default=0.25)
@@ -127,6 +151,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("images", nargs="+")
     a = ap.parse_args()
+    if a.mode == "anomaly":
+        anomaly(a.model, a.size, a.images)
+        return
     p = Pipeline(a.model, a.size, a.score, a.iou, a.threads)
     if a.mode == "run":
         for path in a.images:
