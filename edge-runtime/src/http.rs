@@ -23,6 +23,8 @@ pub struct HttpState {
     pub alarm_acks: Option<tokio::sync::mpsc::UnboundedSender<AckRequest>>,
     /// What the line screen shows, when analytics runs (it feeds the board).
     pub board: Option<crate::screen::SharedBoard>,
+    /// The cameras' panel of the line screen, when the profile has cameras.
+    pub vision: Option<crate::screen::vision::SharedVision>,
 }
 
 pub fn router(state: HttpState) -> Router {

@@ -119,6 +119,15 @@ impl Edge {
                 "RUST_LOG",
                 std::env::var("EDGE_LOG").unwrap_or_else(|_| "warn".into()),
             )
+            // Cameras load ONNX Runtime: the Makefile's library, or the one `make deps` extracted.
+            .env(
+                "ORT_DYLIB_PATH",
+                std::env::var_os("ORT_DYLIB_PATH").unwrap_or_else(|| {
+                    Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("../.cache/onnxruntime/libonnxruntime.so.1.31.1")
+                        .into_os_string()
+                }),
+            )
             .spawn()
             .expect("start foodflow-edge");
         self.proc = Some(Proc(child));

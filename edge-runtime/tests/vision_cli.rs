@@ -128,14 +128,10 @@ fn bad_inputs_are_explained() {
 fn an_ocr_model_of_the_shipped_manifest_prints_the_text_it_reads() {
     let dir = tempfile::tempdir().unwrap();
     let label = dir.path().join("label.png");
-    let script = "import sys\nfrom PIL import Image, ImageDraw, ImageFont\n\
-        img = Image.new('RGB', (640, 120), (246, 243, 232))\n\
-        ImageDraw.Draw(img).text((40, 36), 'LOT B2044', fill=(24, 24, 30), font=ImageFont.load_default(size=36))\n\
-        img.save(sys.argv[1])\n";
     let out = Command::new(root().join(".venv/bin/python"))
-        .arg("-c")
-        .arg(script)
+        .arg(root().join("edge-runtime/vision/reference/render_label.py"))
         .arg(&label)
+        .args(["36", "LOT B2044"])
         .output()
         .unwrap();
     assert!(

@@ -39,12 +39,30 @@ try {
   check(true, "the alarm shows who acknowledged it");
   await shot(page, out, "line-screen-acknowledged");
 
+  // Vision: the label camera reads the batch's code; the biscuit camera rejects a broken one.
+  const label = '[data-camera="label"] .verdicts';
+  await until("the label camera's reading", async () => /matches the batch code/.test(await page.textContent(label).catch(() => "")), 60000);
+  // Spaces aside: PP-OCRv4 reads them unreliably (codes compare without them).
+  check((await page.textContent(label)).includes("✓ OK") && (await page.textContent(label)).replace(/\s/g, "").includes("EXP2027-03-15"),
+    `the label camera shows the code it read and that it matches (${await page.textContent(label)})`);
+  const biscuits = '[data-camera="biscuits"] .verdicts';
+  await until("the biscuit camera's verdict", async () => /REJECT/.test(await page.textContent(biscuits).catch(() => "")), 60000);
+  check((await page.textContent(biscuits)).includes("anomalous: score"), "a broken biscuit is rejected, in words, with its score");
+  await until("a camera frame", async () => page.evaluate(() => {
+    const img = document.querySelector('[data-camera="biscuits"] img');
+    return img && img.complete && img.naturalWidth > 0;
+  }));
+  check(true, "the camera's newest frame is shown");
+  await shot(page, out, "line-screen-vision");
+
   // Touch targets and labels.
   for (const sel of ["#operator", "#kiosk"]) {
     const box = await page.locator(sel).boundingBox();
     check(box.height >= 48 && box.width >= 48, `${sel} is at least 48 × 48 px (${Math.round(box.width)} × ${Math.round(box.height)})`);
   }
   check(await page.getByLabel("Operator").count() === 1, "the operator field is labelled");
+  // From the top of the page (a click on the title sets where keyboard navigation starts).
+  await page.click("h1");
   await page.keyboard.press("Tab");
   check(await page.evaluate(() => document.activeElement !== document.body), "the keyboard reaches the controls");
 

@@ -42,6 +42,33 @@ async fn operators_see_the_line_live_and_acknowledge_alarms() {
         format!("{:02}:00", (hour + 2) % 24),
     );
     let dir = tempfile::tempdir().unwrap();
+    // Two cameras playing stills: a printed label (OCR against the batch's code) and a broken
+    // biscuit from the anomaly model's own generator.
+    let py = workspace().join(".venv/bin/python");
+    let label = dir.path().join("label.png");
+    let out = Command::new(&py)
+        .arg(workspace().join("edge-runtime/vision/reference/render_label.py"))
+        .arg(&label)
+        .args(["36", "EXP 2027-03-15"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let samples = dir.path().join("biscuits");
+    let out = Command::new(&py)
+        .arg(workspace().join("models/anomaly/make_biscuit_anomaly.py"))
+        .args(["--samples-only", "8", "--samples"])
+        .arg(&samples)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut edge = Edge::start(
         &format!(
             "device: {{ id: screen-test, site: test }}
@@ -72,9 +99,24 @@ analytics:
     ideal_per_min: 600
     report_every: 1s
     shifts:
-      - {{ name: day, start: \"{start}\", end: \"{end}\" }}
+            - {{ name: day, start: \"{start}\", end: \"{end}\" }}
+vision:
+  manifest: {manifest}
+cameras:
+  - name: label
+    source: file://{label}
+    fps: 2
+    models: [ppocr-det]
+    expected_code_tag: line1.code
+  - name: biscuits
+    source: file://{biscuit}
+    fps: 2
+    models: [biscuit-anomaly]
 ",
-            port = broker.port
+            port = broker.port,
+            manifest = workspace().join("models/models.yaml").display(),
+            label = label.display(),
+            biscuit = samples.join("05-broken.png").display(),
         ),
         &dir.path().join("data"),
     );
@@ -111,6 +153,7 @@ analytics:
                         serde_json::json!({"tag": "line1.batch", "value": "B-0042", "ts": ts}),
                     );
                     msgs.push(serde_json::json!({"tag": "line1.lot", "value": "L-2026-11-23-A", "ts": ts}));
+                    msgs.push(serde_json::json!({"tag": "line1.code", "value": "EXP 2027-03-15", "ts": ts}));
                 }
                 for m in msgs {
                     let _ = client

@@ -6,6 +6,7 @@
 //! the binary: nothing is fetched from elsewhere at run time.
 
 pub mod board;
+pub mod vision;
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -64,6 +65,7 @@ pub fn routes() -> Router<HttpState> {
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),
         )
         .route("/screen/state", get(state))
+        .route("/screen/camera/{file}", get(camera_thumbnail))
         .route("/screen/events", get(events))
 }
 
@@ -102,8 +104,37 @@ pub fn snapshot(s: &HttpState) -> serde_json::Value {
         "board": s.board.as_ref().map(|b| lock(b).clone()),
         "sources": sources,
         "uplink": uplink,
-        "vision": {"built": false, "message": "no camera pipeline on this box yet (vision at the edge is not built)"},
+                "vision": match &s.vision {
+            Some(v) => serde_json::json!({"cameras": v.lock().unwrap_or_else(|p| p.into_inner()).cameras}),
+            None => serde_json::json!({"cameras": {}, "message": "no cameras in this box's profile"}),
+        },
     })
+}
+
+/// `/screen/camera/{name}.jpg`: the newest frame of a camera, with its boxes.
+async fn camera_thumbnail(
+    State(s): State<HttpState>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> axum::response::Response {
+    let jpeg = file.strip_suffix(".jpg").and_then(|name| {
+        let v = s.vision.as_ref()?.lock().unwrap_or_else(|p| p.into_inner());
+        v.cameras.get(name)?.thumbnail.clone()
+    });
+    match jpeg {
+        Some(bytes) => (
+            [
+                (header::CONTENT_TYPE, "image/jpeg"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        None => (
+            axum::http::StatusCode::NOT_FOUND,
+            "no frame from this camera yet",
+        )
+            .into_response(),
+    }
 }
 
 async fn state(State(s): State<HttpState>) -> impl IntoResponse {

@@ -761,6 +761,9 @@ fn build_session(
 
 /// Picks the provider per the options and logs, once per model, what actually runs and why.
 fn chosen_provider(model: &str, opts: &EngineOptions) -> Result<Provider, VisionError> {
+    if opts.providers.is_empty() {
+        return Ok(Provider::Cpu);
+    }
     let mut skipped = Vec::new();
     for (i, p) in opts.providers.iter().enumerate() {
         if p.available() {

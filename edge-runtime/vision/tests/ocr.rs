@@ -21,26 +21,14 @@ fn runtime() -> &'static Runtime {
     Runtime::get(explicit).unwrap_or_else(|e| panic!("{e} (run `make deps`)"))
 }
 
-/// Renders lines of dark text on label stock with Pillow (the test venv's pinned version).
+/// Renders lines of dark text on label stock (edge-runtime/vision/reference/render_label.py).
 fn render(lines: &[&str], size: u32, path: &Path) {
-    let script = r#"
-import sys
-from PIL import Image, ImageDraw, ImageFont
-size, path, lines = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
-font = ImageFont.load_default(size=size)
-img = Image.new("RGB", (700, 60 + len(lines) * int(size * 1.8)), (246, 243, 232))
-d = ImageDraw.Draw(img)
-for i, t in enumerate(lines):
-    d.text((36, 30 + i * int(size * 1.8)), t, fill=(24, 24, 30), font=font)
-img.save(path)
-"#;
     let py = root().join(".venv/bin/python");
     assert!(py.is_file(), "no {}: run `make deps`", py.display());
     let out = Command::new(py)
-        .arg("-c")
-        .arg(script)
-        .arg(size.to_string())
+        .arg(root().join("edge-runtime/vision/reference/render_label.py"))
         .arg(path)
+        .arg(size.to_string())
         .args(lines)
         .output()
         .unwrap();

@@ -166,7 +166,10 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
     } else {
         drop(reader);
     }
+    let vision_board =
+        (!p.cameras.is_empty()).then(foodflow_edge::screen::vision::VisionBoard::shared);
     for cam in p.cameras.clone() {
+        let board = vision_board.clone();
         let stats = SourceStats::new(&metrics, &cam.name, "camera");
         sources.add(stats.clone());
         let counters = camera::runtime::CameraCounters::new(&metrics, &cam.name);
@@ -179,8 +182,12 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
             let models = tokio::task::spawn_blocking(move || load_models(&names, vision.as_ref(), &providers)).await;
             let models = match models {
                 Ok(Ok(m)) => m,
-                Ok(Err(e)) => {
-                    tracing::error!(camera = %name, error = %format!("{e:#}"), "camera not started: its models cannot load");
+                                Ok(Err(e)) => {
+                    let why = format!("{e:#}");
+                    tracing::error!(camera = %name, error = %why, "camera not started: its models cannot load");
+                    if let Some(b) = &board {
+                        b.lock().unwrap_or_else(|p| p.into_inner()).fail(&cam.name, &cam.source, &why);
+                    }
                     return;
                 }
                 Err(e) => {
@@ -200,7 +207,8 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
                 });
                 f
             });
-            if let Err(e) = camera::runtime::run(cam, models, expected, j, stats, counters, c).await {
+            let io = camera::runtime::CameraIo { journal: j, stats, counters, expected, board };
+            if let Err(e) = camera::runtime::run(cam, models, io, c).await {
                 tracing::error!(camera = %name, error = %e, "camera stopped");
             }
         });
@@ -232,6 +240,7 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
         device: p.device.id.to_string(),
         alarm_acks,
         board: p.analytics.is_some().then_some(board),
+        vision: vision_board,
     });
     let http_cancel = cancel.clone();
     tasks.spawn(async move {

@@ -7,11 +7,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use foodflow_edge::connectors::camera::runtime::{self, Analyzer, CameraCounters, ExpectedCode};
+use foodflow_edge::connectors::camera::runtime::{
+    self, Analyzer, CameraCounters, CameraIo, ExpectedCode,
+};
 use foodflow_edge::connectors::stats::SourceStats;
 use foodflow_edge::journal::{Journal, Store};
 use foodflow_edge::metrics::Metrics;
 use foodflow_edge::profile::Camera;
+use foodflow_edge::screen::vision::{Verdict, VisionBoard};
 use foodflow_protocol::{DeviceId, Payload};
 use foodflow_vision::{EngineOptions, Manifest, Model, Reader, Runtime};
 use tokio_util::sync::CancellationToken;
@@ -47,17 +50,12 @@ fn ocr_reader() -> Reader {
     .unwrap_or_else(|e| panic!("{e} (run `make deps`)"))
 }
 
-/// A printed label with a date code, rendered by Pillow from the test venv.
+/// A printed label with a date code (edge-runtime/vision/reference/render_label.py).
 fn label(path: &Path, code: &str) {
-    let script = "import sys\nfrom PIL import Image, ImageDraw, ImageFont\n\
-        img = Image.new('RGB', (640, 120), (246, 243, 232))\n\
-        ImageDraw.Draw(img).text((40, 36), sys.argv[2], fill=(24, 24, 30), font=ImageFont.load_default(size=36))\n\
-        img.save(sys.argv[1])\n";
     let out = std::process::Command::new(root().join(".venv/bin/python"))
-        .arg("-c")
-        .arg(script)
+        .arg(root().join("edge-runtime/vision/reference/render_label.py"))
         .arg(path)
-        .arg(code)
+        .args(["36", code])
         .output()
         .unwrap();
     assert!(
@@ -129,6 +127,7 @@ async fn camera_frames_become_detection_records() {
         camera("label", format!("file://{}", printed.display()), 2),
     ];
     let mut tasks = Vec::new();
+    let board = VisionBoard::shared();
     let mut stats = Vec::new();
     let mut counters = Vec::new();
     for cam in cams {
@@ -145,15 +144,14 @@ async fn camera_frames_become_detection_records() {
         } else {
             (vec![Analyzer::Detector(Box::new(model()))], None)
         };
-        tasks.push(tokio::spawn(runtime::run(
-            cam,
-            models,
+        let io = CameraIo {
+            journal: journal.clone(),
+            stats: s,
+            counters: c,
             expected,
-            journal.clone(),
-            s,
-            c,
-            cancel.clone(),
-        )));
+            board: Some(board.clone()),
+        };
+        tasks.push(tokio::spawn(runtime::run(cam, models, io, cancel.clone())));
     }
     // Until the still camera has journaled 8 frames (about 1.6 s at 5 fps), at most 60 s.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -178,6 +176,34 @@ async fn camera_frames_become_detection_records() {
         stats[2].reconnects.load(Ordering::Relaxed) >= 1,
         "the broken source is retried"
     );
+    // The line screen's panel: the label camera shows the mismatch, the photo camera a thumbnail.
+    {
+        let b = board.lock().unwrap();
+        let label = &b.cameras["label"];
+        assert_eq!(
+            label.models[0].verdict,
+            Verdict::Mismatch,
+            "{:?}",
+            label.models
+        );
+        assert!(
+            label.models[0]
+                .summary
+                .contains("the batch code is \"EXP 2027-03-16\""),
+            "{:?}",
+            label.models
+        );
+        assert!(label.flagged >= 3);
+        let still = &b.cameras["still"];
+        assert!(
+            still.models[0].summary.contains("1 found: c1 0.8"),
+            "{:?}",
+            still.models
+        );
+        let jpeg = still.thumbnail.as_ref().expect("a thumbnail");
+        assert_eq!(image::load_from_memory(jpeg).unwrap().width(), 480);
+        assert!(b.cameras["broken"].last_ms.is_none());
+    }
     assert_eq!(stats[2].records.load(Ordering::Relaxed), 0);
     assert!(counters[0].frames.load(Ordering::Relaxed) >= 8);
     assert!(counters[0].inferred.load(Ordering::Relaxed) >= 8);
@@ -260,7 +286,9 @@ async fn camera_frames_become_detection_records() {
         .collect();
     assert!(texts.len() >= 3, "{texts:?}");
     assert!(
-        texts.iter().all(|t| t.contains("EXP 2027-03-15")),
+        texts
+            .iter()
+            .all(|t| t.replace(' ', "").contains("EXP2027-03-15")),
         "{texts:?}"
     );
     let quality: Vec<_> = reader
@@ -283,7 +311,8 @@ async fn camera_frames_become_detection_records() {
         )
     );
     assert!(
-        e.message.contains("\"EXP 2027-03-16\"") && e.message.contains("EXP 2027-03-15"),
+        e.message.contains("expected code \"EXP 2027-03-16\"")
+            && e.message.replace(' ', "").contains("read\"EXP2027-03-15\""),
         "{}",
         e.message
     );

@@ -21,6 +21,7 @@ use crate::connectors::ConnectorError;
 use crate::connectors::stats::SourceStats;
 use crate::journal::Journal;
 use crate::profile::Camera;
+use crate::screen::vision::{ModelView, SharedVision, Verdict, thumbnail};
 use crate::time::now_ns;
 
 /// A stream with no frame for this long is treated as lost and reopened.
@@ -124,15 +125,35 @@ impl CodeCheck {
 
 /// Runs one camera until `cancel` fires: frames from GStreamer into the slot, models on the newest
 /// frame, one `Detection` per model and frame into the journal stream `vision/<camera>`.
+/// Where a camera's results go besides its own threads.
+pub struct CameraIo {
+    pub journal: Journal,
+    pub stats: Arc<SourceStats>,
+    pub counters: CameraCounters,
+    /// The code the packs must carry now (OCR models), when the profile names its tag.
+    pub expected: Option<ExpectedCode>,
+    /// The line screen's camera panel, when the box serves one.
+    pub board: Option<SharedVision>,
+}
+
 pub async fn run(
     cam: Camera,
     models: Vec<Analyzer>,
-    expected: Option<ExpectedCode>,
-    journal: Journal,
-    stats: Arc<SourceStats>,
-    counters: CameraCounters,
+    io: CameraIo,
     cancel: CancellationToken,
 ) -> Result<(), ConnectorError> {
+    let CameraIo {
+        journal,
+        stats,
+        counters,
+        expected,
+        board,
+    } = io;
+    if let Some(b) = &board {
+        b.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .register(&cam.name, &cam.source, cam.fps);
+    }
     let cfg = |message: String| ConnectorError::Config {
         source_name: cam.name.clone(),
         message,
@@ -179,6 +200,7 @@ pub async fn run(
                     rt: &rt,
                     stats: &stats,
                     counters: &counters,
+                    board: board.as_ref(),
                 };
                 vision_loop(&ctx, models, expected, &slot, &cancel)
             })
@@ -312,6 +334,8 @@ fn capture_loop(
                 announced = true;
                 backoff = Duration::from_millis(500);
                 stats.connected.store(1, Ordering::Relaxed);
+                // A camera's one item is its stream.
+                stats.items.store(1, Ordering::Relaxed);
                 tracing::info!(camera = name, "camera streaming");
             }
             match msg.as_ref().map(|m| m.view()) {
@@ -374,9 +398,37 @@ struct WorkerCtx<'a> {
     rt: &'a tokio::runtime::Handle,
     stats: &'a SourceStats,
     counters: &'a CameraCounters,
+    board: Option<&'a SharedVision>,
 }
 
 impl WorkerCtx<'_> {
+    /// Shows the frame's outcome on the line screen; the thumbnail at most once a second.
+    fn show(
+        &self,
+        frame: &Frame,
+        views: Vec<ModelView>,
+        boxes: &[[f32; 4]],
+        infer_ms: f64,
+        last_thumb: &mut Option<Instant>,
+    ) {
+        let Some(board) = self.board else { return };
+        let thumb = if last_thumb.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            *last_thumb = Some(Instant::now());
+            thumbnail(&frame.image, boxes, 480)
+        } else {
+            None
+        };
+        let counts = (
+            self.counters.frames.load(Ordering::Relaxed),
+            self.counters.dropped.load(Ordering::Relaxed),
+        );
+        let mut b = board.lock().unwrap_or_else(|p| p.into_inner());
+        b.frame(self.name, frame.ts_ns / 1_000_000, infer_ms, views, counts);
+        if let Some(t) = thumb {
+            b.set_thumbnail(self.name, t);
+        }
+    }
+
     fn journal(&self, stream: &StreamId, class: PriorityClass, items: Vec<(i64, Payload)>) -> bool {
         if items.is_empty() {
             return true;
@@ -408,6 +460,7 @@ fn vision_loop(
     let name = ctx.name;
     let mut last_error_log: Option<Instant> = None;
     let mut checks: Vec<CodeCheck> = analyzers.iter().map(|_| CodeCheck::default()).collect();
+    let mut last_thumb = None;
     while !cancel.is_cancelled() {
         let Some(frame) = slot.take(Instant::now() + Duration::from_millis(250)) else {
             continue;
@@ -417,12 +470,18 @@ fn vision_loop(
         let mut items = Vec::with_capacity(analyzers.len());
         let mut codes = Vec::new();
         let want = expected.as_ref().and_then(|f| f());
+        let (mut views, mut boxes) = (Vec::new(), Vec::new());
         for (a, check) in analyzers.iter_mut().zip(checks.iter_mut()) {
             let (model, result) = match a {
-                Analyzer::Detector(m) => (
-                    m.spec.name.clone(),
-                    m.detect(&frame.image).map(|d| to_record(m, &d)),
-                ),
+                Analyzer::Detector(m) => {
+                    let threshold = m.spec.thresholds.anomaly;
+                    let result = m.detect(&frame.image).map(|d| {
+                        boxes.extend(d.detections.iter().map(|x| x.bbox));
+                        views.push(detection_view(&m.spec.name, &d, threshold));
+                        to_record(m, &d)
+                    });
+                    (m.spec.name.clone(), result)
+                }
                 Analyzer::Reader(r) => {
                     let model = r.det.spec.name.clone();
                     let result = r.read(&frame.image).map(|(lines, _)| {
@@ -432,6 +491,8 @@ fn vision_loop(
                         {
                             codes.push((frame.ts_ns, Payload::Event(e)));
                         }
+                        boxes.extend(lines.iter().map(|l| l.bbox));
+                        views.push(text_view(&model, &lines, want.as_deref()));
                         Payload::Event(Event {
                             name: "vision.text".into(),
                             severity: Severity::Info,
@@ -444,6 +505,11 @@ fn vision_loop(
             match result {
                 Ok(p) => items.push((frame.ts_ns, p)),
                 Err(e) => {
+                    views.push(ModelView {
+                        model: model.clone(),
+                        verdict: Verdict::Error,
+                        summary: e.to_string(),
+                    });
                     ctx.stats.bad.fetch_add(1, Ordering::Relaxed);
                     if last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
                         last_error_log = Some(Instant::now());
@@ -460,15 +526,86 @@ fn vision_loop(
                 }
             }
         }
+        let infer = t.elapsed();
         ctx.counters
             .infer_us
-            .store(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+            .store(infer.as_micros() as u64, Ordering::Relaxed);
         ctx.counters.inferred.fetch_add(1, Ordering::Relaxed);
+        ctx.show(
+            &frame,
+            views,
+            &boxes,
+            infer.as_secs_f64() * 1e3,
+            &mut last_thumb,
+        );
         // Quality events first: a mismatch is durable before the frame's reads are.
         if !ctx.journal(&ctx.streams.1, PriorityClass::Critical, codes)
             || !ctx.journal(&ctx.streams.0, PriorityClass::Operational, items)
         {
             return;
         }
+    }
+}
+
+/// A detector's or anomaly model's answer in words.
+fn detection_view(model: &str, d: &foodflow_vision::Inference, threshold: f32) -> ModelView {
+    let (verdict, summary) = match d.anomaly_score {
+        Some(a) if a > threshold => (
+            Verdict::Reject,
+            format!("anomalous: score {a:.2} (threshold {threshold:.2})"),
+        ),
+        Some(a) => (
+            Verdict::Ok,
+            format!("normal: score {a:.2} (threshold {threshold:.2})"),
+        ),
+        None if d.detections.is_empty() => (Verdict::Ok, "nothing found".to_owned()),
+        None => {
+            let found: Vec<String> = d
+                .detections
+                .iter()
+                .take(4)
+                .map(|x| format!("{} {:.2}", x.label, x.score))
+                .collect();
+            let more = d.detections.len().saturating_sub(4);
+            let tail = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            (
+                Verdict::Ok,
+                format!("{} found: {}{tail}", d.detections.len(), found.join(", ")),
+            )
+        }
+    };
+    ModelView {
+        model: model.to_owned(),
+        verdict,
+        summary,
+    }
+}
+
+/// What OCR read, against the batch's code when there is one.
+fn text_view(model: &str, lines: &[TextLine], expected: Option<&str>) -> ModelView {
+    let read: Vec<String> = lines.iter().map(|l| format!("{:?}", l.text)).collect();
+    let read = if read.is_empty() {
+        "no text".to_owned()
+    } else {
+        format!("read {}", read.join(", "))
+    };
+    let (verdict, summary) = match expected {
+        Some(w) => match code_mismatch(lines, w) {
+            None => (Verdict::Ok, format!("{read}: matches the batch code")),
+            Some(_) => (
+                Verdict::Mismatch,
+                format!("{read}: the batch code is {w:?}"),
+            ),
+        },
+        None => (Verdict::Ok, read),
+    };
+    ModelView {
+        model: model.to_owned(),
+        verdict,
+        summary,
     }
 }

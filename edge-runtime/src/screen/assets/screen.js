@@ -171,10 +171,54 @@ function renderUplink(s, now) {
   }));
 }
 
+const VERDICTS = { ok: "✓ OK", reject: "✗ REJECT", mismatch: "✗ WRONG CODE", error: "⚠ ERROR" };
+
+// One card per camera: what each model found on the newest frame, in words, and the frame.
+function renderVision(v, now) {
+  const names = Object.keys(v.cameras);
+  set("vision-msg", v.message || (names.length ? "" : "No cameras."));
+  const grid = $("camera-grid");
+  for (const name of names) {
+    const c = v.cameras[name];
+    let card = grid.querySelector(`[data-camera="${CSS.escape(name)}"]`);
+    if (!card) {
+      card = document.createElement("article");
+      card.className = "camera";
+      card.dataset.camera = name;
+      const h = document.createElement("h3");
+      const img = document.createElement("img");
+      img.alt = `Newest frame of camera ${name}, with what the models found outlined`;
+      const meta = document.createElement("p");
+      meta.className = "muted meta";
+      const list = document.createElement("ul");
+      list.className = "verdicts";
+      card.append(h, img, meta, list);
+      grid.append(card);
+    }
+    const [h, img, meta, list] = card.children;
+    h.textContent = `${name}`;
+    const fresh = c.last_ms && now - c.last_ms < 5000;
+    meta.textContent = c.last_ms
+      ? `${fresh ? "live" : "no frame for " + fmtAgo(c.last_ms, now).replace(" ago", "")} · ${c.frames} frames · ${c.dropped} dropped · ` +
+        `${c.flagged} flagged · ${c.infer_ms !== null ? c.infer_ms.toFixed(0) + " ms per frame" : ""}`
+      : `waiting for frames from ${c.source}`;
+    if (c.last_ms) img.src = `/screen/camera/${encodeURIComponent(name)}.jpg?t=${Math.floor(now / 1000)}`;
+    img.hidden = !c.last_ms;
+    list.replaceChildren(...c.models.map((m) => {
+      const li = document.createElement("li");
+      li.className = `verdict verdict-${m.verdict}`;
+      const b = document.createElement("strong");
+      b.textContent = VERDICTS[m.verdict] || m.verdict;
+      li.append(b, ` ${m.model}: ${m.summary}`);
+      return li;
+    }));
+  }
+}
+
 function render(s) {
   const now = s.now_ms;
   set("clock", new Date(now).toLocaleTimeString("en-GB"));
-  set("vision-msg", s.vision.message);
+  renderVision(s.vision, now);
   if (s.board) {
     renderLine(s.board.line, now);
     renderTags(s.board);
