@@ -178,7 +178,7 @@ mod tests {
         assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
         let back = image::load_from_memory(&jpeg).unwrap().to_rgb8();
         assert_eq!(back.dimensions(), (320, 240));
-        let edge = back.get_pixel(100, 75).0;
+        let edge = back.get_pixel(100, 50).0; // the top edge of the box, scaled by 0.5
         assert!(
             edge[0] > 150 && edge[2] < 100,
             "box outline drawn: {edge:?}"
