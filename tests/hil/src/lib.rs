@@ -3,6 +3,7 @@
 //! the fault proxy that breaks the network between tiers, and the scenario runner with its
 //! end-to-end checker (lost / duplicated / reordered records).
 
+pub mod conveyor;
 pub mod mqtt_devices;
 pub mod opcua_server;
 pub mod peers;

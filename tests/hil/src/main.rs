@@ -76,11 +76,58 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The synthetic conveyor camera: `generate` makes frames of biscuits (defects injected) and
+    /// of printed date codes (some wrong) with their ground truth, and the `cameras:` entries
+    /// that play them to an edge; `score` compares what the edge journaled with the truth.
+    Conveyor {
+        #[command(subcommand)]
+        cmd: ConveyorCmd,
+    },
     Scenario {
         file: PathBuf,
         /// Keep logs and data here (default: a temporary directory, removed on success).
         #[arg(long)]
         work_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Subcommand)]
+enum ConveyorCmd {
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 60)]
+        frames: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The batch's code, printed on the packs (some are misprinted).
+        #[arg(long, default_value = "EXP 2027-03-15")]
+        code: String,
+        #[arg(long, default_value_t = 0.3)]
+        defect_rate: f64,
+        #[arg(long, default_value_t = 0.1)]
+        wrong_code_rate: f64,
+        /// Frames per second the cameras play at.
+        #[arg(long, default_value_t = 4)]
+        fps: u32,
+        /// Tag that carries the batch's code on the line (for the label camera's check).
+        #[arg(long)]
+        expected_code_tag: Option<String>,
+        /// Python with numpy and Pillow (`make deps` makes .venv).
+        #[arg(long, default_value = ".venv/bin/python")]
+        python: PathBuf,
+    },
+    Score {
+        /// The directory `generate` wrote (its truth.jsonl).
+        #[arg(long)]
+        dir: PathBuf,
+        /// The edge's data directory (the edge stopped).
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        device: String,
+        #[arg(long, default_value = "EXP 2027-03-15")]
+        code: String,
     },
 }
 
@@ -133,6 +180,7 @@ async fn main() -> anyhow::Result<()> {
             schedule,
         }) => run_proxy(listen, upstream, control, schedule).await,
         Some(Cmd::Scenario { file, work_dir }) => run_scenario(file, work_dir).await,
+        Some(Cmd::Conveyor { cmd }) => run_conveyor(cmd),
         Some(Cmd::Foodgraph {
             lots,
             seed,
@@ -384,4 +432,53 @@ fn foodgraph(
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+fn run_conveyor(cmd: ConveyorCmd) -> anyhow::Result<()> {
+    use foodflow_hil::conveyor;
+    match cmd {
+        ConveyorCmd::Generate {
+            out,
+            frames,
+            seed,
+            code,
+            defect_rate,
+            wrong_code_rate,
+            fps,
+            expected_code_tag,
+            python,
+        } => {
+            std::fs::create_dir_all(&out)?;
+            let out = out.canonicalize()?;
+            let spec = conveyor::Spec {
+                frames,
+                seed,
+                code,
+                defect_rate,
+                wrong_code_rate,
+            };
+            eprintln!("conveyor: rendering {frames} frames into {}", out.display());
+            conveyor::generate(&python, &conveyor::repo_root(), &out, &spec)
+                .map_err(anyhow::Error::msg)?;
+            let yaml = conveyor::cameras_yaml(&out, fps, expected_code_tag.as_deref());
+            std::fs::write(out.join("cameras.yaml"), &yaml)?;
+            print!("{yaml}");
+            Ok(())
+        }
+        ConveyorCmd::Score {
+            dir,
+            data_dir,
+            device,
+            code,
+        } => {
+            let truth =
+                conveyor::read_truth(&dir.join("truth.jsonl")).map_err(anyhow::Error::msg)?;
+            let obs = conveyor::read_journal(&data_dir, &device).map_err(anyhow::Error::msg)?;
+            println!(
+                "{}",
+                serde_json::to_string(&conveyor::score(&truth, &obs, &code, 0.5))?
+            );
+            Ok(())
+        }
+    }
 }

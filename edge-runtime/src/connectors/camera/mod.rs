@@ -83,8 +83,9 @@ impl FpsLimit {
     /// Whether a frame arriving at `ts_ns` is kept.
     pub fn admit(&mut self, ts_ns: i64) -> bool {
         match self.last_ns {
-            // Keep the cadence on average: measure from the ideal slot, not from the late frame.
-            Some(last) if ts_ns - last < self.min_gap_ns => false,
+            // Keep the cadence on average: measure from the ideal slot, not from the late frame,
+            // and let a frame through up to 10 % early (a source at exactly the limit jitters).
+            Some(last) if ts_ns - last < self.min_gap_ns - self.min_gap_ns / 10 => false,
             Some(last) => {
                 let behind = ts_ns - last - self.min_gap_ns;
                 self.last_ns = Some(if behind < self.min_gap_ns {
