@@ -25,6 +25,8 @@ pub struct HttpState {
     pub board: Option<crate::screen::SharedBoard>,
     /// The cameras' panel of the line screen, when the profile has cameras.
     pub vision: Option<crate::screen::vision::SharedVision>,
+    /// Where kept frames live (`<data dir>/vision`), when cameras keep them.
+    pub kept_frames: Option<std::path::PathBuf>,
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -32,8 +34,50 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/v1/alarms/{rule}/ack", post(ack_alarm))
+        .route("/v1/vision/frames/{camera}/{ts}/{file}", get(kept_frame))
         .merge(crate::screen::routes())
         .with_state(state)
+}
+
+/// `GET /v1/vision/frames/{camera}/{ts_ns}/{frame.jpg|crop-NN.jpg}`: a kept frame or crop, as
+/// referenced by `frame_ref` in `Detection` records.
+async fn kept_frame(
+    State(s): State<HttpState>,
+    Path((camera, ts, file)): Path<(String, String, String)>,
+) -> axum::response::Response {
+    let Some(root) = &s.kept_frames else {
+        return (
+            StatusCode::NOT_FOUND,
+            "this box keeps no frames (no cameras)",
+        )
+            .into_response();
+    };
+    // Only names the keeper writes: no path can leave the directory.
+    let safe_camera = !camera.is_empty()
+        && camera
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !camera.starts_with('.');
+    let safe_file = file == "frame.jpg"
+        || (file.len() == 11
+            && file.starts_with("crop-")
+            && file.ends_with(".jpg")
+            && file[5..7].chars().all(|c| c.is_ascii_digit()));
+    if !safe_camera || ts.parse::<i64>().is_err() || !safe_file {
+        return (
+            StatusCode::BAD_REQUEST,
+            "expected /v1/vision/frames/<camera>/<ts_ns>/<frame.jpg|crop-NN.jpg>",
+        )
+            .into_response();
+    }
+    match tokio::fs::read(root.join(&camera).join(&ts).join(&file)).await {
+        Ok(bytes) => ([(axum::http::header::CONTENT_TYPE, "image/jpeg")], bytes).into_response(),
+        Err(_) => (
+            StatusCode::NOT_FOUND,
+            "no such kept frame (retention may have removed it)",
+        )
+            .into_response(),
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -437,6 +437,36 @@ pub struct VisionSection {
     /// The ONNX Runtime library; default `$ORT_DYLIB_PATH`, then beside the executable.
     #[serde(default)]
     pub ort_library: Option<PathBuf>,
+    /// Frames where something was found (a thumbnail and a crop per box) are kept in
+    /// `<data dir>/vision/<camera>/`, within this quota and age.
+    #[serde(default)]
+    pub keep: KeepSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeepSection {
+    #[serde(default = "default_keep_bytes")]
+    pub max_bytes: ByteSize,
+    #[serde(default = "default_keep_age")]
+    pub max_age: Duration,
+}
+
+impl Default for KeepSection {
+    fn default() -> Self {
+        Self {
+            max_bytes: default_keep_bytes(),
+            max_age: default_keep_age(),
+        }
+    }
+}
+
+fn default_keep_bytes() -> ByteSize {
+    ByteSize(1 << 30)
+}
+
+fn default_keep_age() -> Duration {
+    Duration(7 * 86_400)
 }
 
 fn default_fps() -> u32 {

@@ -176,6 +176,13 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
         let (j, c) = (journal.clone(), cancel.clone());
         let (vision, providers) = (p.vision.clone(), p.hardware.execution_providers.clone());
         let sources_for_codes = sources.clone();
+        let keep = p.vision.as_ref().map(|v| {
+            (
+                data_dir.join("vision"),
+                v.keep.max_bytes.0,
+                v.keep.max_age.0,
+            )
+        });
         tasks.spawn(async move {
             let name = cam.name.clone();
             let names = cam.models.clone();
@@ -207,7 +214,17 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
                 });
                 f
             });
-            let io = camera::runtime::CameraIo { journal: j, stats, counters, expected, board };
+            let keeper = match &keep {
+                Some((dir, bytes, age)) => match camera::keep::FrameKeeper::open(dir, &cam.name, *bytes, *age) {
+                    Ok(k) => Some(k),
+                    Err(e) => {
+                        tracing::warn!(camera = %name, dir = %dir.display(), error = %e, "frames with findings will not be kept on disk");
+                        None
+                    }
+                },
+                None => None,
+            };
+            let io = camera::runtime::CameraIo { journal: j, stats, counters, expected, board, keeper };
             if let Err(e) = camera::runtime::run(cam, models, io, c).await {
                 tracing::error!(camera = %name, error = %e, "camera stopped");
             }
@@ -240,6 +257,7 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
         device: p.device.id.to_string(),
         alarm_acks,
         board: p.analytics.is_some().then_some(board),
+        kept_frames: vision_board.as_ref().map(|_| data_dir.join("vision")),
         vision: vision_board,
     });
     let http_cancel = cancel.clone();

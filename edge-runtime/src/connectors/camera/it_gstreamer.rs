@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use foodflow_edge::connectors::camera::keep::FrameKeeper;
 use foodflow_edge::connectors::camera::runtime::{
     self, Analyzer, CameraCounters, CameraIo, ExpectedCode,
 };
@@ -150,6 +151,9 @@ async fn camera_frames_become_detection_records() {
             counters: c,
             expected,
             board: Some(board.clone()),
+            keeper: Some(
+                FrameKeeper::open(&dir.path().join("vision"), &cam.name, 64 << 20, 3600).unwrap(),
+            ),
         };
         tasks.push(tokio::spawn(runtime::run(cam, models, io, cancel.clone())));
     }
@@ -237,6 +241,13 @@ async fn camera_frames_become_detection_records() {
         };
         assert_eq!((d.model.as_str(), d.version.as_str()), ("faces", "3.4.2"));
         assert_eq!(d.boxes.len(), 1, "{d:?}");
+        // The face is a finding: the frame and a crop of it are kept, and the record says where.
+        let id = d.frame_ref.as_deref().expect("a kept frame");
+        let kept = dir.path().join("vision").join(id);
+        assert!(
+            kept.join("frame.jpg").is_file() && kept.join("crop-00.jpg").is_file(),
+            "{id}"
+        );
         let b = &d.boxes[0];
         let e = &expected[0];
         assert_eq!(b.class_id as usize, e.class_id);

@@ -6,6 +6,7 @@
 //! The pipeline text for each kind of source is built by a pure function so it can be tested and
 //! printed; the GStreamer runtime is in [`runtime`].
 
+pub mod keep;
 pub mod runtime;
 
 use std::sync::{Condvar, Mutex};

@@ -16,6 +16,7 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use tokio_util::sync::CancellationToken;
 
+use super::keep::FrameKeeper;
 use super::{FpsLimit, Frame, FrameSlot, pipeline_description};
 use crate::connectors::ConnectorError;
 use crate::connectors::stats::SourceStats;
@@ -41,6 +42,9 @@ pub struct CameraCounters {
     pub inferred: Arc<AtomicU64>,
     /// Last inference time over all models, microseconds.
     pub infer_us: Arc<AtomicU64>,
+    /// Frames kept on disk (thumbnail and crops), and failures to keep one.
+    pub kept: Arc<AtomicU64>,
+    pub keep_errors: Arc<AtomicU64>,
 }
 
 impl CameraCounters {
@@ -55,7 +59,9 @@ impl CameraCounters {
             ),
             limited: metrics.counter("foodflow_camera_frames_limited_total", "Frames skipped by the camera's fps limit", &l),
             inferred: metrics.counter("foodflow_camera_frames_inferred_total", "Frames run through all of the camera's models", &l),
-            infer_us: metrics.gauge("foodflow_camera_inference_last_us", "Inference time of the last frame, all models, microseconds", &l),
+                        infer_us: metrics.gauge("foodflow_camera_inference_last_us", "Inference time of the last frame, all models, microseconds", &l),
+            kept: metrics.counter("foodflow_camera_frames_kept_total", "Frames kept on disk with their crops (something was found)", &l),
+            keep_errors: metrics.counter("foodflow_camera_keep_errors_total", "Frames that could not be kept on disk (full disk, permissions)", &l),
         }
     }
 }
@@ -134,6 +140,8 @@ pub struct CameraIo {
     pub expected: Option<ExpectedCode>,
     /// The line screen's camera panel, when the box serves one.
     pub board: Option<SharedVision>,
+    /// Where frames with findings are kept, when configured.
+    pub keeper: Option<FrameKeeper>,
 }
 
 pub async fn run(
@@ -148,6 +156,7 @@ pub async fn run(
         counters,
         expected,
         board,
+        keeper,
     } = io;
     if let Some(b) = &board {
         b.lock()
@@ -202,7 +211,7 @@ pub async fn run(
                     counters: &counters,
                     board: board.as_ref(),
                 };
-                vision_loop(&ctx, models, expected, &slot, &cancel)
+                vision_loop(&ctx, models, expected, keeper, &slot, &cancel)
             })
             .map_err(|e| cfg(format!("cannot start the vision worker: {e}")))?
     };
@@ -454,6 +463,7 @@ fn vision_loop(
     ctx: &WorkerCtx<'_>,
     mut analyzers: Vec<Analyzer>,
     expected: Option<ExpectedCode>,
+    mut keeper: Option<FrameKeeper>,
     slot: &FrameSlot,
     cancel: &CancellationToken,
 ) {
@@ -527,6 +537,36 @@ fn vision_loop(
             }
         }
         let infer = t.elapsed();
+        // Evidence: frames where something was found are kept, and their records point to them.
+        let found = views
+            .iter()
+            .any(|v| matches!(v.verdict, Verdict::Reject | Verdict::Mismatch))
+            || items
+                .iter()
+                .any(|(_, p)| matches!(p, Payload::Detection(d) if !d.boxes.is_empty()));
+        if let (true, Some(k)) = (found, keeper.as_mut()) {
+            match k.keep(name, frame.ts_ns, &frame.image, &boxes) {
+                Ok(id) => {
+                    ctx.counters.kept.fetch_add(1, Ordering::Relaxed);
+                    for (_, p) in items.iter_mut().chain(codes.iter_mut()) {
+                        match p {
+                            Payload::Detection(d) => d.frame_ref = Some(id.clone()),
+                            Payload::Event(e) if e.name == "vision.code_mismatch" => {
+                                e.message.push_str(&format!(" (frame {id})"))
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Err(e) => {
+                    ctx.counters.keep_errors.fetch_add(1, Ordering::Relaxed);
+                    if last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                        last_error_log = Some(Instant::now());
+                        tracing::warn!(camera = name, error = %e, "cannot keep the frame on disk (is the disk full?); its records are journaled without it");
+                    }
+                }
+            }
+        }
         ctx.counters
             .infer_us
             .store(infer.as_micros() as u64, Ordering::Relaxed);
