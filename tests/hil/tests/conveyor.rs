@@ -119,22 +119,42 @@ fn the_edge_scores_the_conveyor_as_the_reference_does() {
             "{cam} skipped frames"
         );
     }
-        // Frames with findings are kept and served by reference; nothing else is reachable.
+    // Frames with findings are kept and served by reference; nothing else is reachable.
     let kept: Vec<String> = std::fs::read_dir(data.join("vision").join(TOP))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert!(!kept.is_empty(), "anomalous biscuits were kept");
     let jpeg = Command::new("curl")
-        .args(["-sf", &format!("http://127.0.0.1:{port}/v1/vision/frames/{TOP}/{}/frame.jpg", kept[0])])
+        .args([
+            "-sf",
+            &format!(
+                "http://127.0.0.1:{port}/v1/vision/frames/{TOP}/{}/frame.jpg",
+                kept[0]
+            ),
+        ])
         .output()
         .unwrap();
-    assert!(jpeg.status.success() && jpeg.stdout.starts_with(&[0xFF, 0xD8]), "a kept frame is served as JPEG");
+    assert!(
+        jpeg.status.success() && jpeg.stdout.starts_with(&[0xFF, 0xD8]),
+        "a kept frame is served as JPEG"
+    );
     let code = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://127.0.0.1:{port}/v1/vision/frames/{TOP}/1/..%2F..%2Fjournal.redb")])
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("http://127.0.0.1:{port}/v1/vision/frames/{TOP}/1/..%2F..%2Fjournal.redb"),
+        ])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&code.stdout), "400", "only kept files are served");
+    assert_eq!(
+        String::from_utf8_lossy(&code.stdout),
+        "400",
+        "only kept files are served"
+    );
     // SIGTERM: the edge flushes and stops; then its journal is read.
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(edge.0.id() as i32, libc::SIGTERM) };
