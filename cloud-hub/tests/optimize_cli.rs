@@ -1,5 +1,6 @@
-//! `foodflow-hub optimize routing` as a dispatcher runs it: a VRPLIB instance in, VRPLIB routes
-//! and cost out (checked feasible before printing), progress on stderr, clear errors.
+//! `foodflow-hub optimize routing|schedule` as a dispatcher or planner runs it: a VRPLIB
+//! instance in, VRPLIB routes and cost out; a job shop in, a schedule per machine out (both
+//! checked before printing), progress on stderr, clear errors.
 
 mod support;
 
@@ -84,6 +85,64 @@ fn routes_come_out_in_vrplib_format() {
     ]);
     assert!(
         !ok && err.contains("node 3: time window opens at 30 after it closes at 20"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_job_shop_schedule_comes_out_per_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let ft06 = dir.path().join("ft06.txt");
+    std::fs::write(
+        &ft06,
+        "# ft06\n6 6\n2 1 0 3 1 6 3 7 5 3 4 6\n1 8 2 5 4 10 5 10 0 10 3 4\n2 5 3 4 5 8 0 9 1 1 4 7\n\
+         1 5 0 5 2 5 3 3 4 8 5 9\n2 9 1 3 4 5 5 4 0 3 3 1\n1 3 3 3 5 9 0 10 4 4 2 1\n",
+    )
+    .unwrap();
+    let path = ft06.to_str().unwrap();
+    let (ok, out, err) = run(&[
+        "optimize",
+        "schedule",
+        "--instance",
+        path,
+        "--time-limit",
+        "0",
+        "--iterations",
+        "20000",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("Instance ft06\nMakespan 55\n"), "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("Machine ")).count(), 6);
+    // Every operation once: 36 `job.op@start` entries.
+    assert_eq!(
+        out.split_whitespace().filter(|t| t.contains('@')).count(),
+        36
+    );
+    assert!(err.contains("lower bound 47"), "{err}");
+
+    let json = dir.path().join("all.json");
+    std::fs::write(&json, "{\"a\": {}}").unwrap();
+    let (ok, _, err) = run(&[
+        "optimize",
+        "schedule",
+        "--instance",
+        json.to_str().unwrap(),
+        "--iterations",
+        "5",
+    ]);
+    assert!(!ok && err.contains("needs --name"), "{err}");
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(&bad, "2 2\n0 1 1 x\n").unwrap();
+    let (ok, _, err) = run(&[
+        "optimize",
+        "schedule",
+        "--instance",
+        bad.to_str().unwrap(),
+        "--iterations",
+        "5",
+    ]);
+    assert!(
+        !ok && err.contains("line 2: `x` is not a whole number"),
         "{err}"
     );
 }
