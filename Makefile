@@ -57,10 +57,12 @@ bench-vision: deps
 	$(CARGO) build --release -p foodflow-edge --bin foodflow-edge
 	@.venv/bin/python bench/bench_vision.py
 
-# Rebuilds the demo anomaly model and its model card (byte for byte: the script is seeded).
+# Rebuilds the demo anomaly model and defect detector and their model cards (byte for byte:
+# the scripts are seeded).
 models:
 	@scripts/install-venv.sh .venv-models scripts/requirements-models.txt
 	@.venv-models/bin/python models/anomaly/make_biscuit_anomaly.py
+	@.venv-models/bin/python models/detector/make_biscuit_detector.py
 
 bench-analytics: deps
 	@scripts/install-bench-deps.sh

@@ -53,6 +53,13 @@ def belt(rng):
 
 def biscuit(rng, defect=None):
     """One frame: belt, biscuit, optional defect. Returns an RGB uint8 array."""
+    return biscuit_with_box(rng, defect)[0]
+
+
+def biscuit_with_box(rng, defect=None):
+    """Like `biscuit`, with the defect's bounding box (x1, y1, x2, y2), or None when good. Draws
+    with exactly the same random numbers as `biscuit`, so both give the same images."""
+    box = None
     img = Image.fromarray(belt(rng).astype(np.uint8))
     cx = SIZE / 2 + rng.uniform(-8, 8)
     cy = SIZE / 2 + rng.uniform(-8, 8)
@@ -96,6 +103,7 @@ def biscuit(rng, defect=None):
         shade = rng.uniform(0.3, 0.65)  # from scorched to burnt black
         d.ellipse([px - s, py - s * 0.8, px + s, py + s * 0.8], fill=tuple(int(v * shade) for v in tone))
         img = img.filter(ImageFilter.GaussianBlur(1.0))
+        box = (px - s, py - s * 0.8, px + s, py + s * 0.8)
     elif defect == "crack":
         a = rng.uniform(0, 2 * math.pi)
         pts = [(cx + (r + 2) * math.cos(a), cy + (r + 2) * math.sin(a))]
@@ -104,6 +112,8 @@ def biscuit(rng, defect=None):
             x, y = pts[-1]
             pts.append((x - 14 * math.cos(a), y - 14 * math.sin(a)))
         d.line(pts, fill=tuple(int(v * 0.55) for v in tone), width=2)
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        box = (min(xs) - 1, min(ys) - 1, max(xs) + 1, max(ys) + 1)
     elif defect == "broken":
         a = rng.uniform(0, 2 * math.pi)
         w = rng.uniform(0.25, 0.7)
@@ -115,6 +125,12 @@ def biscuit(rng, defect=None):
                     math.degrees(a - w), math.degrees(a + w), fill=255)
         md.ellipse([cx - chord, cy - chord, cx + chord, cy + chord], fill=0)
         img.paste(bg, (0, 0), mask)
+        inside = Image.new("L", (SIZE, SIZE), 0)
+        ImageDraw.Draw(inside).ellipse([cx - r, cy - r, cx + r, cy + r], fill=255)
+        gone = np.asarray(mask) & np.asarray(inside)
+        ys, xs = np.nonzero(gone)
+        if len(xs):
+            box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
     elif defect == "foreign":
         px = cx + rng.uniform(-r + 20, r - 20)
         py = cy + rng.uniform(-r + 20, r - 20)
@@ -122,7 +138,9 @@ def biscuit(rng, defect=None):
         e = rng.uniform(3, 8)
         pts = [(px + rng.uniform(-e, e), py + rng.uniform(-e, e)) for _ in range(5)]
         d.polygon(pts, fill=colour)
-    return np.asarray(img, np.uint8)
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        box = (min(xs), min(ys), max(xs), max(ys))
+    return np.asarray(img, np.uint8), box
 
 
 # ---------------------------------------------------------------- features (numpy and ONNX alike)

@@ -370,3 +370,70 @@ fn anomaly_scores_and_maps_match_the_python_reference() {
     let avg = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
     assert!(avg(&bad) > avg(&good), "defective {bad:?} vs good {good:?}");
 }
+
+#[test]
+fn our_defect_detector_matches_the_python_reference() {
+    let tmp = tempfile::tempdir().unwrap();
+    let samples = biscuit_samples(tmp.path());
+    let manifest = Manifest::load(&root().join("models/models.yaml")).unwrap();
+    let mut spec = manifest.get("biscuit-defects").unwrap().clone();
+    spec.thresholds.score = SCORE;
+    let mut model = Model::load(
+        runtime(),
+        &spec,
+        &root().join("models"),
+        &EngineOptions::default(),
+    )
+    .unwrap();
+    let out = Command::new(root().join(".venv/bin/python"))
+        .arg(root().join("edge-runtime/vision/reference/reference.py"))
+        .args(["run", "--model"])
+        .arg(root().join("models/detector/biscuit-defects.onnx"))
+        .args([
+            "--size",
+            "256",
+            "--score",
+            &SCORE.to_string(),
+            "--iou",
+            "0.45",
+        ])
+        .args(&samples)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let refs: Vec<RefLine> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut compared = 0;
+    for (path, r) in samples.iter().zip(&refs) {
+        let ours = model
+            .detect(&image::open(path).unwrap().to_rgb8())
+            .unwrap()
+            .detections;
+        assert_eq!(
+            ours.len(),
+            r.detections.len(),
+            "{}: {ours:?} vs {:?}",
+            path.display(),
+            r.detections
+        );
+        for (o, d) in ours.iter().zip(&r.detections) {
+            assert_eq!(o.class_id, d.class_id);
+            assert!(
+                (o.score - d.score).abs() <= 1e-3 && box_iou(&o.bbox, &d.bbox) >= 0.99,
+                "{o:?} vs {d:?}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(
+        compared > 0,
+        "the detector found nothing on the generator's defects"
+    );
+}
