@@ -159,6 +159,12 @@ impl Runtime {
         if let Some(r) = RUNTIME.get() {
             return Ok(r);
         }
+        // Cameras load their models concurrently: one of them loads the library, the others wait.
+        static LOADING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = LOADING.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = RUNTIME.get() {
+            return Ok(r);
+        }
         let library = Self::locate(explicit)?;
         if !library.is_file() {
             return Err(VisionError::Runtime(format!(
@@ -443,6 +449,14 @@ impl Model {
         image: &RgbImage,
         [w, h]: [u32; 2],
     ) -> Result<RawOutput, VisionError> {
+        if image.width() == 0 || image.height() == 0 || w == 0 || h == 0 {
+            return Err(VisionError::Decode(format!(
+                "model `{}`: an empty image ({}x{}) or input size ({w}x{h})",
+                self.spec.name,
+                image.width(),
+                image.height()
+            )));
+        }
         let t0 = Instant::now();
         let place = preprocess::fill_input(&self.spec.input, image, w, h, &mut self.buffer);
         let shape: [usize; 4] = match self.spec.input.layout {

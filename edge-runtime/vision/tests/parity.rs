@@ -437,3 +437,18 @@ fn our_defect_detector_matches_the_python_reference() {
         "the detector found nothing on the generator's defects"
     );
 }
+
+#[test]
+fn an_empty_image_is_an_error_not_a_crash() {
+    let mut model = Model::load_unlisted(
+        runtime(),
+        &fixtures().join("nudenet-320n.onnx"),
+        &EngineOptions::default(),
+    )
+    .unwrap();
+    let e = model
+        .detect(&image::RgbImage::new(0, 0))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("empty image"), "{e}");
+}
