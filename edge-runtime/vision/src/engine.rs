@@ -187,16 +187,7 @@ impl Runtime {
 
     /// Providers this library can run, in our words.
     pub fn available_providers(&self) -> Vec<Provider> {
-        [
-            Provider::Tensorrt,
-            Provider::Cuda,
-            Provider::Openvino,
-            Provider::Rocm,
-            Provider::Cpu,
-        ]
-        .into_iter()
-        .filter(|p| p.available())
-        .collect()
+        available_providers()
     }
 }
 
@@ -773,6 +764,19 @@ fn build_session(
     Ok((session, provider))
 }
 
+fn available_providers() -> Vec<Provider> {
+    [
+        Provider::Tensorrt,
+        Provider::Cuda,
+        Provider::Openvino,
+        Provider::Rocm,
+        Provider::Cpu,
+    ]
+    .into_iter()
+    .filter(|p| p.available())
+    .collect()
+}
+
 /// Picks the provider per the options and logs, once per model, what actually runs and why.
 fn chosen_provider(model: &str, opts: &EngineOptions) -> Result<Provider, VisionError> {
     if opts.providers.is_empty() {
@@ -801,17 +805,10 @@ fn chosen_provider(model: &str, opts: &EngineOptions) -> Result<Provider, Vision
         tracing::warn!(model, skipped = %skipped.join("; "), "vision: no listed provider can run; model runs on cpu");
         return Ok(Provider::Cpu);
     }
-    let available: Vec<&str> = [
-        Provider::Tensorrt,
-        Provider::Cuda,
-        Provider::Openvino,
-        Provider::Rocm,
-        Provider::Cpu,
-    ]
-    .into_iter()
-    .filter(|p| p.available())
-    .map(Provider::name)
-    .collect();
+    let available: Vec<&str> = available_providers()
+        .into_iter()
+        .map(Provider::name)
+        .collect();
     Err(VisionError::Provider(format!(
         "model `{model}`: {} and fallback is off; this ONNX Runtime offers {}. Install a build with the \
          provider (e.g. the onnxruntime-gpu wheel's library for cuda/tensorrt), or allow fallback",
