@@ -68,14 +68,22 @@ PIDS+=($!)
 for _ in $(seq 1 300); do grep -q '"ready":true' .run/sim.out 2>/dev/null && break; sleep 0.1; done
 grep -q '"ready":true' .run/sim.out || { echo "foodflow-sim did not become ready in 30 s (log: .run/sim.log)"; exit 1; }
 
-"$BIN/foodflow-edge" run --profile device-profiles/line-sim.yaml --data-dir .run/edge-data \
+# The rig's conveyor as two cameras (biscuits with injected defects, packs with printed codes)
+# running the shipped models: the line screen shows their verdicts, the journal their records.
+[ -f .run/conveyor/cameras.yaml ] || "$BIN/foodflow-sim" conveyor generate --out .run/conveyor \
+  --frames 120 --fps 2 > /dev/null 2> .run/conveyor.log
+{ cat device-profiles/line-sim.yaml; printf '\nvision:\n  manifest: %s/models/models.yaml\n' "$PWD"
+  cat .run/conveyor/cameras.yaml; } > .run/demo-profile.yaml
+
+"$BIN/foodflow-edge" run --profile .run/demo-profile.yaml --data-dir .run/edge-data \
   --opcua-endpoint "line1-plc=opc.tcp://127.0.0.1:$OPCUA_PORT/" \
   --mqtt-broker "plant-broker=mqtt://127.0.0.1:$MQTT_PORT" \
   --uplink "https://127.0.0.1:$GW_PORT" --http "127.0.0.1:$HTTP_PORT" ${DEMO_EDGE_ARGS:-} \
   > /dev/null 2> .run/edge.log &
 PIDS+=($!); wait_port "$HTTP_PORT" edge
 
-metric() { curl -s "$1" | awk -v m="$2" '$1==m {s+=$2} END {printf "%d", s}'; }
+# The sum of a metric over all its label sets.
+metric() { curl -s "$1" | awk -v m="$2" '$1==m || index($1, m"{")==1 {s+=$2} END {printf "%d", s}'; }
 while true; do
   clear 2>/dev/null || true
   echo "FoodFlow OS demo — plant → edge → gateway → hub (mutual TLS).  Ctrl-C stops.  Logs: .run/*.log"
@@ -84,6 +92,8 @@ while true; do
   echo
   echo "edge     http://127.0.0.1:$HTTP_PORT/metrics   journaled $(metric "http://127.0.0.1:$HTTP_PORT/metrics" foodflow_journal_records_total) records;" \
        "uplink confirmed $(metric "http://127.0.0.1:$HTTP_PORT/metrics" foodflow_uplink_records_total), pending $(metric "http://127.0.0.1:$HTTP_PORT/metrics" foodflow_uplink_pending_records)"
+  echo "vision   conveyor cameras: $(metric "http://127.0.0.1:$HTTP_PORT/metrics" foodflow_camera_frames_inferred_total) frames through the models," \
+       "$(metric "http://127.0.0.1:$HTTP_PORT/metrics" foodflow_camera_frames_kept_total) with findings kept (.run/edge-data/vision/; verdicts on the line screen)"
   echo
   "$BIN/foodflow-gateway" status --admin "http://127.0.0.1:$GW_ADMIN" 2>/dev/null | sed 's/^/gateway  /' || echo "gateway  (not answering)"
   echo
