@@ -96,6 +96,45 @@ enum OptimizeCmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Production planning (YAML or JSON instance: lines, products with allergens and shelf
+    /// lives, demand, crews): a MIP on HiGHS started from a lot-for-lot plan; prints the runs per
+    /// period and line, progress on stderr; an infeasible instance exits 1 naming the
+    /// constraints that conflict.
+    Plan {
+        #[arg(long)]
+        instance: PathBuf,
+        /// Seconds HiGHS may search (the best plan found is printed with its gap).
+        #[arg(long, default_value_t = 60.0)]
+        time_limit: f64,
+        /// Relative gap at which to stop (0.001 = 0.1 %).
+        #[arg(long, default_value_t = 0.0001)]
+        gap: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Start HiGHS without the lot-for-lot plan.
+        #[arg(long)]
+        no_warm_start: bool,
+        /// Show HiGHS's own log (on standard output, before the plan).
+        #[arg(long)]
+        solver_log: bool,
+        /// text or json
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// Also write the plan here.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// A seeded planning instance (YAML on stdout) of the given size, for trials and benchmarks.
+    PlanGenerate {
+        #[arg(long, default_value_t = 10)]
+        lines: usize,
+        #[arg(long, default_value_t = 50)]
+        products: usize,
+        #[arg(long, default_value_t = 14)]
+        periods: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -346,7 +385,8 @@ enum PkiCmd {
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,highs=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -389,6 +429,36 @@ fn main() -> Result<()> {
             iterations,
             seed,
         ),
+        Cmd::Optimize(OptimizeCmd::Plan {
+            instance,
+            time_limit,
+            gap,
+            seed,
+            no_warm_start,
+            solver_log,
+            format,
+            output,
+        }) => {
+            let json = match format.as_str() {
+                "json" => true,
+                "text" => false,
+                f => anyhow::bail!("--format must be text or json, got {f}"),
+            };
+            let settings = foodflow_optimize::plan::Settings {
+                time_limit_s: time_limit,
+                gap,
+                seed,
+                warm_start: !no_warm_start,
+                solver_log,
+            };
+            foodflow_hub::optimize_cmd::plan(&instance, &settings, json, output.as_deref())
+        }
+        Cmd::Optimize(OptimizeCmd::PlanGenerate {
+            lines,
+            products,
+            periods,
+            seed,
+        }) => foodflow_hub::optimize_cmd::plan_generate(lines, products, periods, seed),
         Cmd::Forecast(ForecastCmd::Run { job, output }) => {
             foodflow_hub::forecast_cmd::run(&job, output.as_deref())
         }

@@ -1,4 +1,4 @@
-//! `foodflow-hub optimize routing|schedule`: an instance in, the solution out (routes in VRPLIB's
+//! `foodflow-hub optimize routing|schedule|plan`: an instance in, the solution out (routes in VRPLIB's
 //! solution format; a schedule per machine), every new best on stderr as it is found, the
 //! independent checker run before printing.
 
@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use foodflow_optimize::plan::{self, PlanInstance};
 use foodflow_optimize::routing::{self, Instance, Rounding, Settings};
 use foodflow_optimize::schedule::{self, JobShop};
 
@@ -132,5 +133,51 @@ pub fn schedule(
         );
     }
     print!("{}", schedule::to_text(&inst, &s));
+    Ok(())
+}
+
+/// `optimize plan`: a planning instance (YAML or JSON) in, the plan out (text or JSON), progress
+/// on stderr; an infeasible instance exits 1 with the constraints that conflict.
+pub fn plan(
+    instance: &Path,
+    settings: &plan::Settings,
+    json: bool,
+    output: Option<&Path>,
+) -> Result<()> {
+    let text = std::fs::read_to_string(instance)
+        .with_context(|| format!("reading {}", instance.display()))?;
+    let plant = PlanInstance::parse(&instance.display().to_string(), &text)?.plant()?;
+    eprintln!(
+        "plan: {} — {} lines, {} products, {} {}s",
+        plant.name,
+        plant.lines.len(),
+        plant.products.len(),
+        plant.periods,
+        plant.period
+    );
+    let out = plan::solve(&plant, settings, &mut |m| eprintln!("plan: {m}"))?;
+    let text = if json {
+        let mut s = serde_json::to_string_pretty(&plan::to_json(&plant, &out))?;
+        s.push('\n');
+        s
+    } else {
+        plan::to_text(&plant, &out)
+    };
+    if let Some(p) = output {
+        std::fs::write(p, &text).with_context(|| format!("writing {}", p.display()))?;
+    }
+    print!("{text}");
+    Ok(())
+}
+
+/// `optimize plan-generate`: a seeded instance as YAML on stdout.
+pub fn plan_generate(lines: usize, products: usize, periods: usize, seed: u64) -> Result<()> {
+    if lines == 0 || products == 0 || periods == 0 {
+        bail!("--lines, --products and --periods must each be ≥ 1");
+    }
+    print!(
+        "{}",
+        serde_yaml::to_string(&plan::generate(lines, products, periods, seed))?
+    );
     Ok(())
 }

@@ -1,6 +1,7 @@
-//! `foodflow-hub optimize routing|schedule` as a dispatcher or planner runs it: a VRPLIB
-//! instance in, VRPLIB routes and cost out; a job shop in, a schedule per machine out (both
-//! checked before printing), progress on stderr, clear errors.
+//! `foodflow-hub optimize routing|schedule|plan` as a dispatcher or planner runs it: a VRPLIB
+//! instance in, VRPLIB routes and cost out; a job shop in, a schedule per machine out; a
+//! planning instance in, runs per day and line out (all checked before printing), progress on
+//! stderr, clear errors.
 
 mod support;
 
@@ -143,6 +144,93 @@ fn a_job_shop_schedule_comes_out_per_machine() {
     ]);
     assert!(
         !ok && err.contains("line 2: `x` is not a whole number"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_production_plan_comes_out_per_day_and_line() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/optimize/plan.example.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("plan.json");
+    let (ok, out, err) = run(&[
+        "optimize",
+        "plan",
+        "--instance",
+        example,
+        "--time-limit",
+        "20",
+        "--format",
+        "json",
+        "--output",
+        json.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("plan: bakery-week — 2 lines, 4 products, 5 days"),
+        "{err}"
+    );
+    assert!(err.contains("plan: model: "), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(std::fs::read_to_string(&json).unwrap(), out);
+    assert_eq!(v["plan"], "bakery-week");
+    assert_eq!(v["periods"].as_array().unwrap().len(), 5);
+    // oven-2 is down on day 5; the milk-bun demand is the forecast's 90 % quantile.
+    let day5 = &v["periods"][4]["lines"][1];
+    assert_eq!(day5["line"], "oven-2");
+    assert!(day5["runs"].as_array().unwrap().is_empty());
+    assert_eq!(v["products"][1]["demand"][0], 2400.0);
+    // Day 1 on oven-1 starts from milk: nut-bar there needs the clean-down before it.
+    let runs = v["periods"][0]["lines"][0]["runs"].as_array().unwrap();
+    for r in runs {
+        if r["product"] == "nut-bar" {
+            assert_eq!(r["cleandown_before"], true, "{runs:?}");
+        }
+    }
+
+    let (ok, out, err) = run(&[
+        "optimize",
+        "plan",
+        "--instance",
+        example,
+        "--time-limit",
+        "20",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("Plan bakery-week\nStatus "), "{out}");
+    assert!(out.contains("\nDay 5\n"), "{out}");
+
+    let bad = dir.path().join("bad.yaml");
+    let text = std::fs::read_to_string(example).unwrap();
+    std::fs::write(&bad, text.replace("shelf_life: 3", "shelf_life: three")).unwrap();
+    let (ok, _, err) = run(&["optimize", "plan", "--instance", bad.to_str().unwrap()]);
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("bad.yaml:35:17: products[1].shelf_life: invalid type")
+            && err.contains("products[1].shelf_life"),
+        "{err}"
+    );
+    std::fs::write(
+        &bad,
+        text.replace("min_service: 0.8", "min_service: 1.0")
+            .replace(
+                "[6000, 6500, 6200, 7000, 7500]",
+                "[6000, 6500, 6200, 7000, 60000]",
+            ),
+    )
+    .unwrap();
+    let (ok, _, err) = run(&[
+        "optimize",
+        "plan",
+        "--instance",
+        bad.to_str().unwrap(),
+        "--time-limit",
+        "20",
+    ]);
+    assert!(!ok, "{err}");
+    assert!(err.contains("the plan is infeasible"), "{err}");
+    assert!(
+        err.contains("white-loaf day 5") || err.contains("day 5: needs"),
         "{err}"
     );
 }
