@@ -448,7 +448,7 @@ products:
         let e = PlanInstance::parse("x.yaml", &SMALL.replace("shelf_life: 2", "shelf_life: two"))
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("x.yaml:13:"), "{e}");
+        assert!(e.starts_with("x.yaml:11:17:"), "{e}");
         assert!(e.contains("products[0].shelf_life"), "{e}");
         let e = PlanInstance::parse("x", &SMALL.replace("rates: {A: 10}", "rates: {B: 10}"))
             .unwrap()
