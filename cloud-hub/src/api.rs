@@ -29,6 +29,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub limits: Limits,
     pub forecasts: Arc<crate::forecasting::Forecasts>,
+    pub optimizations: Arc<crate::optimization::Optimizations>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -57,6 +58,7 @@ fn people_routes() -> Router<AppState> {
         .merge(crate::identity::api::routes())
         .merge(crate::approvals::routes())
         .merge(crate::forecasting::routes())
+        .merge(crate::optimization::routes())
         .merge(crate::plant::routes())
 }
 

@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{ApiError, AppState, bad_request, blocking, created, json_body, reply};
 use crate::audit::chain::{Draft, Signature};
-use crate::identity::principal::Principal;
+use crate::identity::principal::{Auth, Principal};
 use crate::identity::{Directory, password};
+use crate::store::TenantStore;
+use foodflow_transport::TenantId;
 
 /// Meanings a signature may carry.
 pub const MEANINGS: &[&str] = &["release", "reject", "hold", "review"];
@@ -44,6 +46,57 @@ struct SignRequest {
     comment: String,
 }
 
+/// The person who may sign for `who`: users only (a key or a certificate is nobody's
+/// signature), and not while their failed signatures are throttled.
+pub(crate) fn signer(who: &Principal, auth: &Auth) -> Result<String, ApiError> {
+    let Some(username) = who.actor.strip_prefix("user:") else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "an electronic signature is a person's: log in as a user (keys and certificates cannot sign)",
+        ));
+    };
+    if let Err(wait) = auth.throttle.check(who.tenant.as_str(), username) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "throttled",
+            format!("too many failed signatures; try again in {wait} s"),
+        ));
+    }
+    Ok(username.to_owned())
+}
+
+/// Signs as `username` with `meaning` once the password is re-entered correctly (a token alone
+/// does not sign); failures count towards the throttle.
+pub(crate) fn sign(
+    view: &dyn TenantStore,
+    auth: &Auth,
+    tenant: &TenantId,
+    username: &str,
+    password: &str,
+    meaning: &str,
+) -> Result<Signature, ApiError> {
+    let user = Directory { view }.user(username)?;
+    let ok = user
+        .as_ref()
+        .is_some_and(|u| !u.disabled && password::verify(password, &u.password_hash));
+    if !ok {
+        auth.throttle.failed(tenant.as_str(), username);
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "reauthentication",
+            "the password does not match: the signature was not applied",
+        ));
+    }
+    auth.throttle.succeeded(tenant.as_str(), username);
+    Ok(Signature {
+        signer: username.to_owned(),
+        meaning: meaning.to_owned(),
+        signed_at_ns: foodflow_protocol::time::now_ns(),
+        reauthenticated: true,
+    })
+}
+
 fn prefix(lot: &str) -> String {
     format!("approval:{lot}\u{1f}")
 }
@@ -56,19 +109,10 @@ async fn approve(
 ) -> Response {
     let r = async {
         who.require("batch:approve")?;
-        let Some(username) = who.actor.strip_prefix("user:").map(str::to_owned) else {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "an electronic signature is a person's: log in as a user (keys and certificates cannot sign)",
-            ));
-        };
+        let username = signer(&who, &s.auth)?;
         let req: SignRequest = json_body(&body, "approval")?;
         if !MEANINGS.contains(&req.meaning.as_str()) {
             return Err(bad_request(format!("meaning {:?}: use one of {}", req.meaning, MEANINGS.join(", "))));
-        }
-        if let Err(wait) = s.auth.throttle.check(who.tenant.as_str(), &username) {
-            return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "throttled", format!("too many failed signatures; try again in {wait} s")));
         }
         let (store, trace, auth) = (s.store.clone(), s.trace.clone(), s.auth.clone());
         let who2 = who.clone();
@@ -80,15 +124,8 @@ async fn approve(
                 return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no lot {lot:?} in this tenant's traceability records")));
             }
             let view = store.tenant(tenant);
-            let user = Directory { view: view.as_ref() }.user(&username)?;
-            let ok = user.as_ref().is_some_and(|u| !u.disabled && password::verify(&req.password, &u.password_hash));
-            if !ok {
-                auth.throttle.failed(tenant.as_str(), &username);
-                return Err(ApiError::new(StatusCode::UNAUTHORIZED, "reauthentication", "the password does not match: the signature was not applied"));
-            }
-            auth.throttle.succeeded(tenant.as_str(), &username);
-            let now = foodflow_protocol::time::now_ns();
-            let signature = Signature { signer: username.clone(), meaning: req.meaning.clone(), signed_at_ns: now, reauthenticated: true };
+            let signature = sign(view.as_ref(), &auth, tenant, &username, &req.password, &req.meaning)?;
+            let now = signature.signed_at_ns;
             let key = format!("{}{now:020}", prefix(&lot));
             let approval = Approval { lot: lot.clone(), meaning: req.meaning.clone(), comment: req.comment.clone(), signature: signature.clone(), key: key.clone() };
             let entry = view.put_setting_audited(

@@ -435,6 +435,31 @@ fn load(s: &AppState, tenant: &TenantId, id: &str) -> Result<Option<Stored>, Api
     }
 }
 
+/// Mean and standard deviation per node of a finished forecast, for inventory jobs.
+pub(crate) fn forecast_items(
+    s: &AppState,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Vec<crate::optimization::tasks::Item>, String> {
+    let f = load(s, tenant, id)
+        .map_err(|e| e.message)?
+        .ok_or_else(|| format!("forecast: no forecast {id:?} in this tenant"))?;
+    if f.status.state != "done" {
+        return Err(format!(
+            "forecast {id} is {}: wait until it is done",
+            f.status.state
+        ));
+    }
+    Ok(f.nodes
+        .into_iter()
+        .map(|n| crate::optimization::tasks::Item {
+            id: n.id,
+            mean: n.mean,
+            sd: n.sd,
+        })
+        .collect())
+}
+
 fn not_found(id: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,

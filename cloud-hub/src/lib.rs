@@ -13,6 +13,7 @@ pub mod forecast_cmd;
 pub mod forecasting;
 pub mod identity;
 pub mod openapi;
+pub mod optimization;
 pub mod optimize_cmd;
 pub mod plant;
 pub mod portal;

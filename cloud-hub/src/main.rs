@@ -721,6 +721,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         metrics: metrics.clone(),
         limits: Limits::default(),
         forecasts: Arc::default(),
+        optimizations: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await

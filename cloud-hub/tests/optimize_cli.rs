@@ -7,9 +7,7 @@ mod support;
 
 use std::process::Command;
 
-use support::HUB;
-
-const TINY: &str = "NAME : tiny\nTYPE : CVRPTW\nDIMENSION : 5\nVEHICLES : 2\nCAPACITY : 10\nSERVICE_TIME : 1\nEDGE_WEIGHT_TYPE : EUC_2D\nNODE_COORD_SECTION\n1 0 0\n2 3 4\n3 -3 4\n4 0 -5\n5 6 8\nDEMAND_SECTION\n1 0\n2 4\n3 4\n4 5\n5 2\nTIME_WINDOW_SECTION\n1 0 100\n2 0 50\n3 0 50\n4 10 20\n5 0 60\nDEPOT_SECTION\n1\n-1\nEOF\n";
+use support::{FT06, HUB, TINY};
 
 fn run(args: &[&str]) -> (bool, String, String) {
     let o = Command::new(HUB).args(args).output().unwrap();
@@ -94,12 +92,7 @@ fn routes_come_out_in_vrplib_format() {
 fn a_job_shop_schedule_comes_out_per_machine() {
     let dir = tempfile::tempdir().unwrap();
     let ft06 = dir.path().join("ft06.txt");
-    std::fs::write(
-        &ft06,
-        "# ft06\n6 6\n2 1 0 3 1 6 3 7 5 3 4 6\n1 8 2 5 4 10 5 10 0 10 3 4\n2 5 3 4 5 8 0 9 1 1 4 7\n\
-         1 5 0 5 2 5 3 3 4 8 5 9\n2 9 1 3 4 5 5 4 0 3 3 1\n1 3 3 3 5 9 0 10 4 4 2 1\n",
-    )
-    .unwrap();
+    std::fs::write(&ft06, FT06).unwrap();
     let path = ft06.to_str().unwrap();
     let (ok, out, err) = run(&[
         "optimize",

@@ -1,7 +1,8 @@
 //! The analytics portal in a real browser (headless Debian Chromium driven by playwright-core,
 //! `tests/ui/portal.mjs`) against the real hub: login, a device's synced readings plotted and
 //! zoomed, a lot traced into a drawn graph, a recall simulated, the FSMA 204 spreadsheet
-//! downloaded, a forecast fan chart, the audit trail verified, no console errors. Screenshots
+//! downloaded, a forecast fan chart, a production plan read and signed into force, the audit
+//! trail verified, no console errors. Screenshots
 //! are kept in `<target>/ui-artifacts/portal/`.
 
 mod support;
@@ -117,6 +118,41 @@ async fn people_work_in_the_portal() {
             break;
         }
         assert!(Instant::now() < until, "forecast not done: {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // A finished production plan to read and sign.
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/optimize/plan.example.yaml"
+    ))
+    .unwrap();
+    let (code, body) = curl_bearer(
+        "POST",
+        &format!("{base}/v1/optimization/plan"),
+        &pki,
+        Some(&token),
+        Body::Json(&serde_json::json!({"instance": example, "time_limit_s": 20}).to_string()),
+    );
+    assert_eq!(code, 202, "{body}");
+    let plan = json(&body)["id"].as_str().unwrap().to_owned();
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, body) = curl_bearer(
+            "GET",
+            &format!("{base}/v1/optimization/jobs/{plan}"),
+            &pki,
+            Some(&token),
+            Body::None,
+        );
+        let state = json(&body)["status"]["state"].clone();
+        if state == "done" {
+            break;
+        }
+        assert!(
+            state != "failed" && Instant::now() < until,
+            "plan not done: {body}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 

@@ -71,6 +71,19 @@ try {
   check(await page.locator('#fan polyline[data-series="history"]').count() === 1, "the fan chart starts from the history");
   await shot(page, out, "portal-forecast");
 
+  // A production plan: runs per day and line, then signed into force with the password.
+  await page.click('nav a[href="#/optimisation"]');
+  await until("the plan grid", async () => (await page.locator("#opt-grid tbody tr").count()) === 5);
+  check((await page.textContent("#opt-jobs")).includes("bakery-week"), "optimisation jobs are listed");
+  check((await page.textContent("#opt-grid")).includes("⟲"), "the plan marks its allergen clean-downs");
+  check((await page.textContent("#opt-active")).includes("No plan is in force"), "an unsigned plan is not in force");
+  await page.fill("#opt-comment", "week 48");
+  await page.fill("#opt-password", password);
+  await page.click("#opt-sign button[type=submit]");
+  await until("the plan in force", async () => (await page.textContent("#opt-active")).includes(`approved by ${user}`));
+  check((await page.textContent("#opt-summary")).includes(`approve by ${user}`), "the signature is shown on the plan");
+  await shot(page, out, "portal-plan");
+
   // Audit trail.
   await page.click('nav a[href="#/audit"]');
   await until("the audit status", async () => (await page.textContent("#audit-status")).includes("Verified"));

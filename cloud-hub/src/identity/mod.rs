@@ -25,6 +25,9 @@ pub const PERMISSIONS: &[&str] = &[
     "batch:approve",
     "forecast:read",
     "forecast:run",
+    "optimize:read",
+    "optimize:run",
+    "plan:approve",
     "trace:read",
     "trace:export",
     "epcis:capture",
@@ -72,12 +75,32 @@ pub fn builtin_roles() -> Vec<RoleDef> {
                 "batch:read",
                 "forecast:read",
                 "forecast:run",
+                "optimize:read",
+                "optimize:run",
+                "trace:read",
+            ],
+        ),
+        // Signs production plans into force; runs none itself (two people per plan).
+        r(
+            "production_manager",
+            &[
+                "data:read",
+                "batch:read",
+                "forecast:read",
+                "optimize:read",
+                "plan:approve",
                 "trace:read",
             ],
         ),
         r(
             "viewer",
-            &["data:read", "batch:read", "forecast:read", "trace:read"],
+            &[
+                "data:read",
+                "batch:read",
+                "forecast:read",
+                "optimize:read",
+                "trace:read",
+            ],
         ),
     ]
 }

@@ -7,6 +7,13 @@ use std::time::Duration;
 
 pub const HUB: &str = env!("CARGO_BIN_EXE_foodflow-hub");
 
+/// A four-client CVRPTW instance in VRPLIB format.
+pub const TINY: &str = "NAME : tiny\nTYPE : CVRPTW\nDIMENSION : 5\nVEHICLES : 2\nCAPACITY : 10\nSERVICE_TIME : 1\nEDGE_WEIGHT_TYPE : EUC_2D\nNODE_COORD_SECTION\n1 0 0\n2 3 4\n3 -3 4\n4 0 -5\n5 6 8\nDEMAND_SECTION\n1 0\n2 4\n3 4\n4 5\n5 2\nTIME_WINDOW_SECTION\n1 0 100\n2 0 50\n3 0 50\n4 10 20\n5 0 60\nDEPOT_SECTION\n1\n-1\nEOF\n";
+
+/// Fisher and Thompson's 6 × 6 job shop (optimum 55) in the standard format.
+pub const FT06: &str = "# ft06\n6 6\n2 1 0 3 1 6 3 7 5 3 4 6\n1 8 2 5 4 10 5 10 0 10 3 4\n2 5 3 4 5 8 0 9 1 1 4 7\n\
+     1 5 0 5 2 5 3 3 4 8 5 9\n2 9 1 3 4 5 5 4 0 3 3 1\n1 3 3 3 5 9 0 10 4 4 2 1\n";
+
 /// A child process killed when dropped.
 pub struct Kill(pub Child);
 impl Drop for Kill {

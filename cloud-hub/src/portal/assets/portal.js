@@ -257,6 +257,71 @@ function drawFan() {
   if (n) fanChart($("fan"), n);
 }
 
+// ---- optimisation ----------------------------------------------------------------------------
+
+async function showOptimisation() {
+  const [jobs, active] = await Promise.all([
+    api("GET", "/v1/optimization/jobs"),
+    api("GET", "/v1/optimization/plans/active"),
+  ]);
+  $("opt-active").textContent = active.job
+    ? `Plan in force: ${active.job} (${active.status.summary}), approved by ${active.approved.signer} at ${fmtTime(active.approved.signed_at_ns)}.`
+    : "No plan is in force: a finished plan needs an approval signature.";
+  $("opt-jobs").querySelector("tbody").replaceChildren(...jobs.map((j) => {
+    const tr = el("tr");
+    const progress = j.error || j.progress || (j.state === "done" ? `${(+j.elapsed_s).toFixed(1)} s` : "");
+    tr.append(el("td", {}, j.id), el("td", {}, j.kind), el("td", { class: j.state === "failed" ? "bad" : "" }, j.state),
+      el("td", {}, j.summary), el("td", {}, j.actor), el("td", {}, progress));
+    return tr;
+  }));
+  const plans = jobs.filter((j) => j.kind === "plan" && j.state === "done");
+  const sel = $("opt-plan");
+  sel.replaceChildren(...plans.map((j) => el("option", { value: j.id }, `${j.id}${active.job === j.id ? " · in force" : ""}`)));
+  if (plans.length === 0) {
+    $("opt-summary").textContent = "No finished plans yet: start one with POST /v1/optimization/plan.";
+    $("opt-grid").querySelector("thead").replaceChildren();
+    $("opt-grid").querySelector("tbody").replaceChildren();
+    $("opt-sign").hidden = true;
+    return;
+  }
+  await loadPlan(sel.value);
+}
+
+async function loadPlan(id) {
+  const job = await api("GET", `/v1/optimization/jobs/${encodeURIComponent(id)}`);
+  const p = job.result, c = p.cost;
+  const signed = (job.signatures || []).map((s) => `${s.meaning} by ${s.signature.signer}`).join(", ");
+  $("opt-summary").textContent = `${p.plan}: ${p.status}, cost ${fmtNum(c.total)} (set-ups ${fmtNum(c.setup)}, clean-downs ${fmtNum(c.cleandown)}, holding ${fmtNum(c.holding)}, shortage ${fmtNum(c.shortage)}), gap ${(100 * p.gap).toFixed(1)} %${signed ? " · signed: " + signed : ""}`;
+  const lines = p.periods[0].lines.map((l) => l.line);
+  const head = el("tr");
+  head.append(el("th", { scope: "col" }, "Period"), ...lines.map((l) => el("th", { scope: "col" }, l)));
+  $("opt-grid").querySelector("thead").replaceChildren(head);
+  $("opt-grid").querySelector("tbody").replaceChildren(...p.periods.map((per) => {
+    const tr = el("tr");
+    tr.append(el("th", { scope: "row" }, String(per.period)));
+    for (const l of per.lines) {
+      const td = el("td");
+      for (const r of l.runs) td.append(el("div", { class: r.cleandown_before ? "run cleandown" : "run" }, `${r.cleandown_before ? "⟲ " : ""}${r.product} ${fmtNum(r.quantity)}`));
+      if (l.runs.length === 0) td.append(el("span", { class: "muted" }, "idle"));
+      td.append(el("div", { class: "muted" }, `${fmtNum(l.hours_used)} of ${fmtNum(l.hours)} h`));
+      tr.append(td);
+    }
+    return tr;
+  }));
+  $("opt-sign").hidden = false;
+}
+
+async function signPlan(ev) {
+  ev.preventDefault();
+  const id = $("opt-plan").value;
+  await api("POST", `/v1/optimization/jobs/${encodeURIComponent(id)}/approve`,
+    { meaning: $("opt-meaning").value, comment: $("opt-comment").value, password: $("opt-password").value });
+  $("opt-password").value = "";
+  await showOptimisation();
+  $("opt-plan").value = id;
+  await loadPlan(id);
+}
+
 async function showAudit() {
   const v = await api("GET", "/v1/audit/verify");
   const ok = v.ok === true;
@@ -297,6 +362,7 @@ async function route() {
     if (view === "plant") await showPlant();
     if (view === "forecasts") await showForecasts();
     if (view === "audit") await showAudit();
+    if (view === "optimisation") await showOptimisation();
     if (view === "trace") {
       const q = new URLSearchParams(location.hash.split("?")[1] || "");
       if (q.get("lot")) { $("lot").value = q.get("lot"); await runTrace(); }
@@ -328,6 +394,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("export").addEventListener("click", () => exportFsma().catch((e) => showError(e.message)));
   $("fc-select").addEventListener("change", () => loadForecast($("fc-select").value).catch((e) => showError(e.message)));
   $("fc-node").addEventListener("change", drawFan);
+  $("opt-plan").addEventListener("change", () => loadPlan($("opt-plan").value).catch((e) => showError(e.message)));
+  $("opt-sign").addEventListener("submit", (ev) => signPlan(ev).catch((e) => showError(e.message)));
   $("tag-select").addEventListener("change", () => loadSeries().catch((e) => showError(e.message)));
   $("zoom-reset").addEventListener("click", () => { plot.from = null; plot.to = null; loadSeries().catch((e) => showError(e.message)); });
   for (const b of document.querySelectorAll("[data-range]")) {
