@@ -37,13 +37,37 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/batches/{lot}/approvals", get(list))
 }
 
+/// What a person sends to sign: the meaning, their password again, a comment.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SignRequest {
-    meaning: String,
-    password: String,
+pub(crate) struct SignRequest {
+    pub meaning: String,
+    pub password: String,
     #[serde(default)]
-    comment: String,
+    pub comment: String,
+}
+
+/// The first checks of any signing request: the permission, a person (not throttled) as the
+/// signer, a readable body (`what` names it in errors) and a meaning from `meanings`.
+pub(crate) fn signing_request(
+    who: &Principal,
+    auth: &Auth,
+    permission: &str,
+    body: &[u8],
+    what: &str,
+    meanings: &[&str],
+) -> Result<(String, SignRequest), ApiError> {
+    who.require(permission)?;
+    let username = signer(who, auth)?;
+    let req: SignRequest = json_body(body, what)?;
+    if !meanings.contains(&req.meaning.as_str()) {
+        return Err(bad_request(format!(
+            "meaning {:?}: use one of {}",
+            req.meaning,
+            meanings.join(", ")
+        )));
+    }
+    Ok((username, req))
 }
 
 /// The person who may sign for `who`: users only (a key or a certificate is nobody's
@@ -108,12 +132,7 @@ async fn approve(
     body: Bytes,
 ) -> Response {
     let r = async {
-        who.require("batch:approve")?;
-        let username = signer(&who, &s.auth)?;
-        let req: SignRequest = json_body(&body, "approval")?;
-        if !MEANINGS.contains(&req.meaning.as_str()) {
-            return Err(bad_request(format!("meaning {:?}: use one of {}", req.meaning, MEANINGS.join(", "))));
-        }
+        let (username, req) = signing_request(&who, &s.auth, "batch:approve", &body, "approval", MEANINGS)?;
         let (store, trace, auth) = (s.store.clone(), s.trace.clone(), s.auth.clone());
         let who2 = who.clone();
         blocking(move || {

@@ -26,8 +26,8 @@ use foodflow_transport::TenantId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::api::{ApiError, AppState, bad_request, blocking, created, json_body, reply};
-use crate::approvals::{sign, signer};
+use crate::api::{ApiError, AppState, bad_request, blocking, created, reply};
+use crate::approvals::{sign, signing_request};
 use crate::audit::chain::Draft;
 use crate::identity::principal::Principal;
 use tasks::Task;
@@ -306,15 +306,6 @@ async fn list(State(s): State<AppState>, Extension(who): Extension<Principal>) -
     reply(r)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SignRequest {
-    meaning: String,
-    password: String,
-    #[serde(default)]
-    comment: String,
-}
-
 /// Signs a finished plan: `approve` makes it the tenant's active plan, `reject` records the
 /// refusal. Both are stored on the job and in the audit trail with the signature.
 async fn approve(
@@ -324,12 +315,7 @@ async fn approve(
     body: Bytes,
 ) -> Response {
     let r = async {
-        who.require("plan:approve")?;
-        let username = signer(&who, &s.auth)?;
-        let req: SignRequest = json_body(&body, "plan signature")?;
-        if !PLAN_MEANINGS.contains(&req.meaning.as_str()) {
-            return Err(bad_request(format!("meaning {:?}: use one of {}", req.meaning, PLAN_MEANINGS.join(", "))));
-        }
+        let (username, req) = signing_request(&who, &s.auth, "plan:approve", &body, "plan signature", PLAN_MEANINGS)?;
         blocking(move || {
             let tenant = &who.tenant;
             let mut job = load(&s, tenant, &id)?;

@@ -105,6 +105,18 @@ fn infeasible_text(items: &[ConflictItem]) -> String {
     s
 }
 
+/// HiGHS's model status as people read it ("time limit", not `ReachedTimeLimit`).
+fn status_words(s: highs::HighsModelStatus) -> String {
+    use highs::HighsModelStatus as S;
+    match s {
+        S::Optimal => "optimal".into(),
+        S::ReachedTimeLimit => "time limit".into(),
+        S::ReachedIterationLimit => "iteration limit".into(),
+        S::Infeasible => "infeasible".into(),
+        other => format!("{other:?}"),
+    }
+}
+
 /// Progress of a planning run, in words, for logs and job status.
 pub type Progress<'a> = &'a mut dyn FnMut(&str);
 
@@ -188,7 +200,7 @@ pub fn solve(
         0.05,
     )
     .map_err(PlanError::Solver)?;
-    let status_word = format!("{:?}", solved.status);
+    let status_word = status_words(solved.status);
     let Some(cols) = solved.columns.as_deref() else {
         use highs::HighsModelStatus as S;
         if matches!(solved.status, S::Infeasible | S::UnboundedOrInfeasible) {
