@@ -24,17 +24,30 @@ pub fn routing(
         .with_context(|| format!("{}", instance.display()))?
         .with_rounding(rounding);
     let settings = budget(time_limit_s, iterations, seed)?;
+    let fleet = if inst.heterogeneous() {
+        let types: Vec<String> = inst
+            .types
+            .iter()
+            .map(|t| format!("{} {} × {}", t.count, t.name, t.capacity))
+            .collect();
+        format!("vehicles {}", types.join(", "))
+    } else {
+        format!("{} vehicles of capacity {}", inst.vehicles, inst.capacity)
+    };
     eprintln!(
-        "routing: {} — {} clients, {} vehicles of capacity {}, time limit {time_limit_s} s, seed {seed}",
+        "routing: {} — {} clients, {fleet}{}, time limit {time_limit_s} s, seed {seed}",
         inst.name,
         inst.clients(),
-        inst.vehicles,
-        inst.capacity
+        if inst.has_cold_chain() {
+            ", cold chain"
+        } else {
+            ""
+        }
     );
     let sol = routing::solve(&inst, &settings, &mut |p| {
         eprintln!(
-            "routing: {:>7.2} s  iteration {:>7}  distance {:.1}  routes {}",
-            p.elapsed_s, p.iterations, p.distance, p.routes
+            "routing: {:>7.2} s  iteration {:>7}  distance {:.1}  cost {:.1}  routes {}",
+            p.elapsed_s, p.iterations, p.distance, p.cost, p.routes
         );
     })?;
     let violations = routing::check(&inst, &sol);

@@ -89,6 +89,52 @@ fn routes_come_out_in_vrplib_format() {
 }
 
 #[test]
+fn a_mixed_fleet_keeps_chilled_goods_in_the_reefer() {
+    // TINY with one reefer and two vans; client 1 (VRPLIB node 2) is chilled and may not ride
+    // out of refrigeration at all.
+    let text = TINY.replace(
+        "NODE_COORD_SECTION",
+        "VEHICLE_TYPES_SECTION\nreefer 1 10 20 1.5 chilled\nvan 2 10 5 1.0 -\nTEMPERATURE_SECTION\n2 chilled 0\nNODE_COORD_SECTION",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let inst = dir.path().join("fleet.vrp");
+    std::fs::write(&inst, text).unwrap();
+    let (ok, out, err) = run(&[
+        "optimize",
+        "routing",
+        "--instance",
+        inst.to_str().unwrap(),
+        "--time-limit",
+        "0",
+        "--iterations",
+        "300",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("4 clients, vehicles 1 reefer × 10, 2 van × 10, cold chain"),
+        "{err}"
+    );
+    let routes: Vec<&str> = out.lines().filter(|l| l.starts_with("Route #")).collect();
+    let vehicles: Vec<&str> = out.lines().filter(|l| l.starts_with("Vehicle #")).collect();
+    assert_eq!(routes.len(), vehicles.len(), "{out}");
+    let with_1 = routes
+        .iter()
+        .position(|r| {
+            r.split(':')
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .any(|c| c == "1")
+        })
+        .unwrap();
+    assert!(vehicles[with_1].ends_with(": reefer"), "{out}");
+    assert!(
+        vehicles.iter().filter(|v| v.ends_with("reefer")).count() <= 1,
+        "{out}"
+    );
+}
+
+#[test]
 fn a_job_shop_schedule_comes_out_per_machine() {
     let dir = tempfile::tempdir().unwrap();
     let ft06 = dir.path().join("ft06.txt");

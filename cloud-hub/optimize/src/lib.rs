@@ -1,7 +1,7 @@
 //! Optimisation for food plants: [`plan`] — production planning on lines over days or shifts
 //! (a MIP on HiGHS with allergen sequencing, clean-downs and shelf life) — [`routing`] — delivery
-//! routes with time windows and truck capacities — and [`schedule`] — order scheduling as a job
-//! shop. The cold-chain extensions of routing are not built yet (see the README's status table).
+//! routes with time windows, a mixed fleet and the cold chain — and [`schedule`] — order
+//! scheduling as a job shop.
 //!
 //! Pure: it knows no HTTP, no store and no files; the hub's CLI reads instances and prints
 //! solutions.

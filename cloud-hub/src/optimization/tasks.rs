@@ -346,12 +346,15 @@ impl Task {
                         list.join("; ")
                     ));
                 }
-                let routes: Vec<&Vec<usize>> =
-                    sol.routes.iter().filter(|r| !r.is_empty()).collect();
+                let used: Vec<usize> = (0..sol.routes.len())
+                    .filter(|&k| !sol.routes[k].is_empty())
+                    .collect();
                 Ok(json!({
                     "instance": instance.name,
-                    "cost": sol.distance(&instance),
-                    "routes": routes,
+                    "cost": sol.cost(&instance),
+                    "distance": sol.distance(&instance),
+                    "routes": used.iter().map(|&k| &sol.routes[k]).collect::<Vec<_>>(),
+                    "vehicles": used.iter().map(|&k| &instance.types[sol.kind(k)].name).collect::<Vec<_>>(),
                     "vrplib": sol.to_vrplib(&instance),
                 }))
             }

@@ -1,7 +1,10 @@
 //! Routing instances: the depot (node 0) and clients with coordinates, demand, a time window
-//! and a service time; identical vehicles with a capacity. Read from VRPLIB (`NODE_COORD_SECTION`,
-//! `DEMAND_SECTION`, `TIME_WINDOW_SECTION`, `SERVICE_TIME`…) or Solomon's text format; errors
-//! name the line.
+//! and a service time; a fleet of vehicle types (count, capacity, fixed and per-distance cost,
+//! the temperature classes they keep cold) — one type of identical vehicles unless the file says
+//! more — and per client a temperature class with the longest time it may ride out of
+//! refrigeration. Read from VRPLIB (`NODE_COORD_SECTION`, `DEMAND_SECTION`,
+//! `TIME_WINDOW_SECTION`, `SERVICE_TIME`…, our `VEHICLE_TYPES_SECTION` and
+//! `TEMPERATURE_SECTION`) or Solomon's text format; errors name the line.
 
 use std::fmt;
 
@@ -50,6 +53,23 @@ impl std::str::FromStr for Rounding {
     }
 }
 
+/// A kind of vehicle in the fleet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VehicleType {
+    pub name: String,
+    pub count: usize,
+    pub capacity: i64,
+    /// Paid once per route driven.
+    pub fixed_cost: f64,
+    /// Paid per unit of distance.
+    pub unit_cost: f64,
+    /// Temperature classes it keeps at temperature (bit k: class k; ambient, class 0, needs none).
+    pub classes: u64,
+}
+
+/// The temperature class every client has unless told otherwise.
+pub const AMBIENT: usize = 0;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Instance {
     pub name: String,
@@ -60,9 +80,24 @@ pub struct Instance {
     pub ready: Vec<f64>,
     pub due: Vec<f64>,
     pub service: Vec<f64>,
+    /// The largest capacity in the fleet.
     pub capacity: i64,
-    /// Vehicles available (routes allowed).
+    /// Vehicles available (routes allowed), all types together.
     pub vehicles: usize,
+    pub types: Vec<VehicleType>,
+    /// Temperature class names; index 0 is `ambient`.
+    pub class_names: Vec<String>,
+    /// Each node's temperature class.
+    pub class: Vec<usize>,
+    /// Longest time a client's goods may ride in a vehicle that does not keep their class cold
+    /// (from leaving the depot to the start of service); 0: only in a vehicle that does.
+    pub max_out: Vec<f64>,
+    /// Whether some client's goods would ride out of refrigeration in some vehicle type.
+    cold: bool,
+    /// The type of each numbered vehicle, where the file lists vehicles one by one (PyVRP's
+    /// dialect: `CAPACITY_SECTION`, `VEHICLES_FIXED_COST_SECTION`, …); its solutions' route k
+    /// is vehicle k's.
+    pub vehicle_types: Vec<usize>,
     /// Euclidean distances (also travel times), row-major n × n.
     dist: Vec<f64>,
 }
@@ -124,6 +159,19 @@ impl Instance {
             }
         }
         Ok(Instance {
+            types: vec![VehicleType {
+                name: "vehicle".into(),
+                count: vehicles,
+                capacity,
+                fixed_cost: 0.0,
+                unit_cost: 1.0,
+                classes: 0,
+            }],
+            class_names: vec!["ambient".into()],
+            class: vec![AMBIENT; n],
+            max_out: vec![f64::INFINITY; n],
+            cold: false,
+            vehicle_types: Vec::new(),
             name,
             x: coords.iter().map(|c| c.0).collect(),
             y: coords.iter().map(|c| c.1).collect(),
@@ -135,6 +183,94 @@ impl Instance {
             vehicles,
             dist,
         })
+    }
+
+    /// Replaces the fleet and gives clients temperature classes: `classes[i]` = (class, longest
+    /// time out of refrigeration) for node i, with class names indexing `class_names` (0 is
+    /// ambient). Checked: counts and capacities positive, costs ≥ 0, classes known.
+    pub fn with_fleet(
+        mut self,
+        types: Vec<VehicleType>,
+        class_names: Vec<String>,
+        classes: Vec<(usize, f64)>,
+    ) -> Result<Instance, InstanceError> {
+        if types.is_empty() {
+            return Err(err(None, "the fleet has no vehicle types"));
+        }
+        for t in &types {
+            if t.count == 0 || t.capacity <= 0 {
+                return Err(err(
+                    None,
+                    format!(
+                        "vehicle type {}: count and capacity must be positive",
+                        t.name
+                    ),
+                ));
+            }
+            if !(t.fixed_cost >= 0.0
+                && t.unit_cost >= 0.0
+                && t.fixed_cost.is_finite()
+                && t.unit_cost.is_finite())
+            {
+                return Err(err(
+                    None,
+                    format!("vehicle type {}: costs must be numbers ≥ 0", t.name),
+                ));
+            }
+            if t.classes >> class_names.len().min(63) != 0 {
+                return Err(err(
+                    None,
+                    format!("vehicle type {}: an unknown temperature class", t.name),
+                ));
+            }
+        }
+        if classes.len() != self.len() {
+            return Err(err(
+                None,
+                format!(
+                    "{} nodes but {} temperature classes",
+                    self.len(),
+                    classes.len()
+                ),
+            ));
+        }
+        for (i, (c, out)) in classes.iter().enumerate() {
+            if *c >= class_names.len() || out.is_nan() || *out < 0.0 {
+                return Err(err(
+                    None,
+                    format!(
+                        "node {i}: unknown temperature class or a negative time out of refrigeration"
+                    ),
+                ));
+            }
+        }
+        self.capacity = types.iter().map(|t| t.capacity).max().unwrap_or(0);
+        self.vehicles = types.iter().map(|t| t.count).sum();
+        self.types = types;
+        self.class_names = class_names;
+        self.class = classes.iter().map(|c| c.0).collect();
+        self.max_out = classes
+            .iter()
+            .map(|&(c, out)| if c == AMBIENT { f64::INFINITY } else { out })
+            .collect();
+        self.cold = (1..self.len()).any(|c| (0..self.types.len()).any(|t| !self.keeps_cold(t, c)));
+        Ok(self)
+    }
+
+    /// Whether vehicle type `t` keeps client `c`'s goods at their temperature.
+    pub fn keeps_cold(&self, t: usize, c: usize) -> bool {
+        self.class[c] == AMBIENT || self.types[t].classes & (1 << self.class[c]) != 0
+    }
+
+    /// Whether some client's goods would ride out of refrigeration in some vehicle type (the
+    /// search then checks ride times).
+    pub fn has_cold_chain(&self) -> bool {
+        self.cold
+    }
+
+    /// Whether the fleet has more than one type.
+    pub fn heterogeneous(&self) -> bool {
+        self.types.len() > 1
     }
 
     pub fn len(&self) -> usize {
@@ -198,6 +334,11 @@ fn parse_vrplib(text: &str) -> Result<Instance, InstanceError> {
     let mut windows: Vec<Option<(f64, f64)>> = Vec::new();
     let mut service: Vec<Option<f64>> = Vec::new();
     let mut depots: Vec<usize> = Vec::new();
+    let mut types: Vec<VehicleType> = Vec::new();
+    let mut class_names: Vec<String> = vec!["ambient".into()];
+    let mut temps: Vec<(usize, f64)> = Vec::new();
+    // Per numbered vehicle (PyVRP's dialect): capacity, fixed cost, cost per distance.
+    let mut per_vehicle: Vec<(Option<i64>, f64, f64)> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let no = i + 1;
         let line = raw.trim();
@@ -222,9 +363,14 @@ fn parse_vrplib(text: &str) -> Result<Instance, InstanceError> {
                     demand = vec![0; n];
                     windows = vec![None; n];
                     service = vec![None; n];
+                    temps = vec![(AMBIENT, f64::INFINITY); n];
                 }
                 "CAPACITY" => capacity = Some(num::<i64>(value, no, "CAPACITY")?),
-                "VEHICLES" => vehicles = Some(num::<usize>(value, no, "VEHICLES")?),
+                "VEHICLES" => {
+                    let k = num::<usize>(value, no, "VEHICLES")?;
+                    vehicles = Some(k);
+                    per_vehicle = vec![(None, 0.0, 1.0); k];
+                }
                 "SERVICE_TIME" => service_all = num(value, no, "SERVICE_TIME")?,
                 "EDGE_WEIGHT_TYPE" if value != "EUC_2D" => {
                     return Err(err(
@@ -243,17 +389,22 @@ fn parse_vrplib(text: &str) -> Result<Instance, InstanceError> {
                 | "DEMAND_SECTION"
                 | "TIME_WINDOW_SECTION"
                 | "SERVICE_TIME_SECTION"
-                | "DEPOT_SECTION" => line,
+                | "DEPOT_SECTION"
+                | "VEHICLE_TYPES_SECTION"
+                | "TEMPERATURE_SECTION"
+                | "CAPACITY_SECTION"
+                | "VEHICLES_FIXED_COST_SECTION"
+                | "VEHICLES_UNIT_DISTANCE_COST_SECTION" => line,
                 other => {
                     return Err(err(
                         Some(no),
                         format!(
-                            "{other} is not supported here (coordinates, demands, time windows, service times, depots are)"
+                            "{other} is not supported here (coordinates, demands, time windows, service times, depots, vehicle types, temperature classes are)"
                         ),
                     ));
                 }
             };
-            if dim.is_none() && section != "DEPOT_SECTION" {
+            if dim.is_none() && !matches!(section, "DEPOT_SECTION" | "VEHICLE_TYPES_SECTION") {
                 return Err(err(Some(no), "DIMENSION must come before the sections"));
             }
             continue;
@@ -263,6 +414,55 @@ fn parse_vrplib(text: &str) -> Result<Instance, InstanceError> {
             let id: i64 = num(f[0], no, "depot")?;
             if id >= 1 {
                 depots.push(id as usize);
+            }
+            continue;
+        }
+        if section == "VEHICLE_TYPES_SECTION" {
+            // name count capacity fixed_cost unit_cost classes (comma-separated, or `-`)
+            if f.len() != 6 {
+                return Err(err(
+                    Some(no),
+                    format!(
+                        "a vehicle type is `name count capacity fixed_cost unit_cost classes` (classes: chilled,frozen or -), found {} fields",
+                        f.len()
+                    ),
+                ));
+            }
+            let mut classes = 0u64;
+            for c in f[5].split(',').filter(|c| *c != "-" && *c != "ambient") {
+                classes |= 1 << class_id(&mut class_names, c, no)?;
+            }
+            types.push(VehicleType {
+                name: f[0].to_owned(),
+                count: num(f[1], no, "count")?,
+                capacity: num(f[2], no, "capacity")?,
+                fixed_cost: num(f[3], no, "fixed_cost")?,
+                unit_cost: num(f[4], no, "unit_cost")?,
+                classes,
+            });
+            continue;
+        }
+        if matches!(
+            section,
+            "CAPACITY_SECTION"
+                | "VEHICLES_FIXED_COST_SECTION"
+                | "VEHICLES_UNIT_DISTANCE_COST_SECTION"
+        ) {
+            let v: usize = num(f[0], no, "vehicle")?;
+            if v == 0 || v > per_vehicle.len() || f.len() < 2 {
+                return Err(err(
+                    Some(no),
+                    format!(
+                        "{section}: `vehicle value` with vehicle in 1..={} (VEHICLES, which must come first)",
+                        per_vehicle.len()
+                    ),
+                ));
+            }
+            let e = &mut per_vehicle[v - 1];
+            match section {
+                "CAPACITY_SECTION" => e.0 = Some(num(f[1], no, "capacity")?),
+                "VEHICLES_FIXED_COST_SECTION" => e.1 = num(f[1], no, "fixed cost")?,
+                _ => e.2 = num(f[1], no, "unit distance cost")?,
             }
             continue;
         }
@@ -302,6 +502,15 @@ fn parse_vrplib(text: &str) -> Result<Instance, InstanceError> {
                 need(2)?;
                 service[k] = Some(num(f[1], no, "service time")?);
             }
+            "TEMPERATURE_SECTION" => {
+                // id class max_time_out_of_refrigeration
+                need(3)?;
+                let out: f64 = num(f[2], no, "time out of refrigeration")?;
+                if out.is_nan() || out < 0.0 {
+                    return Err(err(Some(no), "the time out of refrigeration must be ≥ 0"));
+                }
+                temps[k] = (class_id(&mut class_names, f[1], no)?, out);
+            }
             _ => return Err(err(Some(no), format!("data outside any section: {line:?}"))),
         }
     }
@@ -324,9 +533,62 @@ fn parse_vrplib(text: &str) -> Result<Instance, InstanceError> {
         .map(|s| s.unwrap_or(service_all))
         .collect();
     service[0] = 0.0;
-    let capacity = capacity.ok_or_else(|| err(None, "CAPACITY is missing"))?;
-    let vehicles = vehicles.unwrap_or(n - 1);
-    Instance::new(name, coords, demand, windows, service, capacity, vehicles)
+    let mut vehicle_types = Vec::new();
+    if types.is_empty() && per_vehicle.iter().any(|v| v.0.is_some()) {
+        // Numbered vehicles become types: one per distinct (capacity, fixed, unit cost).
+        for (k, v) in per_vehicle.iter().enumerate() {
+            let cap = v.0.ok_or_else(|| {
+                err(
+                    None,
+                    format!("vehicle {} has no capacity in CAPACITY_SECTION", k + 1),
+                )
+            })?;
+            let found = types.iter().position(|t: &VehicleType| {
+                t.capacity == cap && t.fixed_cost == v.1 && t.unit_cost == v.2
+            });
+            let t = found.unwrap_or_else(|| {
+                types.push(VehicleType {
+                    name: format!("type-{}", types.len() + 1),
+                    count: 0,
+                    capacity: cap,
+                    fixed_cost: v.1,
+                    unit_cost: v.2,
+                    classes: (1u64 << class_names.len().min(63)) - 2,
+                });
+                types.len() - 1
+            });
+            types[t].count += 1;
+            vehicle_types.push(t);
+        }
+    }
+    if types.is_empty() {
+        let capacity = capacity.ok_or_else(|| err(None, "CAPACITY is missing"))?;
+        let vehicles = vehicles.unwrap_or(n - 1);
+        let inst = Instance::new(name, coords, demand, windows, service, capacity, vehicles)?;
+        let all = (1u64 << class_names.len().min(63)) - 1;
+        // Without vehicle types the one type keeps every class cold.
+        let mut types = inst.types.clone();
+        types[0].classes = all & !1;
+        return inst.with_fleet(types, class_names, temps);
+    }
+    let biggest = types.iter().map(|t| t.capacity).max().unwrap_or(1).max(1);
+    let total = types.iter().map(|t| t.count).sum::<usize>().max(1);
+    let mut inst = Instance::new(name, coords, demand, windows, service, biggest, total)?
+        .with_fleet(types, class_names, temps)?;
+    inst.vehicle_types = vehicle_types;
+    Ok(inst)
+}
+
+/// The index of a temperature class by name, added when new (at most 63 classes).
+fn class_id(names: &mut Vec<String>, name: &str, line: usize) -> Result<usize, InstanceError> {
+    if let Some(i) = names.iter().position(|n| n == name) {
+        return Ok(i);
+    }
+    if names.len() >= 63 {
+        return Err(err(Some(line), "more than 63 temperature classes"));
+    }
+    names.push(name.to_owned());
+    Ok(names.len() - 1)
 }
 
 fn parse_solomon(text: &str) -> Result<Instance, InstanceError> {

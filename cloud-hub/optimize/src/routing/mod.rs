@@ -1,4 +1,5 @@
-//! Vehicle routing with time windows (CVRPTW): [`instance`] (VRPLIB and Solomon formats),
+//! Vehicle routing with time windows (CVRPTW), a mixed fleet and a cold chain: [`instance`]
+//! (VRPLIB and Solomon formats),
 //! [`solution`] (routes, cost, VRPLIB `.sol`), [`check`] (an independent feasibility check of
 //! every constraint) and [`search`] (construction + adaptive large neighbourhood search with a
 //! time limit and a seed).

@@ -4,7 +4,10 @@
 //! earliest and backward latest start times; a granular descent (relocate and swap towards the
 //! 12 nearest clients, 2-opt*, or-opt) on every repaired
 //! solution; simulated-annealing acceptance; operator weights adapted to what found
-//! improvements. Anytime: the best solution so far is always at hand.
+//! improvements. Anytime: the best solution so far is always at hand. With several vehicle
+//! types each route has one (new routes take the cheapest that fits, a descent step moves a
+//! route to a cheaper type); with a cold chain every move that could lengthen a ride out of
+//! refrigeration is checked over the whole route.
 //! Reproducible for a seed and an iteration budget (a time limit depends on the machine).
 
 use std::time::{Duration, Instant};
@@ -23,12 +26,14 @@ pub struct Settings {
     pub seed: u64,
 }
 
-/// Reported on each new best solution: seconds since start, iterations, distance, routes.
+/// Reported on each new best solution: seconds since start, iterations, distance, cost (the
+/// distance unless vehicle types have their own costs), routes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Progress {
     pub elapsed_s: f64,
     pub iterations: u64,
     pub distance: f64,
+    pub cost: f64,
     pub routes: usize,
 }
 
@@ -46,15 +51,25 @@ pub enum SolveError {
     },
 }
 
-/// Penalty per unserved client while searching (more than any route can cost here).
+/// Penalty per unserved client while searching: more than a route of its own would cost in
+/// the dearest vehicle (4 × the farthest client and 1,000 with one type at cost 1 per
+/// distance).
 fn penalty(inst: &Instance) -> f64 {
     let max = (0..inst.len()).map(|i| inst.d(0, i)).fold(0.0, f64::max);
-    4.0 * max + 1000.0
+    let dearest = inst
+        .types
+        .iter()
+        .map(|t| t.fixed_cost + t.unit_cost * 4.0 * max)
+        .fold(0.0, f64::max);
+    let unit = inst.types.iter().map(|t| t.unit_cost).fold(1.0, f64::max);
+    dearest + 1000.0 * unit
 }
 
 #[derive(Clone)]
 struct State {
     routes: Vec<Vec<usize>>,
+    /// The vehicle type of each route.
+    kinds: Vec<usize>,
     unassigned: Vec<usize>,
 }
 
@@ -88,7 +103,7 @@ fn schedule(inst: &Instance, r: &[usize]) -> Sched {
     }
 }
 
-fn route_cost(inst: &Instance, r: &[usize]) -> f64 {
+fn route_distance(inst: &Instance, r: &[usize]) -> f64 {
     if r.is_empty() {
         return 0.0;
     }
@@ -99,9 +114,22 @@ fn route_cost(inst: &Instance, r: &[usize]) -> f64 {
     d
 }
 
+/// What route `r` costs driven by a vehicle of type `t`.
+fn route_cost(inst: &Instance, r: &[usize], t: usize) -> f64 {
+    if r.is_empty() {
+        return 0.0;
+    }
+    let ty = &inst.types[t];
+    ty.fixed_cost + ty.unit_cost * route_distance(inst, r)
+}
+
 impl State {
     fn cost(&self, inst: &Instance) -> f64 {
-        self.routes.iter().map(|r| route_cost(inst, r)).sum::<f64>()
+        self.routes
+            .iter()
+            .zip(&self.kinds)
+            .map(|(r, &t)| route_cost(inst, r, t))
+            .sum::<f64>()
             + self.unassigned.len() as f64 * penalty(inst)
     }
 
@@ -109,16 +137,73 @@ impl State {
         self.routes.iter().filter(|r| !r.is_empty()).count()
     }
 
+    /// Routes driven by vehicles of each type.
+    fn used_by_type(&self, inst: &Instance) -> Vec<usize> {
+        let mut n = vec![0; inst.types.len()];
+        for (r, &t) in self.routes.iter().zip(&self.kinds) {
+            if !r.is_empty() {
+                n[t] += 1;
+            }
+        }
+        n
+    }
+
     fn drop_empty(&mut self) {
-        self.routes.retain(|r| !r.is_empty());
+        let mut kinds = self.kinds.iter();
+        let mut keep = Vec::with_capacity(self.kinds.len());
+        self.routes.retain(|r| {
+            let k = *kinds.next().unwrap_or(&0);
+            if !r.is_empty() {
+                keep.push(k);
+            }
+            !r.is_empty()
+        });
+        self.kinds = keep;
     }
 }
 
-/// Cheapest feasible insertion of `c` into route `r` (with its schedule): (extra distance, position).
-fn best_in_route(inst: &Instance, r: &[usize], s: &Sched, c: usize) -> Option<(f64, usize)> {
-    if s.load + inst.demand[c] > inst.capacity {
+/// Whether every client's goods that vehicle type `t` does not keep cold ride no longer than
+/// their limit, the vehicle leaving the depot as late as the route's windows allow (leaving
+/// later never lengthens a ride). Windows themselves are checked elsewhere.
+fn rides_ok(inst: &Instance, r: &[usize], t: usize) -> bool {
+    if r.iter().all(|&c| inst.keeps_cold(t, c)) {
+        return true;
+    }
+    let mut latest = inst.due[0];
+    let mut next = 0usize;
+    for &c in r.iter().rev() {
+        latest = (latest - inst.d(c, next) - inst.service[c]).min(inst.due[c]);
+        next = c;
+    }
+    let depart = (latest - inst.d(0, next) - inst.service[0]).max(inst.ready[0]);
+    let (mut time, mut at) = (depart, 0usize);
+    for &c in r {
+        let start = (time + inst.service[at] + inst.d(at, c)).max(inst.ready[c]);
+        if !inst.keeps_cold(t, c) && start - depart > inst.max_out[c] + 1e-9 {
+            return false;
+        }
+        time = start;
+        at = c;
+    }
+    true
+}
+
+/// Cheapest feasible insertion of `c` into route `r` (with its schedule) driven by type `t`:
+/// (extra cost, position).
+fn best_in_route(
+    inst: &Instance,
+    r: &[usize],
+    s: &Sched,
+    c: usize,
+    t: usize,
+) -> Option<(f64, usize)> {
+    if s.load + inst.demand[c] > inst.types[t].capacity
+        || (!inst.keeps_cold(t, c) && inst.max_out[c] <= 0.0)
+    {
         return None;
     }
+    let unit = inst.types[t].unit_cost;
+    let check_rides = inst.has_cold_chain();
     let k = r.len();
     let mut best: Option<(f64, usize)> = None;
     for p in 0..=k {
@@ -133,88 +218,205 @@ fn best_in_route(inst: &Instance, r: &[usize], s: &Sched, c: usize) -> Option<(f
         if next > s.latest[p + 1] {
             continue;
         }
-        let delta = inst.d(a, c) + inst.d(c, b) - inst.d(a, b);
+        let delta = unit * (inst.d(a, c) + inst.d(c, b) - inst.d(a, b));
         if best.is_none_or(|(d, _)| delta < d) {
+            if check_rides {
+                let mut with = r.to_vec();
+                with.insert(p, c);
+                if !rides_ok(inst, &with, t) {
+                    continue;
+                }
+            }
             best = Some((delta, p));
         }
     }
     best
 }
 
+/// The cheapest vehicle type still free that can serve `c` alone, within the whole fleet's
+/// number of vehicles: (cost, type). With `big`, the largest such type instead (cheapest among
+/// equals): routes that start big pack a tight fleet better.
+fn new_route(inst: &Instance, used: &[usize], c: usize, big: bool) -> Option<(f64, usize)> {
+    if inst.d(0, c).max(inst.ready[c]) > inst.due[c]
+        || inst.d(0, c).max(inst.ready[c]) + inst.service[c] + inst.d(c, 0) > inst.due[0]
+    {
+        return None;
+    }
+    if let [only] = inst.types.as_slice() {
+        // One type (the common case, and the hot path of the search): no choice to make.
+        let free = used[0] < only.count.min(inst.vehicles);
+        return (free && inst.demand[c] <= only.capacity && rides_ok(inst, &[c], 0))
+            .then(|| (route_cost(inst, &[c], 0), 0));
+    }
+    if used.iter().sum::<usize>() >= inst.vehicles {
+        return None;
+    }
+    (0..inst.types.len())
+        .filter(|&t| {
+            used[t] < inst.types[t].count
+                && inst.demand[c] <= inst.types[t].capacity
+                && rides_ok(inst, &[c], t)
+        })
+        .map(|t| (route_cost(inst, &[c], t), t))
+        .min_by(|a, b| {
+            let by_size = inst.types[b.1].capacity.cmp(&inst.types[a.1].capacity);
+            if big {
+                by_size.then(a.0.total_cmp(&b.0))
+            } else {
+                a.0.total_cmp(&b.0)
+            }
+        })
+}
+
 /// Regret-2 insertion of every unassigned client (noise on costs diversifies).
-fn repair(inst: &Instance, st: &mut State, rng: &mut StdRng, noise: f64) {
+fn repair(inst: &Instance, st: &mut State, rng: &mut StdRng, noise: f64, big: bool) {
     let mut scheds: Vec<Sched> = st.routes.iter().map(|r| schedule(inst, r)).collect();
+    let mut used = st.used_by_type(inst);
     let mut pending = std::mem::take(&mut st.unassigned);
     let max_noise = noise * (0..inst.len()).map(|i| inst.d(0, i)).fold(0.0, f64::max);
-    while !pending.is_empty() {
-        // (regret, client index in pending, route or new, position, delta)
-        let mut pick: Option<(f64, usize, Option<usize>, usize, f64)> = None;
-        for (pi, &c) in pending.iter().enumerate() {
-            let (mut b1, mut b2): ((f64, Option<usize>, usize), f64) =
-                ((f64::INFINITY, None, 0), f64::INFINITY);
-            for (ri, r) in st.routes.iter().enumerate() {
-                if let Some((d, p)) = best_in_route(inst, r, &scheds[ri], c) {
-                    let d = d + if max_noise > 0.0 {
-                        rng.random_range(-max_noise..=max_noise)
-                    } else {
-                        0.0
-                    };
+    let hetero = inst.heterogeneous();
+    /// Where a client goes: extra cost, route (None: a new one), position, vehicle type.
+    type Place = (f64, Option<usize>, usize, usize);
+    let mut ejections = 0;
+    loop {
+        while !pending.is_empty() {
+            // (regret, client index in pending, place)
+            let mut pick: Option<(f64, usize, Place)> = None;
+            for (pi, &c) in pending.iter().enumerate() {
+                let (mut b1, mut b2): (Place, f64) = ((f64::INFINITY, None, 0, 0), f64::INFINITY);
+                let offer = |d: f64, place: Place, b1: &mut Place, b2: &mut f64| {
                     if d < b1.0 {
-                        b2 = b1.0;
-                        b1 = (d, Some(ri), p);
-                    } else if d < b2 {
-                        b2 = d;
+                        *b2 = b1.0;
+                        *b1 = place;
+                    } else if d < *b2 {
+                        *b2 = d;
+                    }
+                };
+                for (ri, r) in st.routes.iter().enumerate() {
+                    let cur = st.kinds[ri];
+                    let mut here =
+                        best_in_route(inst, r, &scheds[ri], c, cur).map(|(d, p)| (d, p, cur));
+                    // With several types a route may take a client by changing to a free vehicle
+                    // that is bigger or keeps the goods colder.
+                    if hetero {
+                        let now = route_cost(inst, r, cur);
+                        for t in (0..inst.types.len())
+                            .filter(|&t| t != cur && used[t] < inst.types[t].count)
+                        {
+                            if let Some((d, p)) = best_in_route(inst, r, &scheds[ri], c, t) {
+                                let d = d + route_cost(inst, r, t) - now;
+                                if here.is_none_or(|h| d < h.0) {
+                                    here = Some((d, p, t));
+                                }
+                            }
+                        }
+                    }
+                    if let Some((d, p, t)) = here {
+                        let d = d + if max_noise > 0.0 {
+                            rng.random_range(-max_noise..=max_noise)
+                        } else {
+                            0.0
+                        };
+                        offer(d, (d, Some(ri), p, t), &mut b1, &mut b2);
                     }
                 }
-            }
-            // A new route, when a vehicle is free and the client can be reached in time.
-            if st.used() < inst.vehicles
-                && inst.d(0, c).max(inst.ready[c]) <= inst.due[c]
-                && inst.d(0, c).max(inst.ready[c]) + inst.service[c] + inst.d(c, 0) <= inst.due[0]
-            {
-                let d = 2.0 * inst.d(0, c);
-                if d < b1.0 {
-                    b2 = b1.0;
-                    b1 = (d, None, usize::MAX);
-                } else if d < b2 {
-                    b2 = d;
+                // A new route, when a vehicle is free and the client can be reached in time.
+                if let Some((d, t)) = new_route(inst, &used, c, big) {
+                    offer(d, (d, None, 0, t), &mut b1, &mut b2);
+                }
+                if !b1.0.is_finite() {
+                    continue;
+                }
+                let regret = if b2.is_finite() {
+                    b2 - b1.0
+                } else {
+                    f64::MAX / 4.0
+                };
+                if pick.is_none_or(|(best, _, place)| {
+                    regret > best || (regret == best && b1.0 < place.0)
+                }) {
+                    pick = Some((regret, pi, b1));
                 }
             }
-            if !b1.0.is_finite() {
-                continue;
-            }
-            let regret = if b2.is_finite() {
-                b2 - b1.0
-            } else {
-                f64::MAX / 4.0
+            let Some((_, pi, (_, route, pos, t))) = pick else {
+                break;
             };
-            if pick.is_none_or(|(best, ..)| {
-                regret > best || (regret == best && b1.0 < pick.map_or(0.0, |x| x.4))
-            }) {
-                pick = Some((regret, pi, b1.1, b1.2, b1.0));
+            let c = pending.swap_remove(pi);
+            match route {
+                Some(ri) => {
+                    st.routes[ri].insert(pos, c);
+                    scheds[ri] = schedule(inst, &st.routes[ri]);
+                    if st.kinds[ri] != t {
+                        used[st.kinds[ri]] -= 1;
+                        used[t] += 1;
+                        st.kinds[ri] = t;
+                    }
+                }
+                None => {
+                    st.routes.push(vec![c]);
+                    st.kinds.push(t);
+                    used[t] += 1;
+                    scheds.push(schedule(inst, &st.routes[st.routes.len() - 1]));
+                }
             }
         }
-        let Some((_, pi, route, pos, _)) = pick else {
+        // Clients left over (a tight fleet): one takes the place of a smaller one, which goes back
+        // to the queue, at the least cost; bounded, so the search always moves on.
+        if pending.is_empty() || ejections >= 2 * inst.len() {
+            break;
+        }
+        let Some((pi, ri, j, p)) = ejection(inst, st, &pending) else {
             break;
         };
         let c = pending.swap_remove(pi);
-        match route {
-            Some(ri) => {
-                st.routes[ri].insert(pos, c);
-                scheds[ri] = schedule(inst, &st.routes[ri]);
-            }
-            None => {
-                st.routes.push(vec![c]);
-                scheds.push(schedule(inst, &st.routes[st.routes.len() - 1]));
-            }
-        }
+        let out = st.routes[ri].remove(j);
+        st.routes[ri].insert(p, c);
+        scheds[ri] = schedule(inst, &st.routes[ri]);
+        pending.push(out);
+        ejections += 1;
     }
     st.unassigned = pending;
 }
 
-/// Whether a whole route keeps its windows, the depot's closing time and the capacity.
-fn feasible(inst: &Instance, r: &[usize]) -> bool {
-    if r.iter().map(|c| inst.demand[*c]).sum::<i64>() > inst.capacity {
+/// The cheapest way to serve a pending client by ejecting a client of smaller demand from a
+/// route: (index in `pending`, route, position ejected, insertion position after ejection).
+fn ejection(
+    inst: &Instance,
+    st: &State,
+    pending: &[usize],
+) -> Option<(usize, usize, usize, usize)> {
+    let mut best: Option<(f64, (usize, usize, usize, usize))> = None;
+    for (pi, &c) in pending.iter().enumerate() {
+        for (ri, r) in st.routes.iter().enumerate() {
+            let t = st.kinds[ri];
+            for j in 0..r.len() {
+                if inst.demand[r[j]] >= inst.demand[c] {
+                    continue;
+                }
+                let (a, e, b) = neighbours(r, j);
+                let saving = inst.d(a, e) + inst.d(e, b) - inst.d(a, b);
+                let mut rest = r.clone();
+                rest.remove(j);
+                let sched = schedule(inst, &rest);
+                if let Some((d, p)) = best_in_route(inst, &rest, &sched, c, t) {
+                    let score = d - inst.types[t].unit_cost * saving;
+                    if best.is_none_or(|(b, _)| score < b) {
+                        best = Some((score, (pi, ri, j, p)));
+                    }
+                }
+            }
+        }
+    }
+    best.map(|b| b.1)
+}
+
+/// Whether a whole route keeps its windows, the depot's closing time, the capacity of vehicle
+/// type `t` and the cold chain.
+fn feasible(inst: &Instance, r: &[usize], t: usize) -> bool {
+    if r.iter().map(|c| inst.demand[*c]).sum::<i64>() > inst.types[t].capacity {
+        return false;
+    }
+    if inst.has_cold_chain() && !rides_ok(inst, r, t) {
         return false;
     }
     let (mut t, mut at) = (inst.ready[0], 0);
@@ -232,6 +434,7 @@ fn feasible(inst: &Instance, r: &[usize]) -> bool {
 /// Descent to a local optimum: relocate a client to its best place in another route, and
 /// 2-opt* (swap the tails of two routes), first improvement, until neither improves.
 fn local_search(inst: &Instance, st: &mut State, near: &[Vec<usize>]) {
+    let hetero = inst.heterogeneous();
     let mut improved = true;
     let mut rounds = 0;
     while improved && rounds < 50 {
@@ -251,7 +454,8 @@ fn local_search(inst: &Instance, st: &mut State, near: &[Vec<usize>]) {
                 let c = r[p];
                 let prev = if p == 0 { 0 } else { r[p - 1] };
                 let next = if p + 1 == r.len() { 0 } else { r[p + 1] };
-                let saving = inst.d(prev, c) + inst.d(c, next) - inst.d(prev, next);
+                let saving = inst.types[st.kinds[a]].unit_cost
+                    * (inst.d(prev, c) + inst.d(c, next) - inst.d(prev, next));
                 let mut targets: Vec<usize> = near[c]
                     .iter()
                     .map(|&x| route_of[x])
@@ -260,12 +464,13 @@ fn local_search(inst: &Instance, st: &mut State, near: &[Vec<usize>]) {
                 targets.sort_unstable();
                 targets.dedup();
                 for b in targets {
-                    if let Some((delta, pos)) = best_in_route(inst, &st.routes[b], &scheds[b], c)
+                    if let Some((delta, pos)) =
+                        best_in_route(inst, &st.routes[b], &scheds[b], c, st.kinds[b])
                         && delta < saving - 1e-9
                     {
                         let mut shorter = st.routes[a].clone();
                         shorter.remove(p);
-                        if !feasible(inst, &shorter) {
+                        if !feasible(inst, &shorter, st.kinds[a]) {
                             continue;
                         }
                         st.routes[a] = shorter;
@@ -292,12 +497,20 @@ fn local_search(inst: &Instance, st: &mut State, near: &[Vec<usize>]) {
                         let nb = if j == rb.len() { 0 } else { rb[j] };
                         let delta =
                             inst.d(pa, nb) + inst.d(pb, na) - inst.d(pa, na) - inst.d(pb, nb);
-                        if delta >= -1e-9 {
+                        if delta >= -1e-9 && !hetero {
                             continue;
                         }
                         let new_a: Vec<usize> = ra[..i].iter().chain(&rb[j..]).copied().collect();
                         let new_b: Vec<usize> = rb[..j].iter().chain(&ra[i..]).copied().collect();
-                        if feasible(inst, &new_a) && feasible(inst, &new_b) {
+                        let (ka, kb) = (st.kinds[a], st.kinds[b]);
+                        // Tails change vehicles: with several types the whole routes are costed.
+                        if hetero
+                            && route_cost(inst, &new_a, ka) + route_cost(inst, &new_b, kb)
+                                >= route_cost(inst, ra, ka) + route_cost(inst, rb, kb) - 1e-9
+                        {
+                            continue;
+                        }
+                        if feasible(inst, &new_a, ka) && feasible(inst, &new_b, kb) {
                             st.routes[a] = new_a;
                             st.routes[b] = new_b;
                             improved = true;
@@ -328,18 +541,18 @@ fn local_search(inst: &Instance, st: &mut State, near: &[Vec<usize>]) {
                 let (ra, rb) = (&st.routes[a], &st.routes[b]);
                 let (pa, _, na) = neighbours(ra, p);
                 let (pb, _, nb) = neighbours(rb, q);
-                let delta = inst.d(pa, cb) + inst.d(cb, na) + inst.d(pb, ca) + inst.d(ca, nb)
-                    - inst.d(pa, ca)
-                    - inst.d(ca, na)
-                    - inst.d(pb, cb)
-                    - inst.d(cb, nb);
+                let (ka, kb) = (st.kinds[a], st.kinds[b]);
+                let (ua, ub) = (inst.types[ka].unit_cost, inst.types[kb].unit_cost);
+                let delta = ua
+                    * (inst.d(pa, cb) + inst.d(cb, na) - inst.d(pa, ca) - inst.d(ca, na))
+                    + ub * (inst.d(pb, ca) + inst.d(ca, nb) - inst.d(pb, cb) - inst.d(cb, nb));
                 if delta >= -1e-9 {
                     continue;
                 }
                 let (mut new_a, mut new_b) = (ra.clone(), rb.clone());
                 new_a[p] = cb;
                 new_b[q] = ca;
-                if feasible(inst, &new_a) && feasible(inst, &new_b) {
+                if feasible(inst, &new_a, ka) && feasible(inst, &new_b, kb) {
                     st.routes[a] = new_a;
                     st.routes[b] = new_b;
                     improved = true;
@@ -348,7 +561,7 @@ fn local_search(inst: &Instance, st: &mut State, near: &[Vec<usize>]) {
             }
         }
         // Or-opt within a route: a client moved to a better place in its own route.
-        for r in st.routes.iter_mut() {
+        for (r, &kind) in st.routes.iter_mut().zip(&st.kinds) {
             let k = r.len();
             'moved: for p in 0..k {
                 let (prev, c, next) = neighbours(r, p);
@@ -364,12 +577,31 @@ fn local_search(inst: &Instance, st: &mut State, near: &[Vec<usize>]) {
                     if inst.d(a, c) + inst.d(c, b) - inst.d(a, b) < saving - 1e-9 {
                         let mut moved = rest.clone();
                         moved.insert(q, c);
-                        if feasible(inst, &moved) {
+                        if feasible(inst, &moved, kind) {
                             *r = moved;
                             improved = true;
                             break 'moved;
                         }
                     }
+                }
+            }
+        }
+        // A route to a cheaper vehicle type that is free and can drive it.
+        if hetero {
+            let mut used = st.used_by_type(inst);
+            for k in 0..st.routes.len() {
+                let (r, cur) = (&st.routes[k], st.kinds[k]);
+                let now = route_cost(inst, r, cur);
+                let better = (0..inst.types.len())
+                    .filter(|&t| t != cur && used[t] < inst.types[t].count)
+                    .map(|t| (route_cost(inst, r, t), t))
+                    .filter(|&(c, t)| c < now - 1e-9 && feasible(inst, r, t))
+                    .min_by(|x, y| x.0.total_cmp(&y.0));
+                if let Some((_, t)) = better {
+                    used[cur] -= 1;
+                    used[t] += 1;
+                    st.kinds[k] = t;
+                    improved = true;
                 }
             }
         }
@@ -512,6 +744,27 @@ pub fn solve(
             });
         }
     }
+    for c in 1..inst.len() {
+        if new_route(inst, &vec![0; inst.types.len()], c, false).is_none() {
+            let cap = inst
+                .types
+                .iter()
+                .filter(|t| t.capacity >= inst.demand[c])
+                .count();
+            let why = if cap == 0 {
+                format!(
+                    "it demands {} and no vehicle type carries that much",
+                    inst.demand[c]
+                )
+            } else {
+                format!(
+                    "its {} goods may ride {} out of refrigeration, and no vehicle type that carries its {} units keeps them cold or reaches it in time",
+                    inst.class_names[inst.class[c]], inst.max_out[c], inst.demand[c]
+                )
+            };
+            return Err(SolveError::Unservable { client: c, why });
+        }
+    }
     let started = Instant::now();
     // Granular neighbourhoods: moves only between a client and its nearest clients.
     const NEAR: usize = 12;
@@ -529,9 +782,22 @@ pub fn solve(
     let mut rng = StdRng::seed_from_u64(settings.seed);
     let mut cur = State {
         routes: Vec::new(),
+        kinds: Vec::new(),
         unassigned: (1..inst.len()).collect(),
     };
-    repair(inst, &mut cur, &mut rng, 0.0);
+    repair(inst, &mut cur, &mut rng, 0.0, false);
+    if inst.heterogeneous() && !cur.unassigned.is_empty() {
+        // The fleet is tight: start again opening the biggest vehicles first.
+        let mut big = State {
+            routes: Vec::new(),
+            kinds: Vec::new(),
+            unassigned: (1..inst.len()).collect(),
+        };
+        repair(inst, &mut big, &mut rng, 0.0, true);
+        if big.cost(inst) < cur.cost(inst) {
+            cur = big;
+        }
+    }
     let mut cur_cost = cur.cost(inst);
     let mut best = cur.clone();
     let mut best_cost = cur_cost;
@@ -539,7 +805,8 @@ pub fn solve(
         f(Progress {
             elapsed_s: started.elapsed().as_secs_f64(),
             iterations: it,
-            distance: st.routes.iter().map(|r| route_cost(inst, r)).sum(),
+            distance: st.routes.iter().map(|r| route_distance(inst, r)).sum(),
+            cost: st.cost(inst),
             routes: st.used(),
         })
     };
@@ -590,7 +857,9 @@ pub fn solve(
         } else {
             0.0
         };
-        repair(inst, &mut cand, &mut rng, noise);
+        // While clients are left over in a mixed fleet, half the repairs open big vehicles.
+        let big = inst.heterogeneous() && !best.unassigned.is_empty() && rng.random::<f64>() < 0.5;
+        repair(inst, &mut cand, &mut rng, noise, big);
         if cand.unassigned.is_empty() {
             local_search(inst, &mut cand, &near);
         }
@@ -635,5 +904,6 @@ pub fn solve(
     best.drop_empty();
     Ok(Solution {
         routes: best.routes,
+        kinds: best.kinds,
     })
 }
