@@ -5,11 +5,10 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::{
-    Body, FT06, HUB, TINY, admin_create, curl_bearer, free_port, hub, login, serve_with_public,
+    Body, FT06, TINY, admin_create, curl_bearer, free_port, hub, login, run_hub, serve_with_public,
 };
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -19,10 +18,10 @@ fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
 
-fn cli_json(args: &[&str]) -> serde_json::Value {
-    let o = Command::new(HUB).args(args).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    json(&String::from_utf8_lossy(&o.stdout))
+fn cli(args: &[&str]) -> String {
+    let (ok, out, err) = run_hub(args);
+    assert!(ok, "{err}");
+    out
 }
 
 #[test]
@@ -111,7 +110,7 @@ fn plans_schedules_routes_and_stock_levels_run_as_jobs_and_plans_are_signed_into
         "{plan}"
     );
     let result = &plan["result"];
-    let cli = cli_json(&[
+    let by_cli = json(&cli(&[
         "optimize",
         "plan",
         "--instance",
@@ -122,11 +121,11 @@ fn plans_schedules_routes_and_stock_levels_run_as_jobs_and_plans_are_signed_into
         "1",
         "--format",
         "json",
-    ]);
+    ]));
     assert_eq!(result["status"], "optimal", "{result}");
     let (api_cost, cli_cost) = (
         result["cost"]["total"].as_f64().unwrap(),
-        cli["cost"]["total"].as_f64().unwrap(),
+        by_cli["cost"]["total"].as_f64().unwrap(),
     );
     assert!(
         (api_cost - cli_cost).abs() < 1e-6 * cli_cost.abs().max(1.0),
@@ -278,26 +277,19 @@ fn plans_schedules_routes_and_stock_levels_run_as_jobs_and_plans_are_signed_into
     assert_eq!(r["status"]["state"], "done", "{r}");
     let inst = dir.path().join("tiny.vrp");
     std::fs::write(&inst, TINY).unwrap();
-    let o = Command::new(HUB)
-        .args([
-            "optimize",
-            "routing",
-            "--instance",
-            inst.to_str().unwrap(),
-            "--time-limit",
-            "0",
-            "--iterations",
-            "300",
-            "--seed",
-            "4",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    assert_eq!(
-        r["result"]["vrplib"].as_str().unwrap(),
-        String::from_utf8_lossy(&o.stdout)
-    );
+    let out = cli(&[
+        "optimize",
+        "routing",
+        "--instance",
+        inst.to_str().unwrap(),
+        "--time-limit",
+        "0",
+        "--iterations",
+        "300",
+        "--seed",
+        "4",
+    ]);
+    assert_eq!(r["result"]["vrplib"].as_str().unwrap(), out);
     let mut served: Vec<u64> = r["result"]["routes"]
         .as_array()
         .unwrap()

@@ -5,18 +5,7 @@
 
 mod support;
 
-use std::process::Command;
-
-use support::{FT06, HUB, TINY};
-
-fn run(args: &[&str]) -> (bool, String, String) {
-    let o = Command::new(HUB).args(args).output().unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use support::{FT06, TINY, run_hub as run};
 
 #[test]
 fn routes_come_out_in_vrplib_format() {

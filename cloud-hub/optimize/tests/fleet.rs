@@ -4,20 +4,13 @@
 //! solved to the optimum of an exhaustive search over orders, cuts and vehicle types; the
 //! checker catches each broken rule; impossible clients are explained.
 
-use std::time::Duration;
+mod common;
 
+use common::{budget, each_split};
 use foodflow_optimize::routing::search::SolveError;
-use foodflow_optimize::routing::{Instance, Settings, Solution, Violation, check, solve};
+use foodflow_optimize::routing::{Instance, Solution, Violation, check, solve};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-fn budget(iterations: u64, seed: u64) -> Settings {
-    Settings {
-        time_limit: Duration::ZERO,
-        max_iterations: Some(iterations),
-        seed,
-    }
-}
 
 const FLEET: &str = "VEHICLE_TYPES_SECTION\nreefer 2 8 30 1.3 chilled,frozen\nvan 2 12 10 1.0 -\nchiller 1 10 15 1.1 chilled\n";
 
@@ -56,53 +49,28 @@ fn fleet_text(seed: u64, clients: usize) -> String {
 /// The optimum by enumeration: every order, every cut into routes, every vehicle type per
 /// route; feasibility by the checker, cost by the solution's own account.
 fn brute_force(inst: &Instance) -> f64 {
-    fn permute(items: &mut Vec<usize>, k: usize, out: &mut Vec<Vec<usize>>) {
-        if k == items.len() {
-            out.push(items.clone());
-            return;
-        }
-        for i in k..items.len() {
-            items.swap(k, i);
-            permute(items, k + 1, out);
-            items.swap(k, i);
-        }
-    }
-    let mut perms = Vec::new();
-    permute(&mut (1..inst.len()).collect(), 0, &mut perms);
-    let (n, types) = (inst.clients(), inst.types.len());
+    let types = inst.types.len();
     let mut best = f64::INFINITY;
-    for p in &perms {
-        for cuts in 0u32..(1 << (n - 1)) {
-            let k = cuts.count_ones() as usize + 1;
-            if k > inst.vehicles {
-                continue;
-            }
-            let mut routes = vec![Vec::new()];
-            for (i, c) in p.iter().enumerate() {
-                routes.last_mut().unwrap().push(*c);
-                if i + 1 < n && cuts & (1 << i) != 0 {
-                    routes.push(Vec::new());
-                }
-            }
-            for mut code in 0..types.pow(k as u32) {
-                let kinds: Vec<usize> = (0..k)
-                    .map(|_| {
-                        let t = code % types;
-                        code /= types;
-                        t
-                    })
-                    .collect();
-                let sol = Solution {
-                    routes: routes.clone(),
-                    kinds,
-                };
-                let c = sol.cost(inst);
-                if c < best - 1e-9 && check(inst, &sol).is_empty() {
-                    best = c;
-                }
+    each_split(inst, &mut |routes| {
+        let k = routes.len();
+        for mut code in 0..types.pow(k as u32) {
+            let kinds: Vec<usize> = (0..k)
+                .map(|_| {
+                    let t = code % types;
+                    code /= types;
+                    t
+                })
+                .collect();
+            let sol = Solution {
+                routes: routes.clone(),
+                kinds,
+            };
+            let c = sol.cost(inst);
+            if c < best - 1e-9 && check(inst, &sol).is_empty() {
+                best = c;
             }
         }
-    }
+    });
     best
 }
 

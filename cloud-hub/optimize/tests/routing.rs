@@ -3,21 +3,16 @@
 //! `make deps`) accepted by the checker at its stated cost, our RC208 solution feasible and
 //! near it, the VRPLIB output read back, infeasible inputs explained.
 
+mod common;
+
 use std::path::PathBuf;
-use std::time::Duration;
+
+use common::{budget, each_split};
 
 use foodflow_optimize::routing::search::SolveError;
-use foodflow_optimize::routing::{Instance, Rounding, Settings, Solution, Violation, check, solve};
+use foodflow_optimize::routing::{Instance, Rounding, Solution, Violation, check, solve};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-fn budget(iterations: u64, seed: u64) -> Settings {
-    Settings {
-        time_limit: Duration::ZERO,
-        max_iterations: Some(iterations),
-        seed,
-    }
-}
 
 fn random_instance(seed: u64, clients: usize, vehicles: usize) -> Instance {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -46,41 +41,14 @@ fn random_instance(seed: u64, clients: usize, vehicles: usize) -> Instance {
 
 /// The optimum by enumeration: every order of the clients, cut into at most `vehicles` routes.
 fn brute_force(inst: &Instance) -> f64 {
-    fn permute(items: &mut Vec<usize>, k: usize, out: &mut Vec<Vec<usize>>) {
-        if k == items.len() {
-            out.push(items.clone());
-            return;
-        }
-        for i in k..items.len() {
-            items.swap(k, i);
-            permute(items, k + 1, out);
-            items.swap(k, i);
-        }
-    }
-    let mut perms = Vec::new();
-    permute(&mut (1..inst.len()).collect(), 0, &mut perms);
-    let n = inst.clients();
     let mut best = f64::INFINITY;
-    for p in perms {
-        // Every way of cutting the order into routes (bit i: a cut after position i).
-        for cuts in 0u32..(1 << (n - 1)) {
-            if cuts.count_ones() as usize + 1 > inst.vehicles {
-                continue;
-            }
-            let mut routes = vec![Vec::new()];
-            for (i, c) in p.iter().enumerate() {
-                routes.last_mut().unwrap().push(*c);
-                if i + 1 < n && cuts & (1 << i) != 0 {
-                    routes.push(Vec::new());
-                }
-            }
-            let sol = Solution::new(routes);
-            let d = sol.distance(inst);
-            if d < best && check(inst, &sol).is_empty() {
-                best = d;
-            }
+    each_split(inst, &mut |routes| {
+        let sol = Solution::new(routes);
+        let d = sol.distance(inst);
+        if d < best && check(inst, &sol).is_empty() {
+            best = d;
         }
-    }
+    });
     best
 }
 

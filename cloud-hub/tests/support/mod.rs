@@ -14,6 +14,16 @@ pub const TINY: &str = "NAME : tiny\nTYPE : CVRPTW\nDIMENSION : 5\nVEHICLES : 2\
 pub const FT06: &str = "# ft06\n6 6\n2 1 0 3 1 6 3 7 5 3 4 6\n1 8 2 5 4 10 5 10 0 10 3 4\n2 5 3 4 5 8 0 9 1 1 4 7\n\
      1 5 0 5 2 5 3 3 4 8 5 9\n2 9 1 3 4 5 5 4 0 3 3 1\n1 3 3 3 5 9 0 10 4 4 2 1\n";
 
+/// Runs the hub binary: whether it succeeded, its stdout and its stderr.
+pub fn run_hub(args: &[&str]) -> (bool, String, String) {
+    let o = Command::new(HUB).args(args).output().unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
 /// A child process killed when dropped.
 pub struct Kill(pub Child);
 impl Drop for Kill {
