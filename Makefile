@@ -24,11 +24,13 @@ demo: build
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p foodflow-edge --features uvc --all-targets -- -D warnings
 
 # The scenario and mTLS tests run the real binaries: build them first.
 test: deps lint
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --no-fail-fast
+	$(CARGO) test -p foodflow-edge --features uvc --lib connectors::camera
 
 bench-ingest: deps
 	$(CARGO) build --release --workspace --bins

@@ -224,14 +224,8 @@ pub fn validate(p: &Profile) -> Vec<Issue> {
                 ),
             ));
         }
-        let ok = ["rtsp://", "rtsps://", "v4l2://", "file://", "test:", "uvc:"]
-            .iter()
-            .any(|p| cam.source.starts_with(p));
-        if !ok {
-            out.push((
-                at(&base, &[k("source")]),
-                format!("{:?} is not a camera source; use rtsp://…, v4l2:///dev/videoN, file:///path, uvc:N or test:", cam.source),
-            ));
+        if let Err(e) = crate::connectors::camera::capture_of(&cam.source, cam.fps) {
+            out.push((at(&base, &[k("source")]), e));
         }
         if !cam.models.is_empty() && p.vision.is_none() {
             out.push((

@@ -8,6 +8,8 @@
 
 pub mod keep;
 pub mod runtime;
+#[cfg(feature = "uvc")]
+mod uvc;
 
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
@@ -104,6 +106,57 @@ impl FpsLimit {
     }
 }
 
+/// How a camera's frames are captured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Capture {
+    /// A GStreamer pipeline ending in an RGB appsink named `sink`.
+    Pipeline(String),
+    /// A UVC camera through nokhwa (`uvc:N` or `uvc:N@WIDTHxHEIGHT`).
+    Uvc(UvcSpec),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UvcSpec {
+    /// The camera's index (`/dev/videoN` on Linux).
+    pub index: u32,
+    /// The resolution asked of the camera; without one, its highest.
+    pub size: Option<[u32; 2]>,
+}
+
+/// Whether this binary can open `uvc:` sources (the `uvc` cargo feature).
+pub const UVC_BUILT: bool = cfg!(feature = "uvc");
+
+/// Reads a profile's camera source: a GStreamer pipeline for every kind but `uvc:`.
+pub fn capture_of(source: &str, fps: u32) -> Result<Capture, String> {
+    match source.strip_prefix("uvc:") {
+        Some(rest) => uvc_spec(source, rest).map(Capture::Uvc),
+        None => pipeline_description(source, fps).map(Capture::Pipeline),
+    }
+}
+
+fn uvc_spec(source: &str, rest: &str) -> Result<UvcSpec, String> {
+    let hint =
+        "use uvc:N or uvc:N@WIDTHxHEIGHT, N the camera's index (/dev/videoN), e.g. uvc:0@1280x720";
+    let (index, size) = match rest.split_once('@') {
+        Some((i, s)) => (i, Some(s)),
+        None => (rest, None),
+    };
+    let index = index
+        .parse::<u32>()
+        .map_err(|_| format!("{source:?}: {index:?} is not a camera index; {hint}"))?;
+    let size = match size {
+        None => None,
+        Some(s) => {
+            let parsed = s
+                .split_once('x')
+                .and_then(|(w, h)| Some([w.parse::<u32>().ok()?, h.parse::<u32>().ok()?]))
+                .filter(|[w, h]| (1..=16_384).contains(w) && (1..=16_384).contains(h));
+            Some(parsed.ok_or_else(|| format!("{source:?}: {s:?} is not a resolution; {hint}"))?)
+        }
+    };
+    Ok(UvcSpec { index, size })
+}
+
 /// Quotes a value for `gst-launch` syntax.
 fn quoted(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
@@ -171,11 +224,11 @@ pub fn pipeline_description(source: &str, fps: u32) -> Result<String, String> {
         format!("v4l2src device={}", quoted(dev))
     } else if source.starts_with("uvc:") {
         return Err(format!(
-            "{source:?}: UVC through nokhwa is not built into this binary; use v4l2:///dev/videoN for the same camera"
+            "{source:?} is a UVC camera, captured through nokhwa, not GStreamer"
         ));
     } else {
         return Err(format!(
-            "{source:?} is not a camera source; use rtsp://…, v4l2:///dev/videoN, file:///path or test:"
+            "{source:?} is not a camera source; use rtsp://…, v4l2:///dev/videoN, file:///path, uvc:N or test:"
         ));
     };
     Ok(format!("{head} ! {tail}"))
@@ -221,11 +274,47 @@ mod tests {
     }
 
     #[test]
+    fn uvc_sources_name_an_index_and_maybe_a_size() {
+        let uvc = |s| capture_of(s, 5);
+        assert_eq!(
+            uvc("uvc:0"),
+            Ok(Capture::Uvc(UvcSpec {
+                index: 0,
+                size: None
+            }))
+        );
+        assert_eq!(
+            uvc("uvc:2@1280x720"),
+            Ok(Capture::Uvc(UvcSpec {
+                index: 2,
+                size: Some([1280, 720])
+            }))
+        );
+        for (bad, says) in [
+            ("uvc:", "\"\" is not a camera index"),
+            ("uvc:cam", "\"cam\" is not a camera index"),
+            ("uvc:-1", "not a camera index"),
+            ("uvc:0@1280", "\"1280\" is not a resolution"),
+            ("uvc:0@0x720", "not a resolution"),
+            ("uvc:0@wxh", "not a resolution"),
+        ] {
+            let e = uvc(bad).unwrap_err();
+            assert!(
+                e.contains(says) && e.contains("uvc:N@WIDTHxHEIGHT"),
+                "{bad}: {e}"
+            );
+        }
+        assert!(
+            matches!(uvc("test:ball"), Ok(Capture::Pipeline(p)) if p.starts_with("videotestsrc"))
+        );
+    }
+
+    #[test]
     fn bad_sources_are_explained() {
         assert!(
             pipeline_description("uvc:0", 5)
                 .unwrap_err()
-                .contains("v4l2:///dev/videoN")
+                .contains("nokhwa")
         );
         assert!(
             pipeline_description("file://rel.png", 5)

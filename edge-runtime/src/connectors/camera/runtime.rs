@@ -17,7 +17,7 @@ use gstreamer_video as gst_video;
 use tokio_util::sync::CancellationToken;
 
 use super::keep::FrameKeeper;
-use super::{FpsLimit, Frame, FrameSlot, pipeline_description};
+use super::{Capture, FpsLimit, Frame, FrameSlot, capture_of};
 use crate::connectors::ConnectorError;
 use crate::connectors::stats::SourceStats;
 use crate::journal::Journal;
@@ -172,7 +172,7 @@ pub async fn run(
             "GStreamer cannot start: {e}; install gstreamer1.0-plugins-base"
         ))
     })?;
-    let desc = pipeline_description(&cam.source, cam.fps).map_err(cfg)?;
+    let capture = capture_of(&cam.source, cam.fps).map_err(cfg)?;
     let streams = (stream_of(&cam.name, "")?, stream_of(&cam.name, "/codes")?);
     let slot = Arc::new(FrameSlot::default());
 
@@ -185,9 +185,25 @@ pub async fn run(
             cam.name.clone(),
             cam.fps,
         );
+        let body: Box<dyn FnOnce() + Send> = match capture {
+            Capture::Pipeline(desc) => {
+                Box::new(move || capture_loop(&name, &desc, fps, &slot, &stats, &counters, &cancel))
+            }
+            #[cfg(feature = "uvc")]
+            Capture::Uvc(spec) => Box::new(move || {
+                super::uvc::capture_loop(&name, spec, fps, &slot, &stats, &counters, &cancel)
+            }),
+            #[cfg(not(feature = "uvc"))]
+            Capture::Uvc(_) => {
+                return Err(cfg(format!(
+                    "{:?}: this foodflow-edge was built without UVC support; rebuild with `cargo build --features uvc` (needs libclang-dev) or use v4l2:///dev/videoN for the same camera",
+                    cam.source
+                )));
+            }
+        };
         std::thread::Builder::new()
             .name(format!("camera-{}", cam.name))
-            .spawn(move || capture_loop(&name, &desc, fps, &slot, &stats, &counters, &cancel))
+            .spawn(body)
             .map_err(|e| cfg(format!("cannot start the capture thread: {e}")))?
     };
     let worker = {
@@ -217,12 +233,103 @@ pub async fn run(
     };
     cancel.cancelled().await;
     slot.close();
+    let name = cam.name.clone();
     let _ = tokio::task::spawn_blocking(move || {
-        let _ = capture.join();
         let _ = worker.join();
+        // A driver can block a capture thread in a read that no cancellation reaches (a UVC
+        // camera that stalls without unplugging): wait a while, then leave it behind.
+        let until = Instant::now() + CAPTURE_JOIN;
+        while !capture.is_finished() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if capture.is_finished() {
+            let _ = capture.join();
+        } else {
+            tracing::warn!(camera = %name, "the capture thread did not stop within 2 s; left behind");
+        }
     })
     .await;
     Ok(())
+}
+
+const CAPTURE_JOIN: Duration = Duration::from_secs(2);
+
+/// The wait before each attempt to (re)open a source: none the first time, then 0.5 s doubling
+/// up to 30 s, back to 0.5 s once frames flow.
+pub(super) struct Backoff {
+    next: Duration,
+    first: bool,
+}
+
+impl Backoff {
+    pub(super) fn new() -> Self {
+        Self {
+            next: Duration::from_millis(500),
+            first: true,
+        }
+    }
+
+    /// Waits before an attempt and counts it as a reconnect; false once cancelled.
+    pub(super) fn before_attempt(
+        &mut self,
+        stats: &SourceStats,
+        cancel: &CancellationToken,
+    ) -> bool {
+        if !self.first {
+            stats.reconnects.fetch_add(1, Ordering::Relaxed);
+            let until = Instant::now() + self.next;
+            while Instant::now() < until && !cancel.is_cancelled() {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            self.next = (self.next * 2).min(BACKOFF_MAX);
+        }
+        self.first = false;
+        !cancel.is_cancelled()
+    }
+
+    pub(super) fn current(&self) -> Duration {
+        self.next
+    }
+
+    /// Frames flow: the next loss starts from the shortest wait again.
+    pub(super) fn streaming(&mut self, name: &str, stats: &SourceStats) {
+        self.next = Duration::from_millis(500);
+        stats.connected.store(1, Ordering::Relaxed);
+        // A camera's one item is its stream.
+        stats.items.store(1, Ordering::Relaxed);
+        tracing::info!(camera = name, "camera streaming");
+    }
+}
+
+/// Where captured frames enter: the fps limit, the counters, then the one-frame slot.
+pub(super) struct Intake {
+    pub(super) name: String,
+    pub(super) limit: FpsLimit,
+    pub(super) slot: Arc<FrameSlot>,
+    pub(super) counters: CameraCounters,
+    /// Arrival time of the newest frame, admitted or not (stall detection).
+    pub(super) last_frame: Arc<AtomicU64>,
+}
+
+impl Intake {
+    /// Offers a frame that arrived now; `decode` runs only for a frame the limit admits.
+    pub(super) fn offer(&mut self, decode: impl FnOnce() -> Result<image::RgbImage, String>) {
+        let ts_ns = now_ns();
+        self.last_frame.store(ts_ns as u64, Ordering::Relaxed);
+        if !self.limit.admit(ts_ns) {
+            self.counters.limited.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        match decode() {
+            Ok(image) => {
+                self.counters.frames.fetch_add(1, Ordering::Relaxed);
+                if self.slot.put(Frame { image, ts_ns }) {
+                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(e) => tracing::warn!(camera = %self.name, error = %e, "frame skipped"),
+        }
+    }
 }
 
 /// Copies an RGB sample (rows may be padded) into an image.
@@ -260,18 +367,8 @@ fn capture_loop(
     counters: &CameraCounters,
     cancel: &CancellationToken,
 ) {
-    let mut backoff = Duration::from_millis(500);
-    let mut first = true;
-    while !cancel.is_cancelled() {
-        if !first {
-            stats.reconnects.fetch_add(1, Ordering::Relaxed);
-            let until = Instant::now() + backoff;
-            while Instant::now() < until && !cancel.is_cancelled() {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            backoff = (backoff * 2).min(BACKOFF_MAX);
-        }
-        first = false;
+    let mut backoff = Backoff::new();
+    while backoff.before_attempt(stats, cancel) {
         let pipeline = match gst::parse::launch(desc) {
             Ok(p) => p,
             Err(e) => {
@@ -289,40 +386,24 @@ fn capture_loop(
             return;
         };
         let last_frame = Arc::new(AtomicU64::new(0));
-        {
-            let (slot, counters, last_frame, name) = (
-                slot.clone(),
-                counters.clone(),
-                last_frame.clone(),
-                name.to_owned(),
-            );
-            let mut limit = FpsLimit::new(fps);
-            sink.set_callbacks(
-                gst_app::AppSinkCallbacks::builder()
-                    .new_sample(move |sink| {
-                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                        let ts_ns = now_ns();
-                        last_frame.store(ts_ns as u64, Ordering::Relaxed);
-                        if !limit.admit(ts_ns) {
-                            counters.limited.fetch_add(1, Ordering::Relaxed);
-                            return Ok(gst::FlowSuccess::Ok);
-                        }
-                        match to_image(&sample) {
-                            Ok(image) => {
-                                counters.frames.fetch_add(1, Ordering::Relaxed);
-                                if slot.put(Frame { image, ts_ns }) {
-                                    counters.dropped.fetch_add(1, Ordering::Relaxed);
-                                }
-                            }
-                            Err(e) => tracing::warn!(camera = %name, error = %e, "frame skipped"),
-                        }
-                        Ok(gst::FlowSuccess::Ok)
-                    })
-                    .build(),
-            );
-        }
+        let mut intake = Intake {
+            name: name.to_owned(),
+            limit: FpsLimit::new(fps),
+            slot: slot.clone(),
+            counters: counters.clone(),
+            last_frame: last_frame.clone(),
+        };
+        sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    intake.offer(|| to_image(&sample));
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
         if let Err(e) = pipeline.set_state(gst::State::Playing) {
-            tracing::warn!(camera = name, error = %e, backoff_ms = backoff.as_millis() as u64, "camera did not start; retrying");
+            tracing::warn!(camera = name, error = %e, backoff_ms = backoff.current().as_millis() as u64, "camera did not start; retrying");
             let _ = pipeline.set_state(gst::State::Null);
             continue;
         }
@@ -341,11 +422,7 @@ fn capture_loop(
             let last = last_frame.load(Ordering::Relaxed) as i64;
             if last > 0 && !announced {
                 announced = true;
-                backoff = Duration::from_millis(500);
-                stats.connected.store(1, Ordering::Relaxed);
-                // A camera's one item is its stream.
-                stats.items.store(1, Ordering::Relaxed);
-                tracing::info!(camera = name, "camera streaming");
+                backoff.streaming(name, stats);
             }
             match msg.as_ref().map(|m| m.view()) {
                 Some(gst::MessageView::Error(err)) => {

@@ -1,0 +1,156 @@
+//! UVC cameras through nokhwa (cargo feature `uvc`): the same slot, fps limit, counters and
+//! reconnection as the GStreamer sources, with frames decoded to RGB by nokhwa.
+//!
+//! nokhwa's V4L2 backend waits for the next frame in a blocking dequeue: a camera that is
+//! unplugged fails it (and the loop reconnects), one that stalls while plugged in holds it, so
+//! this source has no stall timer; shutdown leaves such a thread behind (see `runtime::run`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use nokhwa::Camera;
+use nokhwa::pixel_format::RgbFormat;
+use nokhwa::utils::{
+    CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType, Resolution,
+};
+use tokio_util::sync::CancellationToken;
+
+use super::runtime::{Backoff, CameraCounters, Intake};
+use super::{FpsLimit, FrameSlot, UvcSpec};
+use crate::connectors::stats::SourceStats;
+
+/// Opens and starts the camera, or says why not and what to check.
+fn open(spec: UvcSpec, fps: u32) -> Result<Camera, String> {
+    let wanted = match spec.size {
+        Some([w, h]) => RequestedFormatType::Closest(CameraFormat::new(
+            Resolution::new(w, h),
+            FrameFormat::MJPEG,
+            fps,
+        )),
+        None => RequestedFormatType::AbsoluteHighestResolution,
+    };
+    let hint = |e: nokhwa::NokhwaError| {
+        format!(
+            "UVC camera {} (/dev/video{}): {e}; is it plugged in (ls /dev/video*), and may this user read it (group `video`)?",
+            spec.index, spec.index
+        )
+    };
+    let mut camera = Camera::new(
+        CameraIndex::Index(spec.index),
+        RequestedFormat::new::<RgbFormat>(wanted),
+    )
+    .map_err(hint)?;
+    camera.open_stream().map_err(hint)?;
+    Ok(camera)
+}
+
+/// Captures from the camera until cancelled, reopening it with backoff after each failure.
+pub(super) fn capture_loop(
+    name: &str,
+    spec: UvcSpec,
+    fps: u32,
+    slot: &Arc<FrameSlot>,
+    stats: &SourceStats,
+    counters: &CameraCounters,
+    cancel: &CancellationToken,
+) {
+    let mut backoff = Backoff::new();
+    while backoff.before_attempt(stats, cancel) {
+        let mut camera = match open(spec, fps) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(camera = name, error = %e, backoff_ms = backoff.current().as_millis() as u64, "camera did not start; retrying");
+                continue;
+            }
+        };
+        let format = camera.camera_format();
+        tracing::info!(camera = name, format = %format, "UVC camera opened");
+        let mut intake = Intake {
+            name: name.to_owned(),
+            limit: FpsLimit::new(fps),
+            slot: slot.clone(),
+            counters: counters.clone(),
+            last_frame: Arc::new(AtomicU64::new(0)),
+        };
+        let mut announced = false;
+        while !cancel.is_cancelled() {
+            match camera.frame() {
+                Ok(buffer) => {
+                    intake.offer(|| {
+                        buffer
+                            .decode_image::<RgbFormat>()
+                            .map_err(|e| format!("cannot decode a {format} frame to RGB: {e}"))
+                    });
+                    if !announced {
+                        announced = true;
+                        backoff.streaming(name, stats);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(camera = name, error = %e, "camera stream lost; reconnecting");
+                    break;
+                }
+            }
+        }
+        stats.connected.store(0, Ordering::Relaxed);
+        let _ = camera.stop_stream();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Metrics;
+    use std::time::Duration;
+
+    /// An index with no device node on this machine.
+    fn absent_index() -> u32 {
+        (0..64)
+            .rev()
+            .find(|i| !std::path::Path::new(&format!("/dev/video{i}")).exists())
+            .expect("a free /dev/video index")
+    }
+
+    #[test]
+    fn a_missing_camera_is_explained() {
+        let index = absent_index();
+        let e = open(UvcSpec { index, size: None }, 5)
+            .err()
+            .expect("no such camera");
+        assert!(
+            e.contains(&format!("/dev/video{index}")) && e.contains("plugged in"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_missing_camera_is_retried_until_cancelled() {
+        let metrics = Metrics::new();
+        let stats = SourceStats::new(&metrics, "usb", "camera");
+        let counters = CameraCounters::new(&metrics, "usb");
+        let slot = Arc::new(FrameSlot::default());
+        let cancel = CancellationToken::new();
+        let spec = UvcSpec {
+            index: absent_index(),
+            size: Some([640, 480]),
+        };
+        let thread = {
+            let (stats, counters, slot, cancel) = (
+                stats.clone(),
+                counters.clone(),
+                slot.clone(),
+                cancel.clone(),
+            );
+            std::thread::spawn(move || {
+                capture_loop("usb", spec, 5, &slot, &stats, &counters, &cancel)
+            })
+        };
+        // First attempt at once, the second after 0.5 s.
+        std::thread::sleep(Duration::from_millis(1_200));
+        cancel.cancel();
+        thread.join().expect("the capture loop ends when cancelled");
+        assert!(stats.reconnects.load(Ordering::Relaxed) >= 1);
+        assert_eq!(stats.connected.load(Ordering::Relaxed), 0);
+        assert_eq!(counters.frames.load(Ordering::Relaxed), 0);
+    }
+}
