@@ -123,9 +123,6 @@ pub struct UvcSpec {
     pub size: Option<[u32; 2]>,
 }
 
-/// Whether this binary can open `uvc:` sources (the `uvc` cargo feature).
-pub const UVC_BUILT: bool = cfg!(feature = "uvc");
-
 /// Reads a profile's camera source: a GStreamer pipeline for every kind but `uvc:`.
 pub fn capture_of(source: &str, fps: u32) -> Result<Capture, String> {
     match source.strip_prefix("uvc:") {
