@@ -231,4 +231,10 @@ fn camera_models_need_a_vision_manifest() {
         "vision.threads",
         "expected one of `manifest`, `intra_threads`",
     );
+    expect(
+        &format!("{ok}  io_binding: always\n"),
+        18,
+        "vision.io_binding",
+        "expected one of `auto`, `on`, `off`",
+    );
 }

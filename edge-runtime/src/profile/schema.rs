@@ -434,6 +434,10 @@ pub struct VisionSection {
     /// Fall back down the provider list (finally to CPU) when a provider cannot run.
     #[serde(default = "yes")]
     pub fallback: bool,
+    /// ONNX Runtime IO binding: `auto` (on CUDA, TensorRT and ROCm: input in page-locked host
+    /// memory, filled in place), `on`, `off`.
+    #[serde(default)]
+    pub io_binding: foodflow_vision::IoBindingMode,
     /// The ONNX Runtime library; default `$ORT_DYLIB_PATH`, then beside the executable.
     #[serde(default)]
     pub ort_library: Option<PathBuf>,

@@ -8,9 +8,10 @@ use std::time::Instant;
 
 use image::RgbImage;
 use ort::ep::{self, ExecutionProvider};
-use ort::session::Session;
+use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::builder::GraphOptimizationLevel;
-use ort::value::{TensorRef, ValueType};
+use ort::session::{IoBinding, Session, SessionOutputs};
+use ort::value::{Tensor, TensorRef, ValueType};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -97,6 +98,35 @@ pub struct EngineOptions {
     pub intra_threads: usize,
     /// Inferences run at load so the first real frame is not slow.
     pub warmup: usize,
+    /// Whether frames go through ONNX Runtime's IO binding.
+    pub io_binding: IoBindingMode,
+}
+
+/// IO binding: the input tensor is allocated once (in page-locked host memory on CUDA, TensorRT
+/// and ROCm, so the copy to the device needs no staging) and filled in place by pre-processing;
+/// outputs are bound to host memory. On the CPU provider it saves nothing measurable (the plain
+/// path already hands ONNX Runtime our buffer without a copy: `make bench-vision`), so `auto`
+/// uses it on GPU providers only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IoBindingMode {
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+impl IoBindingMode {
+    fn wanted(self, provider: Provider) -> bool {
+        match self {
+            Self::On => true,
+            Self::Off => false,
+            Self::Auto => matches!(
+                provider,
+                Provider::Cuda | Provider::Tensorrt | Provider::Rocm
+            ),
+        }
+    }
 }
 
 impl Default for EngineOptions {
@@ -106,6 +136,7 @@ impl Default for EngineOptions {
             fallback: true,
             intra_threads: 0,
             warmup: 1,
+            io_binding: IoBindingMode::Auto,
         }
     }
 }
@@ -223,6 +254,75 @@ pub struct Model {
     /// What runs it, e.g. "cpu".
     pub provider: Provider,
     buffer: Vec<f32>,
+    /// Set when frames go through IO binding.
+    bound: Option<Bound>,
+}
+
+/// A model's IO binding and the input tensor pre-processing writes into.
+struct Bound {
+    binding: IoBinding,
+    /// Page-locked host memory for the input on GPU providers; the session's own otherwise.
+    pinned: Option<Allocator>,
+    /// The input tensor and its shape (reallocated when a dynamic input size changes).
+    input: Option<(Tensor<f32>, [usize; 4])>,
+    /// The outputs read, and the host memory they are bound to.
+    outputs: Vec<String>,
+    host: MemoryInfo<'static>,
+}
+
+impl Bound {
+    /// Binds the model's outputs to host memory, in page-locked memory where the provider has it.
+    fn new(session: &Session, provider: Provider, outputs: &[&str]) -> Result<Self, ort::Error> {
+        let device = match provider {
+            Provider::Cuda | Provider::Tensorrt => Some(AllocationDevice::CUDA_PINNED),
+            Provider::Rocm => Some(AllocationDevice::HIP_PINNED),
+            _ => None,
+        };
+        let host = |kind| match &device {
+            Some(d) => MemoryInfo::new(d.clone(), 0, AllocatorType::Device, kind),
+            None => MemoryInfo::new(AllocationDevice::CPU, 0, AllocatorType::Arena, kind),
+        };
+        let pinned = match device {
+            Some(_) => Some(Allocator::new(session, host(MemoryType::CPUInput)?)?),
+            None => None,
+        };
+        Ok(Self {
+            binding: session.create_binding()?,
+            pinned,
+            input: None,
+            outputs: outputs.iter().map(|n| n.to_string()).collect(),
+            host: host(MemoryType::CPUOutput)?,
+        })
+    }
+
+    /// Fills the input tensor in place (allocated on first use or when the shape changes), binds
+    /// it and runs; answers the placement, the time pre-processing ended, and the outputs.
+    fn run<'s>(
+        &'s mut self,
+        session: &'s mut Session,
+        input_name: &str,
+        shape: [usize; 4],
+        fill: impl FnOnce(&mut [f32]) -> preprocess::Placement,
+    ) -> Result<(preprocess::Placement, Instant, SessionOutputs<'s>), ort::Error> {
+        let mut input = match self.input.take() {
+            Some((t, s)) if s == shape => t,
+            _ => {
+                // A bound output keeps the value of the last run, so a new input size (dynamic
+                // output shapes) needs its outputs bound afresh.
+                self.binding.clear_outputs();
+                for name in &self.outputs {
+                    self.binding.bind_output_to_device(name, &self.host)?;
+                }
+                Tensor::new(self.pinned.as_ref().unwrap_or(session.allocator()), shape)?
+            }
+        };
+        let place = fill(input.extract_tensor_mut().1);
+        let filled = Instant::now();
+        self.binding.bind_input(input_name, &input)?;
+        self.input = Some((input, shape));
+        let outputs = session.run_binding(&self.binding)?;
+        Ok((place, filled, outputs))
+    }
 }
 
 /// A network's raw answer: the main output's shape and data, the image score of models that
@@ -405,6 +505,21 @@ impl Model {
             .then(|| "pred_score".to_owned());
         check_input(&spec, &in_shape)?;
         check_output(&spec, &out_shape)?;
+        let bound = if opts.io_binding.wanted(provider) {
+            let outputs: Vec<&str> = std::iter::once(output_name.as_str())
+                .chain(score_name.as_deref())
+                .collect();
+            let b = Bound::new(&session, provider, &outputs).map_err(|e| VisionError::Model {
+                model: spec.name.clone(),
+                message: format!(
+                    "IO binding on {} failed ({e}); set io_binding: off to run without it",
+                    provider.name()
+                ),
+            })?;
+            Some(b)
+        } else {
+            None
+        };
         let mut model = Model {
             input_size: spec.input.size,
             spec,
@@ -414,6 +529,7 @@ impl Model {
             score_name,
             provider,
             buffer: Vec::new(),
+            bound,
         };
         // Dynamic dimensions can only be checked on a real output: the first warm-up run (always
         // at least one) checks the concrete shape against the declared layout.
@@ -425,6 +541,11 @@ impl Model {
             }
         }
         Ok(model)
+    }
+
+    /// Whether frames go through IO binding.
+    pub fn io_bound(&self) -> bool {
+        self.bound.is_some()
     }
 
     /// Runs the network on one frame at the manifest's input size.
@@ -449,22 +570,34 @@ impl Model {
             )));
         }
         let t0 = Instant::now();
-        let place = preprocess::fill_input(&self.spec.input, image, w, h, &mut self.buffer);
         let shape: [usize; 4] = match self.spec.input.layout {
             Layout::Nchw => [1, 3, h as usize, w as usize],
             Layout::Nhwc => [1, h as usize, w as usize, 3],
         };
-        let t1 = Instant::now();
         let model = self.spec.name.clone();
         let err = |e: ort::Error| VisionError::Model {
             model: model.clone(),
             message: e.to_string(),
         };
-        let input = TensorRef::from_array_view((shape, &self.buffer[..])).map_err(err)?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.input_name.as_str() => input])
-            .map_err(err)?;
+        let spec = &self.spec.input;
+        let (place, t1, outputs) = match &mut self.bound {
+            Some(b) => b
+                .run(&mut self.session, &self.input_name, shape, |buf| {
+                    preprocess::fill_input(spec, image, w, h, buf)
+                })
+                .map_err(err)?,
+            None => {
+                self.buffer.resize(shape.iter().product(), 0.0);
+                let place = preprocess::fill_input(spec, image, w, h, &mut self.buffer);
+                let t1 = Instant::now();
+                let input = TensorRef::from_array_view((shape, &self.buffer[..])).map_err(err)?;
+                let outputs = self
+                    .session
+                    .run(ort::inputs![self.input_name.as_str() => input])
+                    .map_err(err)?;
+                (place, t1, outputs)
+            }
+        };
         let t2 = Instant::now();
         let (oshape, data) = outputs[self.output_name.as_str()]
             .try_extract_tensor::<f32>()

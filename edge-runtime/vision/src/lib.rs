@@ -11,7 +11,9 @@ pub mod preprocess;
 pub mod regions;
 
 pub use detect::{Detection, box_iou};
-pub use engine::{EngineOptions, Inference, Model, Provider, Reader, Runtime, Timings};
+pub use engine::{
+    EngineOptions, Inference, IoBindingMode, Model, Provider, Reader, Runtime, Timings,
+};
 pub use manifest::{Manifest, ModelSpec};
 pub use ocr::TextLine;
 

@@ -97,13 +97,14 @@ fn axis_taps(src: u32, dst_len: u32) -> Vec<(u32, u32, f32)> {
         .collect()
 }
 
-/// Fills `out` (length 3·dst_w·dst_h) with the network input for `image` and returns its placement.
+/// Fills `out` (length 3·dst_w·dst_h: a reused buffer, or a tensor ONNX Runtime reads in place)
+/// with the network input for `image` and returns its placement.
 pub fn fill_input(
     spec: &InputSpec,
     image: &RgbImage,
     dst_w: u32,
     dst_h: u32,
-    out: &mut Vec<f32>,
+    out: &mut [f32],
 ) -> Placement {
     let (iw, ih) = image.dimensions();
     let place = placement(spec, iw, ih, dst_w, dst_h);
@@ -117,8 +118,11 @@ pub fn fill_input(
         ),
     };
     let plane = (dst_w * dst_h) as usize;
-    out.clear();
-    out.resize(plane * 3, 0.0);
+    assert_eq!(
+        out.len(),
+        plane * 3,
+        "the input buffer fits the network input"
+    );
 
     // Normalised value of a raw 0..255 sample for channel c of the *network's* order.
     let order: [usize; 3] = match spec.channels {
@@ -191,7 +195,7 @@ mod tests {
         for (x, y, p) in img.enumerate_pixels_mut() {
             *p = image::Rgb([(x * 10) as u8, (y * 100) as u8, 7]);
         }
-        let mut out = Vec::new();
+        let mut out = vec![0.0; 48];
         let s = spec(Resize::Letterbox);
         let p = fill_input(&s, &img, 4, 4, &mut out);
         assert_eq!((p.pad_x, p.pad_y), (0.0, 1.0));
@@ -216,7 +220,7 @@ mod tests {
             scale: 1.0,
             ..InputSpec::default()
         };
-        let mut out = Vec::new();
+        let mut out = vec![0.0; 6];
         fill_input(&s, &img, 2, 1, &mut out);
         assert_eq!(&out[..2], &[10.0, 50.0]);
     }
@@ -233,7 +237,7 @@ mod tests {
             std: [2.0, 2.0, 3.0],
             ..InputSpec::default()
         };
-        let mut out = Vec::new();
+        let mut out = vec![0.0; 3];
         fill_input(&s, &img, 1, 1, &mut out);
         let want = [(30.0 - 1.0) / 2.0, (20.0 - 2.0) / 2.0, (10.0 - 3.0) / 3.0];
         assert!(

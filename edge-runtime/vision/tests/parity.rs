@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use foodflow_vision::{EngineOptions, Manifest, Model, Provider, Runtime, box_iou};
+use foodflow_vision::{EngineOptions, IoBindingMode, Manifest, Model, Provider, Runtime, box_iou};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -109,21 +109,27 @@ fn reference(size: u32) -> Vec<RefLine> {
         .collect()
 }
 
+/// Both ways frames can reach ONNX Runtime (a borrowed buffer, IO binding) against the reference.
 fn parity_at(size: u32) {
+    let refs = reference(size);
+    assert_eq!(refs.len(), IMAGES.len());
+    for mode in [IoBindingMode::Off, IoBindingMode::On] {
+        parity_with(size, &refs, mode);
+    }
+}
+
+fn parity_with(size: u32, refs: &[RefLine], io_binding: IoBindingMode) {
     let tmp = tempfile::tempdir().unwrap();
     let model_file = fixtures().join("nudenet-320n.onnx");
     let m = manifest(tmp.path(), size, "yolov8", &sha256(&model_file), 18);
-    let mut model = Model::load(
-        runtime(),
-        m.get("nudenet").unwrap(),
-        tmp.path(),
-        &EngineOptions::default(),
-    )
-    .unwrap();
-    let refs = reference(size);
-    assert_eq!(refs.len(), IMAGES.len());
+    let opts = EngineOptions {
+        io_binding,
+        ..EngineOptions::default()
+    };
+    let mut model = Model::load(runtime(), m.get("nudenet").unwrap(), tmp.path(), &opts).unwrap();
+    assert_eq!(model.io_bound(), io_binding == IoBindingMode::On);
     let mut compared = 0;
-    for (name, r) in IMAGES.iter().zip(&refs) {
+    for (name, r) in IMAGES.iter().zip(refs) {
         assert!(r.image.ends_with(name));
         let img = image::open(fixtures().join(name)).unwrap().to_rgb8();
         let ours = model.detect(&img).unwrap().detections;
@@ -144,14 +150,14 @@ fn parity_at(size: u32) {
                 }
                 None => assert!(
                     (d.score - SCORE).abs() <= 1e-3,
-                    "{name} at {size}: reference detection {d:?} has no twin among ours: {ours:?}"
+                    "{name} at {size} ({io_binding:?}): reference detection {d:?} has no twin among ours: {ours:?}"
                 ),
             }
         }
         for (o, u) in ours.iter().zip(&used) {
             assert!(
                 *u || (o.score - SCORE).abs() <= 1e-3,
-                "{name} at {size}: our {o:?} is not in the reference"
+                "{name} at {size} ({io_binding:?}): our {o:?} is not in the reference"
             );
         }
     }
@@ -313,13 +319,13 @@ fn anomaly_scores_and_maps_match_the_python_reference() {
     let samples = biscuit_samples(tmp.path());
     let manifest = Manifest::load(&root().join("models/models.yaml")).unwrap();
     let spec = manifest.get("biscuit-anomaly").unwrap();
-    let mut model = Model::load(
-        runtime(),
-        spec,
-        &root().join("models"),
-        &EngineOptions::default(),
-    )
-    .unwrap();
+    // Through IO binding, so both of an Anomalib export's outputs (map and score) are read from
+    // bound host memory; the camera tests run it the plain way.
+    let opts = EngineOptions {
+        io_binding: IoBindingMode::On,
+        ..EngineOptions::default()
+    };
+    let mut model = Model::load(runtime(), spec, &root().join("models"), &opts).unwrap();
     let mut cmd = Command::new(root().join(".venv/bin/python"));
     cmd.arg(root().join("edge-runtime/vision/reference/reference.py"))
         .args(["anomaly", "--model"])

@@ -344,6 +344,7 @@ fn load_models(
         fallback: v.fallback,
         intra_threads: v.intra_threads,
         warmup: 1,
+        io_binding: v.io_binding,
     };
     names
         .iter()

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use foodflow_vision::manifest::OutputLayout;
-use foodflow_vision::{EngineOptions, Manifest, Model, Provider, Reader, Runtime};
+use foodflow_vision::{EngineOptions, IoBindingMode, Manifest, Model, Provider, Reader, Runtime};
 
 #[derive(Subcommand)]
 pub enum VisionCmd {
@@ -59,6 +59,9 @@ pub struct ModelArgs {
     /// Intra-op threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// ONNX Runtime IO binding: auto (on GPU providers), on, off.
+    #[arg(long, default_value = "auto", value_parser = parse_io_binding)]
+    io_binding: IoBindingMode,
     /// Overrides the manifest's score threshold.
     #[arg(long)]
     score: Option<f32>,
@@ -97,6 +100,13 @@ impl Loaded {
         match self {
             Self::Detector(m) => m.provider.name(),
             Self::Reader(r) => r.det.provider.name(),
+        }
+    }
+
+    fn io_bound(&self) -> bool {
+        match self {
+            Self::Detector(m) => m.io_bound(),
+            Self::Reader(r) => r.det.io_bound(),
         }
     }
 
@@ -139,6 +149,7 @@ impl ModelArgs {
             fallback: !self.no_fallback,
             intra_threads: self.threads,
             warmup: 1,
+            io_binding: self.io_binding,
         };
         let as_path = Path::new(&self.model);
         let mut model = if self.manifest.is_file() && !as_path.is_file() {
@@ -292,6 +303,7 @@ pub fn run(cmd: VisionCmd) -> anyhow::Result<()> {
             let line = serde_json::json!({
                 "model": model.name(),
                 "provider": model.provider(),
+                "io_binding": model.io_bound(),
                 "image": image.display().to_string(),
                 "iterations": iterations,
                 "detections": found,
@@ -307,6 +319,15 @@ pub fn run(cmd: VisionCmd) -> anyhow::Result<()> {
             println!("{line}");
             Ok(())
         }
+    }
+}
+
+fn parse_io_binding(s: &str) -> Result<IoBindingMode, String> {
+    match s {
+        "auto" => Ok(IoBindingMode::Auto),
+        "on" => Ok(IoBindingMode::On),
+        "off" => Ok(IoBindingMode::Off),
+        _ => Err(format!("{s:?}: use auto, on or off")),
     }
 }
 
