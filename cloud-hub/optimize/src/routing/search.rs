@@ -399,10 +399,10 @@ fn repair(inst: &Instance, st: &mut State, rng: &mut StdRng, noise: f64, big: bo
                 }
             };
             let all = hetero && used != before;
-            for (i, &c) in pending.iter().enumerate() {
-                for ri in 0..st.routes.len() {
+            for (row, &c) in places.iter_mut().zip(&pending) {
+                for (ri, slot) in row.iter_mut().enumerate() {
                     if all || ri == changed {
-                        places[i][ri] = place_in(inst, st, &scheds, &used, c, ri, max_noise, rng);
+                        *slot = place_in(inst, st, &scheds, &used, c, ri, max_noise, rng);
                     }
                 }
             }
@@ -422,10 +422,11 @@ fn repair(inst: &Instance, st: &mut State, rng: &mut StdRng, noise: f64, big: bo
         scheds[ri] = schedule(inst, &st.routes[ri]);
         pending.push(out);
         places.push(vec![None; st.routes.len()]);
-        for (i, &c) in pending.iter().enumerate() {
-            for rj in 0..st.routes.len() {
-                if rj == ri || i + 1 == pending.len() {
-                    places[i][rj] = place_in(inst, st, &scheds, &used, c, rj, max_noise, rng);
+        let last = pending.len() - 1;
+        for (i, (row, &c)) in places.iter_mut().zip(&pending).enumerate() {
+            for (rj, slot) in row.iter_mut().enumerate() {
+                if rj == ri || i == last {
+                    *slot = place_in(inst, st, &scheds, &used, c, rj, max_noise, rng);
                 }
             }
         }
