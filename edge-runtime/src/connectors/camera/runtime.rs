@@ -177,22 +177,18 @@ pub async fn run(
     let slot = Arc::new(FrameSlot::default());
 
     let capture = {
-        let (slot, stats, counters, cancel, name, fps) = (
-            slot.clone(),
-            stats.clone(),
-            counters.clone(),
-            cancel.clone(),
-            cam.name.clone(),
-            cam.fps,
-        );
+        let ctx = CaptureCtx {
+            name: cam.name.clone(),
+            fps: cam.fps,
+            slot: slot.clone(),
+            stats: stats.clone(),
+            counters: counters.clone(),
+            cancel: cancel.clone(),
+        };
         let body: Box<dyn FnOnce() + Send> = match capture {
-            Capture::Pipeline(desc) => {
-                Box::new(move || capture_loop(&name, &desc, fps, &slot, &stats, &counters, &cancel))
-            }
+            Capture::Pipeline(desc) => Box::new(move || capture_loop(&ctx, &desc)),
             #[cfg(feature = "uvc")]
-            Capture::Uvc(spec) => Box::new(move || {
-                super::uvc::capture_loop(&name, spec, fps, &slot, &stats, &counters, &cancel)
-            }),
+            Capture::Uvc(spec) => Box::new(move || super::uvc::capture_loop(&ctx, spec)),
             #[cfg(not(feature = "uvc"))]
             Capture::Uvc(_) => {
                 return Err(cfg(format!(
@@ -301,14 +297,37 @@ impl Backoff {
     }
 }
 
+/// What a capture thread works with, whatever captures the frames.
+pub(super) struct CaptureCtx {
+    pub(super) name: String,
+    pub(super) fps: u32,
+    pub(super) slot: Arc<FrameSlot>,
+    pub(super) stats: Arc<SourceStats>,
+    pub(super) counters: CameraCounters,
+    pub(super) cancel: CancellationToken,
+}
+
+impl CaptureCtx {
+    /// A fresh intake for a newly opened source, noting frame arrivals in `last_frame`.
+    pub(super) fn intake(&self, last_frame: Arc<AtomicU64>) -> Intake {
+        Intake {
+            name: self.name.clone(),
+            limit: FpsLimit::new(self.fps),
+            slot: self.slot.clone(),
+            counters: self.counters.clone(),
+            last_frame,
+        }
+    }
+}
+
 /// Where captured frames enter: the fps limit, the counters, then the one-frame slot.
 pub(super) struct Intake {
-    pub(super) name: String,
-    pub(super) limit: FpsLimit,
-    pub(super) slot: Arc<FrameSlot>,
-    pub(super) counters: CameraCounters,
+    name: String,
+    limit: FpsLimit,
+    slot: Arc<FrameSlot>,
+    counters: CameraCounters,
     /// Arrival time of the newest frame, admitted or not (stall detection).
-    pub(super) last_frame: Arc<AtomicU64>,
+    last_frame: Arc<AtomicU64>,
 }
 
 impl Intake {
@@ -358,15 +377,14 @@ fn to_image(sample: &gst::Sample) -> Result<image::RgbImage, String> {
 
 /// Opens the pipeline, watches its bus, reopens it with backoff after an error, the end of the
 /// stream or a stall, until cancelled.
-fn capture_loop(
-    name: &str,
-    desc: &str,
-    fps: u32,
-    slot: &Arc<FrameSlot>,
-    stats: &SourceStats,
-    counters: &CameraCounters,
-    cancel: &CancellationToken,
-) {
+fn capture_loop(ctx: &CaptureCtx, desc: &str) {
+    let CaptureCtx {
+        name,
+        stats,
+        cancel,
+        ..
+    } = ctx;
+    let name = name.as_str();
     let mut backoff = Backoff::new();
     while backoff.before_attempt(stats, cancel) {
         let pipeline = match gst::parse::launch(desc) {
@@ -386,13 +404,7 @@ fn capture_loop(
             return;
         };
         let last_frame = Arc::new(AtomicU64::new(0));
-        let mut intake = Intake {
-            name: name.to_owned(),
-            limit: FpsLimit::new(fps),
-            slot: slot.clone(),
-            counters: counters.clone(),
-            last_frame: last_frame.clone(),
-        };
+        let mut intake = ctx.intake(last_frame.clone());
         sink.set_callbacks(
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |sink| {

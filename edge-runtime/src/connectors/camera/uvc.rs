@@ -13,11 +13,9 @@ use nokhwa::pixel_format::RgbFormat;
 use nokhwa::utils::{
     CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType, Resolution,
 };
-use tokio_util::sync::CancellationToken;
 
-use super::runtime::{Backoff, CameraCounters, Intake};
-use super::{FpsLimit, FrameSlot, UvcSpec};
-use crate::connectors::stats::SourceStats;
+use super::UvcSpec;
+use super::runtime::{Backoff, CaptureCtx};
 
 /// Opens and starts the camera, or says why not and what to check.
 fn open(spec: UvcSpec, fps: u32) -> Result<Camera, String> {
@@ -45,18 +43,18 @@ fn open(spec: UvcSpec, fps: u32) -> Result<Camera, String> {
 }
 
 /// Captures from the camera until cancelled, reopening it with backoff after each failure.
-pub(super) fn capture_loop(
-    name: &str,
-    spec: UvcSpec,
-    fps: u32,
-    slot: &Arc<FrameSlot>,
-    stats: &SourceStats,
-    counters: &CameraCounters,
-    cancel: &CancellationToken,
-) {
+pub(super) fn capture_loop(ctx: &CaptureCtx, spec: UvcSpec) {
+    let CaptureCtx {
+        name,
+        fps,
+        stats,
+        cancel,
+        ..
+    } = ctx;
+    let name = name.as_str();
     let mut backoff = Backoff::new();
     while backoff.before_attempt(stats, cancel) {
-        let mut camera = match open(spec, fps) {
+        let mut camera = match open(spec, *fps) {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(camera = name, error = %e, backoff_ms = backoff.current().as_millis() as u64, "camera did not start; retrying");
@@ -65,13 +63,7 @@ pub(super) fn capture_loop(
         };
         let format = camera.camera_format();
         tracing::info!(camera = name, format = %format, "UVC camera opened");
-        let mut intake = Intake {
-            name: name.to_owned(),
-            limit: FpsLimit::new(fps),
-            slot: slot.clone(),
-            counters: counters.clone(),
-            last_frame: Arc::new(AtomicU64::new(0)),
-        };
+        let mut intake = ctx.intake(Arc::new(AtomicU64::new(0)));
         let mut announced = false;
         while !cancel.is_cancelled() {
             match camera.frame() {
@@ -100,8 +92,12 @@ pub(super) fn capture_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connectors::camera::FrameSlot;
+    use crate::connectors::camera::runtime::CameraCounters;
+    use crate::connectors::stats::SourceStats;
     use crate::metrics::Metrics;
     use std::time::Duration;
+    use tokio_util::sync::CancellationToken;
 
     /// An index with no device node on this machine.
     fn absent_index() -> u32 {
@@ -126,25 +122,21 @@ mod tests {
     #[test]
     fn a_missing_camera_is_retried_until_cancelled() {
         let metrics = Metrics::new();
-        let stats = SourceStats::new(&metrics, "usb", "camera");
-        let counters = CameraCounters::new(&metrics, "usb");
-        let slot = Arc::new(FrameSlot::default());
-        let cancel = CancellationToken::new();
+        let ctx = CaptureCtx {
+            name: "usb".into(),
+            fps: 5,
+            slot: Arc::new(FrameSlot::default()),
+            stats: SourceStats::new(&metrics, "usb", "camera"),
+            counters: CameraCounters::new(&metrics, "usb"),
+            cancel: CancellationToken::new(),
+        };
+        let (stats, counters, cancel) =
+            (ctx.stats.clone(), ctx.counters.clone(), ctx.cancel.clone());
         let spec = UvcSpec {
             index: absent_index(),
             size: Some([640, 480]),
         };
-        let thread = {
-            let (stats, counters, slot, cancel) = (
-                stats.clone(),
-                counters.clone(),
-                slot.clone(),
-                cancel.clone(),
-            );
-            std::thread::spawn(move || {
-                capture_loop("usb", spec, 5, &slot, &stats, &counters, &cancel)
-            })
-        };
+        let thread = std::thread::spawn(move || capture_loop(&ctx, spec));
         // First attempt at once, the second after 0.5 s.
         std::thread::sleep(Duration::from_millis(1_200));
         cancel.cancel();
