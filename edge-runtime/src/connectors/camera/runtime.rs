@@ -252,27 +252,26 @@ const CAPTURE_JOIN: Duration = Duration::from_secs(2);
 
 /// The wait before each attempt to (re)open a source: none the first time, then 0.5 s doubling
 /// up to 30 s, back to 0.5 s once frames flow.
-pub(super) struct Backoff {
+pub(super) struct Backoff<'a> {
+    ctx: &'a CaptureCtx,
     next: Duration,
     first: bool,
 }
 
-impl Backoff {
-    pub(super) fn new() -> Self {
+impl<'a> Backoff<'a> {
+    pub(super) fn new(ctx: &'a CaptureCtx) -> Self {
         Self {
+            ctx,
             next: Duration::from_millis(500),
             first: true,
         }
     }
 
     /// Waits before an attempt and counts it as a reconnect; false once cancelled.
-    pub(super) fn before_attempt(
-        &mut self,
-        stats: &SourceStats,
-        cancel: &CancellationToken,
-    ) -> bool {
+    pub(super) fn before_attempt(&mut self) -> bool {
+        let cancel = &self.ctx.cancel;
         if !self.first {
-            stats.reconnects.fetch_add(1, Ordering::Relaxed);
+            self.ctx.stats.reconnects.fetch_add(1, Ordering::Relaxed);
             let until = Instant::now() + self.next;
             while Instant::now() < until && !cancel.is_cancelled() {
                 std::thread::sleep(Duration::from_millis(100));
@@ -288,12 +287,13 @@ impl Backoff {
     }
 
     /// Frames flow: the next loss starts from the shortest wait again.
-    pub(super) fn streaming(&mut self, name: &str, stats: &SourceStats) {
+    pub(super) fn streaming(&mut self) {
         self.next = Duration::from_millis(500);
+        let stats = &self.ctx.stats;
         stats.connected.store(1, Ordering::Relaxed);
         // A camera's one item is its stream.
         stats.items.store(1, Ordering::Relaxed);
-        tracing::info!(camera = name, "camera streaming");
+        tracing::info!(camera = %self.ctx.name, "camera streaming");
     }
 }
 
@@ -385,8 +385,8 @@ fn capture_loop(ctx: &CaptureCtx, desc: &str) {
         ..
     } = ctx;
     let name = name.as_str();
-    let mut backoff = Backoff::new();
-    while backoff.before_attempt(stats, cancel) {
+    let mut backoff = Backoff::new(ctx);
+    while backoff.before_attempt() {
         let pipeline = match gst::parse::launch(desc) {
             Ok(p) => p,
             Err(e) => {
@@ -434,7 +434,7 @@ fn capture_loop(ctx: &CaptureCtx, desc: &str) {
             let last = last_frame.load(Ordering::Relaxed) as i64;
             if last > 0 && !announced {
                 announced = true;
-                backoff.streaming(name, stats);
+                backoff.streaming();
             }
             match msg.as_ref().map(|m| m.view()) {
                 Some(gst::MessageView::Error(err)) => {

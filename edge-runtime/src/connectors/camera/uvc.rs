@@ -44,17 +44,10 @@ fn open(spec: UvcSpec, fps: u32) -> Result<Camera, String> {
 
 /// Captures from the camera until cancelled, reopening it with backoff after each failure.
 pub(super) fn capture_loop(ctx: &CaptureCtx, spec: UvcSpec) {
-    let CaptureCtx {
-        name,
-        fps,
-        stats,
-        cancel,
-        ..
-    } = ctx;
-    let name = name.as_str();
-    let mut backoff = Backoff::new();
-    while backoff.before_attempt(stats, cancel) {
-        let mut camera = match open(spec, *fps) {
+    let name = ctx.name.as_str();
+    let mut backoff = Backoff::new(ctx);
+    while backoff.before_attempt() {
+        let mut camera = match open(spec, ctx.fps) {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(camera = name, error = %e, backoff_ms = backoff.current().as_millis() as u64, "camera did not start; retrying");
@@ -65,7 +58,7 @@ pub(super) fn capture_loop(ctx: &CaptureCtx, spec: UvcSpec) {
         tracing::info!(camera = name, format = %format, "UVC camera opened");
         let mut intake = ctx.intake(Arc::new(AtomicU64::new(0)));
         let mut announced = false;
-        while !cancel.is_cancelled() {
+        while !ctx.cancel.is_cancelled() {
             match camera.frame() {
                 Ok(buffer) => {
                     intake.offer(|| {
@@ -75,7 +68,7 @@ pub(super) fn capture_loop(ctx: &CaptureCtx, spec: UvcSpec) {
                     });
                     if !announced {
                         announced = true;
-                        backoff.streaming(name, stats);
+                        backoff.streaming();
                     }
                 }
                 Err(e) => {
@@ -84,7 +77,7 @@ pub(super) fn capture_loop(ctx: &CaptureCtx, spec: UvcSpec) {
                 }
             }
         }
-        stats.connected.store(0, Ordering::Relaxed);
+        ctx.stats.connected.store(0, Ordering::Relaxed);
         let _ = camera.stop_stream();
     }
 }
