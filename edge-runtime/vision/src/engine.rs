@@ -509,14 +509,24 @@ impl Model {
             let outputs: Vec<&str> = std::iter::once(output_name.as_str())
                 .chain(score_name.as_deref())
                 .collect();
-            let b = Bound::new(&session, provider, &outputs).map_err(|e| VisionError::Model {
-                model: spec.name.clone(),
-                message: format!(
-                    "IO binding on {} failed ({e}); set io_binding: off to run without it",
-                    provider.name()
-                ),
-            })?;
-            Some(b)
+            match Bound::new(&session, provider, &outputs) {
+                Ok(b) => Some(b),
+                // Asked for by default only: run the plain way, as the provider fallback does.
+                Err(e) if opts.io_binding == IoBindingMode::Auto => {
+                    tracing::warn!(model = %spec.name, provider = provider.name(), error = %e,
+                        "IO binding is not available; frames go the plain way");
+                    None
+                }
+                Err(e) => {
+                    return Err(VisionError::Model {
+                        model: spec.name.clone(),
+                        message: format!(
+                            "IO binding on {} failed ({e}); set io_binding: auto or off to run without it",
+                            provider.name()
+                        ),
+                    });
+                }
+            }
         } else {
             None
         };
