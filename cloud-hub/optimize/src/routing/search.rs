@@ -377,17 +377,18 @@ fn repair(inst: &Instance, st: &mut State, rng: &mut StdRng, noise: f64, big: bo
             };
             let c = pending.swap_remove(pi);
             places.swap_remove(pi);
-            let before = used.clone();
-            let changed = match route {
+            // With several types, a vehicle taken or exchanged changes which upgrades are free.
+            let (changed, vehicles_changed) = match route {
                 Some(ri) => {
                     st.routes[ri].insert(pos, c);
                     scheds[ri] = schedule(inst, &st.routes[ri]);
-                    if st.kinds[ri] != t {
+                    let retyped = st.kinds[ri] != t;
+                    if retyped {
                         used[st.kinds[ri]] -= 1;
                         used[t] += 1;
                         st.kinds[ri] = t;
                     }
-                    ri
+                    (ri, retyped)
                 }
                 None => {
                     st.routes.push(vec![c]);
@@ -397,10 +398,10 @@ fn repair(inst: &Instance, st: &mut State, rng: &mut StdRng, noise: f64, big: bo
                     for row in &mut places {
                         row.push(None);
                     }
-                    st.routes.len() - 1
+                    (st.routes.len() - 1, true)
                 }
             };
-            let all = hetero && used != before;
+            let all = hetero && vehicles_changed;
             for (row, &c) in places.iter_mut().zip(&pending) {
                 for (ri, slot) in row.iter_mut().enumerate() {
                     if all || ri == changed {
@@ -612,35 +613,31 @@ fn local_search(inst: &Instance, st: &mut State, near: &[Vec<usize>]) {
 fn within(inst: &Instance, r: &mut Vec<usize>, kind: usize) -> bool {
     let k = r.len();
     let before = route_distance(inst, r);
-    let try_route = |cand: Vec<usize>, r: &mut Vec<usize>| {
-        if route_distance(inst, &cand) < before - 1e-9 && feasible(inst, &cand, kind) {
-            *r = cand;
-            true
-        } else {
-            false
-        }
-    };
+    let better =
+        |cand: &[usize]| route_distance(inst, cand) < before - 1e-9 && feasible(inst, cand, kind);
     for len in 1..=3.min(k) {
         for p in 0..=k - len {
             let prev = if p == 0 { 0 } else { r[p - 1] };
             let next = if p + len == k { 0 } else { r[p + len] };
             let (first, last) = (r[p], r[p + len - 1]);
             let saving = inst.d(prev, first) + inst.d(last, next) - inst.d(prev, next);
-            let rest: Vec<usize> = r[..p].iter().chain(&r[p + len..]).copied().collect();
-            for q in 0..=rest.len() {
+            // The route without the string, read in place (built only for a promising move).
+            let rest_len = k - len;
+            let rest = |i: usize| if i < p { r[i] } else { r[i + len] };
+            for q in 0..=rest_len {
                 if q == p {
                     continue;
                 }
-                let a = if q == 0 { 0 } else { rest[q - 1] };
-                let b = if q == rest.len() { 0 } else { rest[q] };
+                let a = if q == 0 { 0 } else { rest(q - 1) };
+                let b = if q == rest_len { 0 } else { rest(q) };
                 if inst.d(a, first) + inst.d(last, b) - inst.d(a, b) < saving - 1e-9 {
-                    let moved: Vec<usize> = rest[..q]
-                        .iter()
-                        .chain(&r[p..p + len])
-                        .chain(&rest[q..])
-                        .copied()
+                    let moved: Vec<usize> = (0..q)
+                        .map(rest)
+                        .chain(r[p..p + len].iter().copied())
+                        .chain((q..rest_len).map(rest))
                         .collect();
-                    if try_route(moved, r) {
+                    if better(&moved) {
+                        *r = moved;
                         return true;
                     }
                 }
@@ -656,7 +653,8 @@ fn within(inst: &Instance, r: &mut Vec<usize>, kind: usize) -> bool {
             if delta < -1e-9 {
                 let mut turned = r.clone();
                 turned[i..=j].reverse();
-                if try_route(turned, r) {
+                if better(&turned) {
+                    *r = turned;
                     return true;
                 }
             }
