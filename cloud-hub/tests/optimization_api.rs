@@ -8,7 +8,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::{
-    Body, FT06, TINY, admin_create, curl_bearer, free_port, hub, login, run_hub, serve_with_public,
+    Body, FT06, TINY, admin_create, curl_bearer, free_port, hub, login, routing_args, run_hub,
+    serve_with_public,
 };
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -277,18 +278,7 @@ fn plans_schedules_routes_and_stock_levels_run_as_jobs_and_plans_are_signed_into
     assert_eq!(r["status"]["state"], "done", "{r}");
     let inst = dir.path().join("tiny.vrp");
     std::fs::write(&inst, TINY).unwrap();
-    let out = cli(&[
-        "optimize",
-        "routing",
-        "--instance",
-        inst.to_str().unwrap(),
-        "--time-limit",
-        "0",
-        "--iterations",
-        "300",
-        "--seed",
-        "4",
-    ]);
+    let out = cli(&routing_args(inst.to_str().unwrap(), &["--seed", "4"]));
     assert_eq!(r["result"]["vrplib"].as_str().unwrap(), out);
     let mut served: Vec<u64> = r["result"]["routes"]
         .as_array()

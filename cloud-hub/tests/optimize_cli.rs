@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{FT06, TINY, run_hub as run};
+use support::{FT06, TINY, routing_args, run_hub as run};
 
 #[test]
 fn routes_come_out_in_vrplib_format() {
@@ -13,20 +13,10 @@ fn routes_come_out_in_vrplib_format() {
     let inst = dir.path().join("tiny.vrp");
     std::fs::write(&inst, TINY).unwrap();
     let sol = dir.path().join("tiny.sol");
-    let (ok, out, err) = run(&[
-        "optimize",
-        "routing",
-        "--instance",
+    let (ok, out, err) = run(&routing_args(
         inst.to_str().unwrap(),
-        "--time-limit",
-        "0",
-        "--iterations",
-        "300",
-        "--seed",
-        "4",
-        "--output",
-        sol.to_str().unwrap(),
-    ]);
+        &["--seed", "4", "--output", sol.to_str().unwrap()],
+    ));
     assert!(ok, "{err}");
     assert!(
         err.contains("routing: tiny — 4 clients, 2 vehicles of capacity 10"),
@@ -88,16 +78,7 @@ fn a_mixed_fleet_keeps_chilled_goods_in_the_reefer() {
     let dir = tempfile::tempdir().unwrap();
     let inst = dir.path().join("fleet.vrp");
     std::fs::write(&inst, text).unwrap();
-    let (ok, out, err) = run(&[
-        "optimize",
-        "routing",
-        "--instance",
-        inst.to_str().unwrap(),
-        "--time-limit",
-        "0",
-        "--iterations",
-        "300",
-    ]);
+    let (ok, out, err) = run(&routing_args(inst.to_str().unwrap(), &[]));
     assert!(ok, "{err}");
     assert!(
         err.contains("4 clients, vehicles 1 reefer × 10, 2 van × 10, cold chain"),

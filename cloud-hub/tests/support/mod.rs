@@ -15,6 +15,22 @@ pub const FT06: &str = "# ft06\n6 6\n2 1 0 3 1 6 3 7 5 3 4 6\n1 8 2 5 4 10 5 10 
      1 5 0 5 2 5 3 3 4 8 5 9\n2 9 1 3 4 5 5 4 0 3 3 1\n1 3 3 3 5 9 0 10 4 4 2 1\n";
 
 /// Runs the hub binary: whether it succeeded, its stdout and its stderr.
+/// `optimize routing` on `instance` with a reproducible 300-iteration budget, then `extra`.
+pub fn routing_args<'a>(instance: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "optimize",
+        "routing",
+        "--instance",
+        instance,
+        "--time-limit",
+        "0",
+        "--iterations",
+        "300",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 pub fn run_hub(args: &[&str]) -> (bool, String, String) {
     let o = Command::new(HUB).args(args).output().unwrap();
     (
