@@ -9,7 +9,7 @@ ORT_DYLIB_PATH ?= $(CURDIR)/.cache/onnxruntime/libonnxruntime.so.1.31.1
 export ORT_DYLIB_PATH
 CARGO ?= cargo
 
-.PHONY: deps build demo test lint bench-ingest bench-sync bench-analytics bench-foodgraph bench-forecast bench-optimize bench-vision models clean-run
+.PHONY: deps build demo test lint fuzz bench-ingest bench-sync bench-analytics bench-foodgraph bench-forecast bench-optimize bench-vision models clean-run
 
 deps:
 	@scripts/install-deps.sh
@@ -31,6 +31,14 @@ test: deps lint
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --no-fail-fast
 	$(CARGO) test -p foodflow-edge --features uvc --lib connectors::camera
+
+# Coverage-guided fuzzing of every parser that takes outside input (needs cargo-fuzz and a
+# nightly toolchain): FUZZ_SECONDS each. `make test` runs the same bodies over the seed corpora.
+FUZZ_SECONDS ?= 120
+fuzz:
+	cd sync-gateway/protocol && cargo +nightly fuzz run decode_batch fuzz/corpus/decode_batch -- -max_total_time=$(FUZZ_SECONDS)
+	cd cloud-hub && for t in vrplib jobshop plan forecast_csv epcis; do \
+		cargo +nightly fuzz run $$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 
 bench-ingest: deps
 	$(CARGO) build --release --workspace --bins

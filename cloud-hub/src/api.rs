@@ -30,6 +30,8 @@ pub struct AppState {
     pub limits: Limits,
     pub forecasts: Arc<crate::forecasting::Forecasts>,
     pub optimizations: Arc<crate::optimization::Optimizations>,
+    /// Forecast and optimisation jobs run here, never on the async or blocking pools.
+    pub jobs: crate::jobs::JobRunner,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -193,15 +195,11 @@ async fn post_batch(
         Ok(b) => b,
         Err(e) => return refused("malformed", StatusCode::BAD_REQUEST, e.to_string()),
     };
-    if let Some(seg) = batch
+    if let Some(msg) = batch
         .segments
         .iter()
-        .find(|seg| !peer.identity.may_send_for(&seg.device))
+        .find_map(|seg| peer.identity.may_write(&seg.device, &seg.stream).err())
     {
-        let msg = format!(
-            "{} may not upload records of device {:?}",
-            peer.identity, seg.device
-        );
         return refused("forbidden", StatusCode::FORBIDDEN, msg);
     }
     let store = s.store.clone();
@@ -217,7 +215,9 @@ async fn post_batch(
         &[],
     );
     let committed = tokio::task::spawn_blocking(move || {
-        let c = store.tenant(&tenant).ingest(&batch.segments)?;
+        // Records and the EPCIS events their Trace records carry commit together.
+        let b = trace.ingest_batch(store.as_ref(), &tenant, &batch.segments, &actor, &from)?;
+        let c = b.committed;
         // The batch is committed; alarm evaluation failing must not refuse it.
         match alarms.observe(&tenant, &batch.segments, &c.before) {
             Ok(n) => {
@@ -225,22 +225,27 @@ async fn post_batch(
             }
             Err(e) => tracing::error!(%tenant, error = %e, "alarm evaluation failed"),
         }
-        // Lot events from plants become FoodGraph events; the raw record is kept either way.
-        crate::trace::ingest_trace_records(
-            &trace,
-            store.as_ref(),
-            &tenant,
-            &batch.segments,
-            &c.before,
-            &actor,
-            &from,
-            &metrics,
-        );
+        metrics
+            .counter("foodflow_hub_epcis_captured_total", "EPCIS events stored", &[])
+            .fetch_add(b.captured as u64, Ordering::Relaxed);
+        for why in b.not_indexed {
+            metrics
+                .counter(
+                    "foodflow_hub_trace_records_not_indexed_total",
+                    "Trace records kept as received but not indexed, by reason (invalid, no_grant, location)",
+                    &[("reason", why.as_str())],
+                )
+                .fetch_add(1, Ordering::Relaxed);
+        }
         Ok(c)
     })
     .await;
     let committed = match committed {
         Ok(Ok(c)) => c,
+        // Counted with the other refusals (reason="seq_jump").
+        Ok(Err(StoreError::SeqJump(j))) => {
+            return refused("seq_jump", StatusCode::UNPROCESSABLE_ENTITY, j.to_string());
+        }
         Ok(Err(e)) => return store_error(e),
         Err(e) => return store_error(StoreError::Write(e.to_string())),
     };
@@ -554,8 +559,24 @@ async fn delete_rule(
     }
 }
 
-async fn healthz() -> impl IntoResponse {
-    axum::Json(serde_json::json!({ "status": "ok", "service": "foodflow-hub" }))
+/// 200 while the store takes writes; 503 with the reason after a disk failure, until it is
+/// writable again.
+async fn healthz(State(s): State<AppState>) -> Response {
+    let store = s.store.clone();
+    let health = tokio::task::spawn_blocking(move || store.health())
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+    match health {
+        Ok(()) => axum::Json(serde_json::json!({ "status": "ok", "service": "foodflow-hub" }))
+            .into_response(),
+        Err(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(
+                serde_json::json!({ "status": "failing", "service": "foodflow-hub", "reason": why }),
+            ),
+        )
+            .into_response(),
+    }
 }
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {

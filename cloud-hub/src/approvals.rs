@@ -47,18 +47,17 @@ pub(crate) struct SignRequest {
     pub comment: String,
 }
 
-/// The first checks of any signing request: the permission, a person (not throttled) as the
-/// signer, a readable body (`what` names it in errors) and a meaning from `meanings`.
+/// The first checks of any signing request: the permission, a person as the signer, a
+/// readable body (`what` names it in errors) and a meaning from `meanings`.
 pub(crate) fn signing_request(
     who: &Principal,
-    auth: &Auth,
     permission: &str,
     body: &[u8],
     what: &str,
     meanings: &[&str],
 ) -> Result<(String, SignRequest), ApiError> {
     who.require(permission)?;
-    let username = signer(who, auth)?;
+    let username = signer(who)?;
     let req: SignRequest = json_body(body, what)?;
     if !meanings.contains(&req.meaning.as_str()) {
         return Err(bad_request(format!(
@@ -71,8 +70,8 @@ pub(crate) fn signing_request(
 }
 
 /// The person who may sign for `who`: users only (a key or a certificate is nobody's
-/// signature), and not while their failed signatures are throttled.
-pub(crate) fn signer(who: &Principal, auth: &Auth) -> Result<String, ApiError> {
+/// signature).
+pub(crate) fn signer(who: &Principal) -> Result<String, ApiError> {
     let Some(username) = who.actor.strip_prefix("user:") else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -80,18 +79,11 @@ pub(crate) fn signer(who: &Principal, auth: &Auth) -> Result<String, ApiError> {
             "an electronic signature is a person's: log in as a user (keys and certificates cannot sign)",
         ));
     };
-    if let Err(wait) = auth.throttle.check(who.tenant.as_str(), username) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "throttled",
-            format!("too many failed signatures; try again in {wait} s"),
-        ));
-    }
     Ok(username.to_owned())
 }
 
 /// Signs as `username` with `meaning` once the password is re-entered correctly (a token alone
-/// does not sign); failures count towards the throttle.
+/// does not sign); failures count towards the signer's throttle (which no login reaches).
 pub(crate) fn sign(
     view: &dyn TenantStore,
     auth: &Auth,
@@ -100,19 +92,30 @@ pub(crate) fn sign(
     password: &str,
     meaning: &str,
 ) -> Result<Signature, ApiError> {
+    let attempt = auth
+        .throttles
+        .signing
+        .begin(format!("{tenant}\u{0}{username}"))
+        .map_err(|wait| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                format!("too many failed signatures; try again in {wait} s"),
+            )
+        })?;
     let user = Directory { view }.user(username)?;
-    let ok = user
-        .as_ref()
-        .is_some_and(|u| !u.disabled && password::verify(password, &u.password_hash));
+    let ok = password.len() <= password::MAX_BYTES
+        && user
+            .as_ref()
+            .is_some_and(|u| !u.disabled && password::verify(password, &u.password_hash));
     if !ok {
-        auth.throttle.failed(tenant.as_str(), username);
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "reauthentication",
             "the password does not match: the signature was not applied",
         ));
     }
-    auth.throttle.succeeded(tenant.as_str(), username);
+    attempt.succeeded();
     Ok(Signature {
         signer: username.to_owned(),
         meaning: meaning.to_owned(),
@@ -132,7 +135,7 @@ async fn approve(
     body: Bytes,
 ) -> Response {
     let r = async {
-        let (username, req) = signing_request(&who, &s.auth, "batch:approve", &body, "approval", MEANINGS)?;
+        let (username, req) = signing_request(&who, "batch:approve", &body, "approval", MEANINGS)?;
         let (store, trace, auth) = (s.store.clone(), s.trace.clone(), s.auth.clone());
         let who2 = who.clone();
         blocking(move || {

@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use foodflow_forecast::backtest::{self, Report};
 use foodflow_forecast::inventory::{self, Policy};
 use foodflow_forecast::models::ModelKind;
-use foodflow_forecast::pipeline::{Job, JobOutput, Level};
+use foodflow_forecast::pipeline::{ForecastError, Job, JobOutput, Level};
 use foodflow_forecast::reconcile::Method;
 use foodflow_forecast::{Calendar, Panel, Series};
 use foodflow_protocol::time::{format_rfc3339, now_ns};
@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{ApiError, AppState, bad_request, blocking, json_body, parse_time, reply};
 use crate::identity::principal::Principal;
+use crate::jobs::{Cancel, Cancelled};
 use crate::series::Downsampler;
 
 const KEY: &str = "forecast:";
@@ -140,6 +141,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/forecasts/accuracy", get(accuracy))
         .route("/v1/forecasts/{id}", get(show))
         .route("/v1/forecasts/{id}/inventory", get(inventory_for))
+        .route("/v1/forecasts/{id}/cancel", post(cancel))
 }
 
 fn job_of(req: &Request) -> Result<Job, ApiError> {
@@ -331,14 +333,25 @@ async fn start(
         let job = job_of(&req)?;
         let (s2, tenant) = (s.clone(), who.tenant.clone());
         let panel = match (req.csv, req.source) {
-            (Some(csv), None) => Panel::from_csv(&csv).map_err(|e| bad_request(format!("csv: {e}")))?,
+            (Some(csv), None) => {
+                Panel::from_csv(&csv).map_err(|e| bad_request(format!("csv: {e}")))?
+            }
             (None, Some(src)) => blocking(move || panel_from_store(&s2, &tenant, &src)).await?,
-            _ => return Err(bad_request("give either `csv` (long format) or `source` (stored readings), not both".into())),
+            _ => {
+                return Err(bad_request(
+                    "give either `csv` (long format) or `source` (stored readings), not both"
+                        .into(),
+                ));
+            }
         };
-        let id = format!("fc-{}-{}", now_ns() / 1_000_000, s.forecasts.seq.fetch_add(1, Ordering::Relaxed));
+        let id = format!(
+            "fc-{}-{}",
+            now_ns() / 1_000_000,
+            s.forecasts.seq.fetch_add(1, Ordering::Relaxed)
+        );
         let status = Status {
             id: id.clone(),
-            state: "running".into(),
+            state: "queued".into(),
             done: 0,
             total: 0,
             created: format_rfc3339(now_ns()),
@@ -348,49 +361,43 @@ async fn start(
             error: None,
         };
         let key = (who.tenant.as_str().to_owned(), id.clone());
-        // Stored as running first: after a restart the job reads as cut off, not as unknown.
-        let first = serde_json::to_vec(&Stored { status: status.clone(), nodes: Vec::new(), accuracy: None, accuracy_skipped: None })
-            .map_err(|e| bad_request(e.to_string()))?;
+        // Stored as live first: after a restart the job reads as cut off, not as unknown.
+        let first = serde_json::to_vec(&Stored {
+            status: status.clone(),
+            nodes: Vec::new(),
+            accuracy: None,
+            accuracy_skipped: None,
+        })
+        .map_err(|e| bad_request(e.to_string()))?;
         let (s4, tenant, k) = (s.clone(), who.tenant.clone(), format!("{KEY}{id}"));
         blocking(move || Ok(s4.store.tenant(&tenant).put_setting(&k, &first)?)).await?;
-        s.forecasts.running.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), status.clone());
+        s.forecasts
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone(), status.clone());
         let (s3, tenant) = (s.clone(), who.tenant.clone());
-        tokio::task::spawn_blocking(move || {
-            let progress = |done: usize, total: usize| {
-                if let Some(st) = s3.forecasts.running.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&key) {
-                    st.done = done;
-                    st.total = total;
-                }
-            };
-            let mut st = status;
-            let stored = match job.run(&panel, &progress) {
-                Ok(out) => {
-                    let mut cv = String::new();
-                    let (accuracy, accuracy_skipped) =
-                        match backtest::run(&job, &panel, BACKTEST_WINDOWS, job.horizon as usize, &mut cv, &|_, _| {}) {
-                            Ok(r) => (Some(r), None),
-                            Err(e) => (None, Some(e.to_string())),
-                        };
-                    st.state = "done".into();
-                    st.done = out.nodes.len();
-                    st.total = out.nodes.len();
-                    Stored { status: st, nodes: results(&out), accuracy, accuracy_skipped }
-                }
-                Err(e) => {
-                    st.state = "failed".into();
-                    st.error = Some(e.to_string());
-                    Stored { status: st, nodes: Vec::new(), accuracy: None, accuracy_skipped: None }
-                }
-            };
-            let saved = serde_json::to_vec(&stored)
-                .map_err(|e| e.to_string())
-                .and_then(|v| s3.store.tenant(&tenant).put_setting(&format!("{KEY}{}", stored.status.id), &v).map_err(|e| e.to_string()));
-            if let Err(e) = saved {
-                tracing::error!(forecast = %stored.status.id, error = %e, "a finished forecast could not be stored");
-            }
-            s3.forecasts.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
-        });
-        Ok(serde_json::json!({"id": id, "state": "running", "href": format!("/v1/forecasts/{id}")}))
+        let limit = std::time::Duration::from_secs(MAX_JOB_SECONDS);
+        let queued = s
+            .jobs
+            .submit(who.tenant.as_str(), &id, limit, move |cancel| {
+                run(&s3, &tenant, key, status, job, panel, cancel)
+            });
+        if let Err(full) = queued {
+            s.forecasts
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&(who.tenant.as_str().to_owned(), id.clone()));
+            let (s5, tenant, k) = (s.clone(), who.tenant.clone(), format!("{KEY}{id}"));
+            blocking(move || Ok(s5.store.tenant(&tenant).delete_setting(&k)?)).await?;
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "queue_full",
+                full.to_string(),
+            ));
+        }
+        Ok(serde_json::json!({"id": id, "state": "queued", "href": format!("/v1/forecasts/{id}")}))
     }
     .await;
     match r {
@@ -399,10 +406,188 @@ async fn start(
     }
 }
 
+/// The longest a forecast job may run before the runner stops it.
+const MAX_JOB_SECONDS: u64 = 600;
+
+/// Runs one forecast job on a runner thread and stores how it ended.
+fn run(
+    s: &AppState,
+    tenant: &TenantId,
+    key: (String, String),
+    status: Status,
+    mut job: Job,
+    panel: Panel,
+    cancel: Cancel,
+) {
+    job.cancel = Some(cancel.clone());
+    let progress = |done: usize, total: usize| {
+        if let Some(st) = s
+            .forecasts
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(&key)
+        {
+            st.state = "running".into();
+            st.done = done;
+            st.total = total;
+        }
+    };
+    progress(0, 0);
+    let mut st = s
+        .forecasts
+        .running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .cloned()
+        .unwrap_or(status);
+    let stored = match job.run(&panel, &progress) {
+        Ok(out) => {
+            let mut cv = String::new();
+            let (accuracy, accuracy_skipped) = match backtest::run(
+                &job,
+                &panel,
+                BACKTEST_WINDOWS,
+                job.horizon as usize,
+                &mut cv,
+                &|_, _| {},
+            ) {
+                Ok(r) => (Some(r), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            st.state = "done".into();
+            st.done = out.nodes.len();
+            st.total = out.nodes.len();
+            Stored {
+                status: st,
+                nodes: results(&out),
+                accuracy,
+                accuracy_skipped,
+            }
+        }
+        Err(ForecastError::Cancelled) => {
+            let asked = s
+                .forecasts
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&key)
+                .is_some_and(|x| x.state == "cancelling");
+            if asked {
+                st.state = "cancelled".into();
+            } else {
+                st.state = "failed".into();
+                st.error = Some(format!(
+                    "stopped after the time limit of {MAX_JOB_SECONDS} s"
+                ));
+            }
+            Stored {
+                status: st,
+                nodes: Vec::new(),
+                accuracy: None,
+                accuracy_skipped: None,
+            }
+        }
+        Err(e) => {
+            st.state = "failed".into();
+            st.error = Some(e.to_string());
+            Stored {
+                status: st,
+                nodes: Vec::new(),
+                accuracy: None,
+                accuracy_skipped: None,
+            }
+        }
+    };
+    let saved = serde_json::to_vec(&stored)
+        .map_err(|e| e.to_string())
+        .and_then(|v| {
+            s.store
+                .tenant(tenant)
+                .put_setting(&format!("{KEY}{}", stored.status.id), &v)
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = saved {
+        tracing::error!(forecast = %stored.status.id, error = %e, "a finished forecast could not be stored");
+    }
+    s.forecasts
+        .running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&key);
+}
+
+/// Cancels a queued or running forecast of the tenant.
+async fn cancel(
+    State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
+    let r = async {
+        who.require("forecast:run")?;
+        let tenant = who.tenant.clone();
+        blocking(move || {
+            let key = (tenant.as_str().to_owned(), id.clone());
+            let found = || {
+                load(&s, &tenant, &id)?.ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "not_found",
+                        format!("no forecast {id:?} in this tenant"),
+                    )
+                })
+            };
+            match s.jobs.cancel(tenant.as_str(), &id) {
+                Cancelled::Dequeued => {
+                    let mut f = found()?;
+                    s.forecasts
+                        .running
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&key);
+                    f.status.state = "cancelled".into();
+                    let v = serde_json::to_vec(&f).map_err(|e| bad_request(e.to_string()))?;
+                    s.store
+                        .tenant(&tenant)
+                        .put_setting(&format!("{KEY}{id}"), &v)?;
+                    Ok(f.status)
+                }
+                Cancelled::Signalled => {
+                    if let Some(st) = s
+                        .forecasts
+                        .running
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_mut(&key)
+                    {
+                        st.state = "cancelling".into();
+                    }
+                    Ok(found()?.status)
+                }
+                Cancelled::NotLive => {
+                    let f = found()?;
+                    Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "conflict",
+                        format!(
+                            "forecast {id} is {}: only a queued or running job can be cancelled",
+                            f.status.state
+                        ),
+                    ))
+                }
+            }
+        })
+        .await
+    }
+    .await;
+    reply(r)
+}
+
 /// A stored job as it stands now: progress from memory while it runs; a job stored as running
 /// that no longer runs was cut off by a restart.
 fn settle(s: &AppState, tenant: &TenantId, mut f: Stored) -> Stored {
-    if f.status.state == "running" {
+    if matches!(f.status.state.as_str(), "queued" | "running" | "cancelling") {
         let key = (tenant.as_str().to_owned(), f.status.id.clone());
         match s
             .forecasts

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod forecast_cmd;
 pub mod forecasting;
 pub mod identity;
+pub mod jobs;
 pub mod openapi;
 pub mod optimization;
 pub mod optimize_cmd;

@@ -17,6 +17,7 @@ use foodflow_hub::store::{EmbeddedStore, RecordStore};
 use foodflow_protocol::{DeviceId, Limits};
 use foodflow_transport::metrics::Metrics;
 use foodflow_transport::pki::{IssueRequest, Pki};
+use foodflow_transport::server::ListenerLimits;
 use foodflow_transport::tls::TlsFiles;
 use foodflow_transport::{Identity, Role, ServerTls, TenantId};
 use tokio_util::sync::CancellationToken;
@@ -340,6 +341,13 @@ struct ServeArgs {
     /// The server certificate's name in the PKI directory.
     #[arg(long, default_value = "hub")]
     name: String,
+    /// Threads running forecast and optimisation jobs, at a lower CPU priority than the API
+    /// and ingest (a job never runs on their threads); one tenant runs at most all but one.
+    #[arg(long, env = "FOODFLOW_HUB_JOB_WORKERS", default_value_t = 2)]
+    job_workers: usize,
+    /// Jobs one tenant may have queued or running at once (more: 429 queue_full).
+    #[arg(long, env = "FOODFLOW_HUB_JOBS_PER_TENANT", default_value_t = 16)]
+    jobs_per_tenant: usize,
 }
 
 #[derive(Subcommand)]
@@ -722,6 +730,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         limits: Limits::default(),
         forecasts: Arc::default(),
         optimizations: Arc::default(),
+        jobs: foodflow_hub::jobs::JobRunner::new(a.job_workers, a.jobs_per_tenant),
     };
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
@@ -749,9 +758,19 @@ async fn serve(a: ServeArgs) -> Result<()> {
         public,
         tls.public_config().context("the public listener's TLS")?,
         api::public_router(state.clone()),
+        metrics.clone(),
+        ListenerLimits::public(),
         shutdown.clone(),
     ));
     foodflow_transport::server::cancel_on_signal(shutdown.clone());
-    foodflow_transport::server::serve(listener, tls, api::router(state), metrics, shutdown).await;
+    foodflow_transport::server::serve(
+        listener,
+        tls,
+        api::router(state),
+        metrics,
+        ListenerLimits::mtls(),
+        shutdown,
+    )
+    .await;
     Ok(())
 }

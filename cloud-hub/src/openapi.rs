@@ -171,6 +171,13 @@ pub const OPERATIONS: &[Op] = &[
     ),
     op(
         "post",
+        "/v1/forecasts/{id}/cancel",
+        "Cancel a queued or running forecast job",
+        Some("forecast:run"),
+        Door::Both,
+    ),
+    op(
+        "post",
         "/v1/optimization/{kind}",
         "Start an optimization job (kind: plan, schedule, routing, inventory) over the instance in the body; checked at once, 202 with its id",
         Some("optimize:run"),
@@ -195,6 +202,13 @@ pub const OPERATIONS: &[Op] = &[
         "/v1/optimization/jobs/{id}/approve",
         "Sign a finished production plan (meaning approve or reject, password re-entered); approve makes it the active plan, audited with the signature",
         Some("plan:approve"),
+        Door::Both,
+    ),
+    op(
+        "post",
+        "/v1/optimization/jobs/{id}/cancel",
+        "Cancel a queued or running optimization job: a queued one never runs, a running one stops at its solver's next check",
+        Some("optimize:run"),
         Door::Both,
     ),
     op(
@@ -265,6 +279,27 @@ pub const OPERATIONS: &[Op] = &[
         "/v1/api-keys/{id}",
         "Revoke a service key (audited)",
         Some("user:admin"),
+        Door::Both,
+    ),
+    op(
+        "get",
+        "/v1/trace/sources",
+        "The tenant's trace grants: devices whose Trace records may become EPCIS events, and the locations each may name",
+        Some("trace:sources"),
+        Door::Both,
+    ),
+    op(
+        "put",
+        "/v1/trace/sources/{device}",
+        "Grant a device the right to send Trace records for the listed read points / business locations (audited)",
+        Some("trace:sources"),
+        Door::Both,
+    ),
+    op(
+        "delete",
+        "/v1/trace/sources/{device}",
+        "Withdraw a device's trace grant (audited)",
+        Some("trace:sources"),
         Door::Both,
     ),
     op(
@@ -357,10 +392,13 @@ pub const REASONS: &[&str] = &[
     "not_found",
     "conflict",
     "throttled",
+    "queue_full",
+    "limit",
     "audit_broken",
     "storage",
     "internal",
     "certificate",
+    "seq_jump",
 ];
 
 pub fn document() -> Value {

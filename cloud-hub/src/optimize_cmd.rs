@@ -78,6 +78,7 @@ fn budget(time_limit_s: f64, iterations: Option<u64>, seed: u64) -> Result<Setti
         time_limit: Duration::from_secs_f64(time_limit_s),
         max_iterations: iterations,
         seed,
+        cancel: None,
     })
 }
 

@@ -84,6 +84,7 @@ fn every_documented_operation_is_served() {
                 .replace("{id}", "zz-probe")
                 .replace("{name}", "zz-probe")
                 .replace("{lot}", "zz-probe")
+                .replace("{device}", "zz-probe")
                 .replace("{seq}", "1");
             let m = method.to_uppercase();
             let body = if matches!(method.as_str(), "post" | "put" | "patch") {

@@ -16,7 +16,7 @@ use foodflow_transport::server::{Peer, refusal};
 use foodflow_transport::{Identity, Role};
 use tokio::sync::Notify;
 
-use crate::queue::Queue;
+use crate::queue::{Queue, QueueError};
 use crate::status::{self, Link};
 
 #[derive(Clone)]
@@ -75,15 +75,15 @@ async fn post_batch(
         Ok(b) => b,
         Err(e) => return refused("malformed", StatusCode::BAD_REQUEST, e.to_string(), None),
     };
-    if let Some(seg) = batch
-        .segments
-        .iter()
-        .find(|seg| !peer.identity.may_send_for(&seg.device) || seg.device == s.me.id)
-    {
-        let msg = format!(
-            "{} may not upload records of device {:?}",
-            peer.identity, seg.device
-        );
+    if let Some(msg) = batch.segments.iter().find_map(|seg| {
+        if seg.device == s.me.id {
+            return Some(format!(
+                "{} may not upload records of this gateway's own id {:?}",
+                peer.identity, seg.device
+            ));
+        }
+        peer.identity.may_write(&seg.device, &seg.stream).err()
+    }) {
         return refused("forbidden", StatusCode::FORBIDDEN, msg, None);
     }
     let queue = s.queue.clone();
@@ -104,6 +104,15 @@ async fn post_batch(
                 StatusCode::SERVICE_UNAVAILABLE,
                 bp.message,
                 Some(1000),
+            );
+        }
+        // Counted with the other refusals (reason="seq_jump").
+        Ok(Err(QueueError::SeqJump(j))) => {
+            return refused(
+                "seq_jump",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                j.to_string(),
+                None,
             );
         }
         Ok(Err(e)) => {

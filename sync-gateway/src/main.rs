@@ -196,7 +196,15 @@ async fn run(cfg: Config) -> Result<()> {
         "{}",
         serde_json::json!({ "ready": "foodflow-gateway", "api": format!("https://{api_addr}"), "admin": format!("http://{admin_addr}") })
     );
-    foodflow_transport::server::serve(listener, tls, api::router(state), metrics, shutdown).await;
+    foodflow_transport::server::serve(
+        listener,
+        tls,
+        api::router(state),
+        metrics,
+        foodflow_transport::server::ListenerLimits::mtls(),
+        shutdown,
+    )
+    .await;
     let _ = fwd.await;
     Ok(())
 }

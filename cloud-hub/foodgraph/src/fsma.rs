@@ -285,10 +285,11 @@ impl Row {
     }
 }
 
-/// A CSV cell: quoted when needed; a leading `= + - @` (a formula in a spreadsheet) is
-/// defused with a leading apostrophe, since these files are opened in spreadsheets.
+/// A CSV cell: quoted when needed; a leading `= + - @`, tab or carriage return (a formula, or
+/// what a spreadsheet strips to find one) is defused with a leading apostrophe, since these
+/// files are opened in spreadsheets.
 pub fn csv_cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err() {
         format!("'{s}")
     } else {
         s.to_owned()
@@ -307,6 +308,32 @@ pub fn write_csv(rows: &[Row], out: &mut dyn std::io::Write) -> std::io::Result<
         writeln!(out, "{}", r.cells().map(|c| csv_cell(&c)).join(","))?;
     }
     Ok(())
+}
+
+/// The most characters a spreadsheet cell holds (Excel's limit).
+pub const XLSX_CELL_CHARS: usize = 32_767;
+
+/// A captured value as an XLSX cell: characters XML cannot carry become U+FFFD, and a value
+/// longer than a cell holds is cut with a visible mark, so no captured value can make the
+/// export fail.
+pub fn xlsx_cell(s: &str) -> String {
+    const MARK: &str = "…[cut]";
+    let clean = |c: char| {
+        if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
+            '\u{fffd}'
+        } else {
+            c
+        }
+    };
+    if s.chars().count() <= XLSX_CELL_CHARS {
+        return s.chars().map(clean).collect();
+    }
+    let keep = XLSX_CELL_CHARS - MARK.chars().count();
+    s.chars()
+        .take(keep)
+        .map(clean)
+        .chain(MARK.chars())
+        .collect()
 }
 
 /// Rows a worksheet holds besides its header (Excel's limit is 1,048,576 rows).
@@ -348,7 +375,7 @@ pub fn write_xlsx(rows: &[Row]) -> Result<Vec<u8>, String> {
                         ws.write_number(r, c, q).map_err(e)?;
                     }
                     _ if !cell.is_empty() => {
-                        ws.write_string(r, c, cell).map_err(e)?;
+                        ws.write_string(r, c, xlsx_cell(&cell)).map_err(e)?;
                     }
                     _ => {}
                 }
@@ -359,4 +386,56 @@ pub fn write_xlsx(rows: &[Row]) -> Result<Vec<u8>, String> {
             .map_err(e)?;
     }
     wb.save_to_buffer().map_err(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample_row() -> Row {
+        Row {
+            traceability_lot_code: "urn:epc:class:lgtin:0614141.000300.B1".into(),
+            product: "0614141000300".into(),
+            product_description: "Egg pasta".into(),
+            quantity: Some(5.0),
+            unit_of_measure: "KGM".into(),
+            cte: Cte::Shipping,
+            role: "",
+            event_time_ns: 0,
+            event_time_zone_offset: "+00:00".into(),
+            location: String::new(),
+            tlc_source: String::new(),
+            ship_from: String::new(),
+            ship_to: String::new(),
+            reference_document_type: String::new(),
+            reference_document_number: String::new(),
+            event_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn hostile_values_are_defused_in_csv_and_cannot_break_xlsx() {
+        for f in [
+            "=HYPERLINK(\"x\")",
+            "+cmd",
+            "-2+3",
+            "@SUM(A1)",
+            "\t=1",
+            "\r=1",
+        ] {
+            assert!(
+                csv_cell(f).trim_start_matches('"').starts_with('\''),
+                "{f:?}"
+            );
+        }
+        assert_eq!(csv_cell("-5"), "-5");
+        let long = "x".repeat(40_000);
+        let cell = xlsx_cell(&long);
+        assert_eq!(cell.chars().count(), XLSX_CELL_CHARS);
+        assert!(cell.ends_with("[cut]"));
+        assert_eq!(xlsx_cell("a\u{1}b\u{8}\tc"), "a\u{fffd}b\u{fffd}\tc");
+        let mut row = sample_row();
+        row.product_description = format!("{}\u{0}{}", "=1+1", "y".repeat(50_000));
+        assert!(write_xlsx(&[row]).is_ok());
+    }
 }

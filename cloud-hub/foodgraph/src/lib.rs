@@ -8,6 +8,7 @@ pub mod cbv;
 pub mod compact;
 pub mod epcis;
 pub mod fsma;
+pub mod fuzz;
 pub mod graph;
 pub mod ids;
 pub mod recall;

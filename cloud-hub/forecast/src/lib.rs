@@ -19,6 +19,7 @@
 //! It knows no HTTP and no store: the hub's CLI and API feed it.
 
 pub mod backtest;
+pub mod fuzz;
 pub mod hierarchy;
 pub mod inventory;
 pub mod metrics;

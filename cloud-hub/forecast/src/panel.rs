@@ -405,8 +405,9 @@ impl Panel {
                         ),
                     ));
                 }
-                if periods[b] != periods[a] + 1 {
-                    let missing = periods[b] - periods[a] - 1;
+                if periods[b] != periods[a].saturating_add(1) {
+                    // Sorted and distinct: the difference is at least 1 (saturated, not wrapped).
+                    let missing = periods[b].saturating_sub(periods[a]) - 1;
                     return Err(err(
                         Some(obs[b].line),
                         Some(&id),

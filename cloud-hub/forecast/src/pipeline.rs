@@ -1,8 +1,8 @@
 //! One forecasting job: aggregate the hierarchy, fit every node in parallel, reconcile, and
 //! turn means and spreads into quantiles. Progress goes to a callback (nodes done, total).
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::hierarchy::{Hierarchy, Spec};
 use crate::models::{self, ModelKind};
@@ -18,6 +18,8 @@ pub enum ForecastError {
     Reconcile(#[from] ReconcileError),
     #[error("{0}")]
     Job(String),
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// A prediction-interval level in percent (80 → the P10 and P90 quantiles).
@@ -52,6 +54,16 @@ impl Level {
     }
 }
 
+/// Hard limits on a job, checked before anything of their size is allocated (a job comes from
+/// outside: an upload to the hub, a CLI argument). `docs/security.md` lists them.
+pub const MAX_HORIZON: usize = 1_000;
+pub const MAX_SEASON: usize = 1_000;
+pub const MAX_CALIBRATE: usize = 20;
+pub const MAX_LEVELS: usize = 10;
+/// Forecast cells (nodes × horizon) one job may produce: each holds a mean, a spread and the
+/// quantiles of every level.
+pub const MAX_CELLS: usize = 2_000_000;
+
 #[derive(Debug, Clone)]
 pub struct Job {
     pub model: ModelKind,
@@ -67,6 +79,8 @@ pub struct Job {
     /// Rolling-origin windows whose errors rescale the forecast spread per hierarchy level
     /// (conformal-style calibration; 0 = the models' own spread).
     pub calibrate: usize,
+    /// Set from another thread to stop the job: no node is started after it is set.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Job {
@@ -81,6 +95,7 @@ impl Default for Job {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             seed: 1,
             calibrate: 0,
+            cancel: None,
         }
     }
 }
@@ -201,6 +216,23 @@ impl Job {
                 self.horizon
             )));
         }
+        let over = |what: &str, got: String, max: usize| {
+            Err(ForecastError::Job(format!(
+                "{what} {got} exceeds the limit of {max} (see docs/security.md)"
+            )))
+        };
+        if self.horizon > MAX_HORIZON as i64 {
+            return over("horizon", self.horizon.to_string(), MAX_HORIZON);
+        }
+        if let Some(m) = self.season.filter(|m| *m > MAX_SEASON) {
+            return over("season", m.to_string(), MAX_SEASON);
+        }
+        if self.calibrate > MAX_CALIBRATE {
+            return over("calibrate", self.calibrate.to_string(), MAX_CALIBRATE);
+        }
+        if self.levels.len() > MAX_LEVELS {
+            return over("levels", self.levels.len().to_string(), MAX_LEVELS);
+        }
         if self.hierarchy.is_none() && self.method != Method::None {
             return Err(ForecastError::Job(format!(
                 "reconciliation {} needs a hierarchy (e.g. --hierarchy state/region/city)",
@@ -244,13 +276,27 @@ impl Job {
             ),
         };
         let total = hier.nodes.len();
+        let cells = total.saturating_mul(horizon);
+        if cells > MAX_CELLS {
+            return Err(ForecastError::Job(format!(
+                "{total} series × horizon {horizon} = {cells} forecast cells exceeds the limit of {MAX_CELLS} (see docs/security.md)"
+            )));
+        }
         let model = self.model;
+        let stop = self.cancel.clone().unwrap_or_default();
         let base = par_map(
             &history,
             self.threads,
-            &|y: &Vec<f64>| models::forecast(model, y, m, horizon),
+            &|y: &Vec<f64>| {
+                // A cancelled job stops taking nodes; the ones running finish.
+                (!stop.load(Ordering::Relaxed)).then(|| models::forecast(model, y, m, horizon))
+            },
             &|done| progress(done, total),
         );
+        if stop.load(Ordering::Relaxed) {
+            return Err(ForecastError::Cancelled);
+        }
+        let base: Vec<_> = base.into_iter().flatten().collect();
         let nonnegative = history.iter().flatten().all(|v| *v >= 0.0);
         let mut mean: Vec<Vec<f64>> = base.iter().map(|f| f.mean.clone()).collect();
         let mut sd: Vec<Vec<f64>> = base.iter().map(|f| f.sd.clone()).collect();

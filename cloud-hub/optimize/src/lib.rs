@@ -6,6 +6,8 @@
 //! Pure: it knows no HTTP, no store and no files; the hub's CLI reads instances and prints
 //! solutions.
 
+pub mod fuzz;
+pub mod limits;
 pub mod plan;
 pub mod routing;
 pub mod schedule;

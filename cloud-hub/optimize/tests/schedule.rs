@@ -19,6 +19,7 @@ fn budget(iterations: u64, seed: u64) -> Settings {
         time_limit: Duration::ZERO,
         max_iterations: Some(iterations),
         seed,
+        cancel: None,
     }
 }
 

@@ -44,9 +44,16 @@ pub fn routes() -> Router<AppState> {
 /// Routes open to anyone who reaches the public listener.
 pub fn open_routes() -> Router<AppState> {
     Router::new()
-        .route("/auth/login", post(login))
+        // A login is three short names: its own small body limit.
+        .route(
+            "/auth/login",
+            post(login).layer(axum::extract::DefaultBodyLimit::max(LOGIN_BODY_BYTES)),
+        )
         .route("/.well-known/jwks.json", get(jwks))
 }
+
+/// The largest login body: tenant and user names (64 bytes each), a password (1 KiB), JSON.
+pub const LOGIN_BODY_BYTES: usize = 4096;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,10 +69,22 @@ async fn login(
     body: Bytes,
 ) -> Response {
     let auth = s.auth.clone();
-    let from = addr.map(|a| a.0.0.to_string()).unwrap_or_default();
+    let ip = addr.map(|a| a.0.0.ip().to_string()).unwrap_or_default();
     let metrics = s.metrics.clone();
     let r = async move {
         let l: Login = json_body(&body, "login")?;
+        // Names are checked like every other name before anything keeps or logs them.
+        let tenant = TenantId::new(l.tenant.clone()).map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("tenant: {e}"))
+        })?;
+        super::valid_name("user name", &l.username)?;
+        if l.password.len() > password::MAX_BYTES {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("a password has at most {} bytes", password::MAX_BYTES),
+            ));
+        }
         let wrong = || {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -73,17 +92,31 @@ async fn login(
                 "wrong tenant, user name or password",
             )
         };
-        let tenant = TenantId::new(l.tenant.clone()).map_err(|_| wrong())?;
-        if let Err(wait) = auth.throttle.check(&l.tenant, &l.username) {
+        let throttled = |wait: u64| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                format!("too many failed logins from this address; try again in {wait} s"),
+            )
+        };
+        // Per source, and per user from that source: a stranger locks out only themselves.
+        let source = auth.throttles.source.begin(ip.clone()).map_err(throttled)?;
+        let attempt = auth
+            .throttles
+            .login
+            .begin(format!("{}\u{0}{}\u{0}{ip}", l.tenant, l.username))
+            .map_err(throttled)?;
+        let Ok(permit) = auth.hashing.clone().try_acquire_owned() else {
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "throttled",
-                format!("too many failed logins for this user; try again in {wait} s"),
+                "the hub is checking as many passwords as it has cores; try again in a second",
             ));
-        }
+        };
         let a = auth.clone();
         let (username, password) = (l.username.clone(), l.password.clone());
         let outcome = blocking(move || {
+            let _permit = permit;
             let view = a.store.tenant(&tenant);
             let dir = Directory {
                 view: view.as_ref(),
@@ -106,15 +139,16 @@ async fn login(
             }
         })
         .await?;
+        let from = ip;
         let Some((user, perms)) = outcome else {
-            auth.throttle.failed(&l.tenant, &l.username);
             metrics
                 .counter("foodflow_hub_logins_failed_total", "Failed logins", &[])
                 .fetch_add(1, Ordering::Relaxed);
             tracing::warn!(tenant = %l.tenant, user = %l.username, %from, "login failed");
             return Err(wrong());
         };
-        auth.throttle.succeeded(&l.tenant, &l.username);
+        attempt.succeeded();
+        source.succeeded();
         metrics
             .counter("foodflow_hub_logins_total", "Successful logins", &[])
             .fetch_add(1, Ordering::Relaxed);
@@ -346,7 +380,10 @@ async fn delete_key(
 pub fn auth_state(keys: token::Keys, store: Arc<dyn crate::store::RecordStore>) -> Arc<Auth> {
     Arc::new(Auth {
         keys,
-        throttle: Default::default(),
+        throttles: Default::default(),
+        hashing: Arc::new(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        )),
         store,
         ttl_s: 15 * 60,
     })

@@ -6,11 +6,10 @@
 pub mod api;
 pub mod password;
 pub mod principal;
+pub mod throttle;
 pub mod token;
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -31,6 +30,7 @@ pub const PERMISSIONS: &[&str] = &[
     "trace:read",
     "trace:export",
     "epcis:capture",
+    "trace:sources",
     "audit:read",
     "user:admin",
     "model:deploy",
@@ -55,6 +55,7 @@ pub fn builtin_roles() -> Vec<RoleDef> {
                 "trace:read",
                 "trace:export",
                 "epcis:capture",
+                "trace:sources",
                 "audit:read",
             ],
         ),
@@ -481,44 +482,5 @@ impl Directory<'_> {
                 .ct_eq(sha256_hex(secret).as_bytes())
                 .into()
         }))
-    }
-}
-
-/// Failed logins per (tenant, user): after 5 in a row the account waits 30 s (per attempt
-/// after that), so passwords cannot be guessed at line speed.
-#[derive(Default)]
-pub struct Throttle {
-    failures: Mutex<HashMap<(String, String), (u32, Instant)>>,
-}
-
-impl Throttle {
-    pub const LIMIT: u32 = 5;
-    pub const PAUSE: Duration = Duration::from_secs(30);
-
-    /// `Err(seconds to wait)` while locked.
-    pub fn check(&self, tenant: &str, user: &str) -> Result<(), u64> {
-        let m = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        match m.get(&(tenant.to_owned(), user.to_owned())) {
-            Some((n, last)) if *n >= Self::LIMIT && last.elapsed() < Self::PAUSE => {
-                Err((Self::PAUSE - last.elapsed()).as_secs().max(1))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    pub fn failed(&self, tenant: &str, user: &str) {
-        let mut m = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let e = m
-            .entry((tenant.to_owned(), user.to_owned()))
-            .or_insert((0, Instant::now()));
-        e.0 += 1;
-        e.1 = Instant::now();
-    }
-
-    pub fn succeeded(&self, tenant: &str, user: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&(tenant.to_owned(), user.to_owned()));
     }
 }

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use foodflow_transport::server::{Peer, RemoteAddr};
 use foodflow_transport::{Role, TenantId};
 
-use super::{Directory, Throttle, token};
+use super::throttle::Throttles;
+use super::{Directory, token};
 use crate::api::ApiError;
 use crate::store::RecordStore;
 
@@ -80,7 +81,10 @@ pub async fn peer_principal(mut req: Request, next: Next) -> Response {
 /// Token issuing and checking state.
 pub struct Auth {
     pub keys: token::Keys,
-    pub throttle: Throttle,
+    pub throttles: Throttles,
+    /// Password hashes computed at once (one per core): argon2 is made to be slow, and a
+    /// login flood must not take every core from ingest. Full: 429.
+    pub hashing: Arc<tokio::sync::Semaphore>,
     pub store: Arc<dyn RecordStore>,
     /// Access token lifetime.
     pub ttl_s: i64,

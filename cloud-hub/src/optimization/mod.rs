@@ -1,8 +1,10 @@
 //! Optimization jobs over the hub API: `POST /v1/optimization/{plan,schedule,routing,inventory}`
 //! checks the request at once (400 with what is wrong and where) and answers 202 with a job id;
 //! `GET /v1/optimization/jobs/{id}` shows it queued, then running with its latest progress,
-//! then its checked answer. Jobs run one at a time (the hub shares its cores with ingest), are
-//! kept in the tenant's store from the start, and a job cut off by a restart reads as failed.
+//! then its checked answer; `POST /v1/optimization/jobs/{id}/cancel` stops it. Jobs run on the
+//! hub's job runner (its own workers, tenants in turn, a bounded queue per tenant: 429 when
+//! full), are kept in the tenant's store from the start, and a job cut off by a restart reads
+//! as failed.
 //!
 //! A production plan becomes the tenant's active plan only through an electronic signature
 //! (`POST /v1/optimization/jobs/{id}/approve`, permission `plan:approve`, password re-entered),
@@ -11,9 +13,9 @@
 pub mod tasks;
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -30,6 +32,7 @@ use crate::api::{ApiError, AppState, bad_request, blocking, created, reply};
 use crate::approvals::{sign, signing_request};
 use crate::audit::chain::Draft;
 use crate::identity::principal::Principal;
+use crate::jobs::{Cancel, Cancelled};
 use tasks::Task;
 
 const KEY: &str = "optimization:job:";
@@ -41,7 +44,7 @@ pub const PLAN_MEANINGS: &[&str] = &["approve", "reject"];
 pub struct Status {
     pub id: String,
     pub kind: String,
-    /// `queued`, `running`, `done` or `failed`.
+    /// `queued`, `running`, `cancelling`, `done`, `failed` or `cancelled`.
     pub state: String,
     pub summary: String,
     pub created: String,
@@ -81,21 +84,11 @@ type JobKey = (String, String);
 /// A live job's status and when it started running.
 type Live = (Status, Option<Instant>);
 
-/// Jobs queued or running, by (tenant, id), and the one slot they take turns on.
+/// Jobs queued or running, by (tenant, id); they run on the hub's job runner.
+#[derive(Default)]
 pub struct Optimizations {
     live: Mutex<HashMap<JobKey, Live>>,
     seq: AtomicU64,
-    slot: Arc<tokio::sync::Semaphore>,
-}
-
-impl Default for Optimizations {
-    fn default() -> Self {
-        Optimizations {
-            live: Mutex::default(),
-            seq: AtomicU64::new(0),
-            slot: Arc::new(tokio::sync::Semaphore::new(1)),
-        }
-    }
 }
 
 impl Optimizations {
@@ -116,6 +109,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/optimization/jobs", get(list))
         .route("/v1/optimization/jobs/{id}", get(show))
         .route("/v1/optimization/jobs/{id}/approve", post(approve))
+        .route("/v1/optimization/jobs/{id}/cancel", post(cancel))
         .route("/v1/optimization/plans/active", get(active))
         .route("/v1/optimization/{kind}", post(start))
 }
@@ -172,52 +166,19 @@ async fn start(
         blocking(move || put(&s4, &tenant, &first)).await?;
         let key = (who.tenant.as_str().to_owned(), id.clone());
         s.optimizations.live.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), (status.clone(), None));
+        // The runner's limit is a backstop for a solver that overruns its own time limit.
+        let limit = Duration::from_secs_f64(task.time_limit_s() + JOB_GRACE_S);
+        let (s3, tenant) = (s.clone(), who.tenant.clone());
+        let queued = s.jobs.submit(who.tenant.as_str(), &id, limit, move |cancel| run(&s3, &tenant, key, task, cancel));
+        if let Err(full) = queued {
+            s.optimizations.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&(who.tenant.as_str().to_owned(), id.clone()));
+            let (s5, tenant, k) = (s.clone(), who.tenant.clone(), format!("{KEY}{id}"));
+            blocking(move || Ok(s5.store.tenant(&tenant).delete_setting(&k)?)).await?;
+            count(&s, &kind, "refused");
+            return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "queue_full", full.to_string()));
+        }
         count(&s, &kind, "accepted");
         tracing::info!(job = %id, kind = %kind, actor = %who.actor, summary = %status.summary, "optimization job queued");
-        let (s3, tenant) = (s.clone(), who.tenant.clone());
-        tokio::spawn(async move {
-            // Closed never: the semaphore lives as long as the hub.
-            let _turn = s3.optimizations.slot.clone().acquire_owned().await;
-            s3.optimizations.update(&key, |st, started| {
-                st.state = "running".into();
-                *started = Some(Instant::now());
-            });
-            let s5 = s3.clone();
-            let ran = tokio::task::spawn_blocking(move || {
-                let t0 = Instant::now();
-                let out = task.run(&mut |m| {
-                    s5.optimizations.update(&key, |st, _| st.progress = Some(m));
-                });
-                (out, t0.elapsed().as_secs_f64(), key)
-            })
-            .await;
-            let (out, secs, key) = match ran {
-                Ok(r) => r,
-                Err(e) => (Err(format!("internal error: the solver stopped: {e}")), 0.0, (tenant.as_str().to_owned(), status.id.clone())),
-            };
-            let mut st = s3.optimizations.live.lock().unwrap_or_else(|p| p.into_inner()).get(&key).map(|x| x.0.clone()).unwrap_or(status);
-            st.elapsed_s = secs;
-            let result = match out {
-                Ok(v) => {
-                    st.state = "done".into();
-                    Some(v)
-                }
-                Err(e) => {
-                    st.state = "failed".into();
-                    st.error = Some(e);
-                    None
-                }
-            };
-            count(&s3, &st.kind, &st.state);
-            tracing::info!(job = %st.id, state = %st.state, seconds = secs, "optimization job ended");
-            let done = Stored { status: st, result, signatures: Vec::new() };
-            let s6 = s3.clone();
-            let saved = tokio::task::spawn_blocking(move || put(&s6, &tenant, &done).map_err(|e| e.message)).await;
-            if let Err(e) = saved.map_err(|e| e.to_string()).and_then(|r| r) {
-                tracing::error!(job = %key.1, error = %e, "a finished optimization job could not be stored");
-            }
-            s3.optimizations.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
-        });
         Ok(serde_json::json!({"id": id, "state": "queued", "href": format!("/v1/optimization/jobs/{id}")}))
     }
     .await;
@@ -227,10 +188,106 @@ async fn start(
     }
 }
 
+/// Seconds a job may overrun its own time limit (checking and storing the answer) before the
+/// runner tells it to stop.
+const JOB_GRACE_S: f64 = 30.0;
+
+/// Runs one job on a runner thread and stores how it ended.
+fn run(s: &AppState, tenant: &TenantId, key: JobKey, task: Task, cancel: Cancel) {
+    s.optimizations.update(&key, |st, started| {
+        st.state = "running".into();
+        *started = Some(Instant::now());
+    });
+    let t0 = Instant::now();
+    let out = task.run(&cancel, &mut |m| {
+        s.optimizations.update(&key, |st, _| st.progress = Some(m));
+    });
+    let secs = t0.elapsed().as_secs_f64();
+    let live = s
+        .optimizations
+        .live
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .map(|x| x.0.clone());
+    let Some(mut st) = live else { return };
+    st.elapsed_s = secs;
+    let result = match out {
+        // Asked to stop by a person: whatever the search had is not the answer they wait for.
+        _ if st.state == "cancelling" => {
+            st.state = "cancelled".into();
+            None
+        }
+        Ok(v) => {
+            st.state = "done".into();
+            Some(v)
+        }
+        Err(e) => {
+            st.state = "failed".into();
+            st.error = Some(e);
+            None
+        }
+    };
+    count(s, &st.kind, &st.state);
+    tracing::info!(job = %st.id, state = %st.state, seconds = secs, "optimization job ended");
+    let done = Stored {
+        status: st,
+        result,
+        signatures: Vec::new(),
+    };
+    if let Err(e) = put(s, tenant, &done) {
+        tracing::error!(job = %key.1, error = %e.message, "a finished optimization job could not be stored");
+    }
+    s.optimizations
+        .live
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&key);
+}
+
+/// Cancels a queued or running job of the tenant: a queued one never runs, a running one
+/// stops at its solver's next check (a production plan's MIP at its own time limit).
+async fn cancel(
+    State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
+    let r = async {
+        who.require("optimize:run")?;
+        let tenant = who.tenant.clone();
+        blocking(move || {
+            let key = (tenant.as_str().to_owned(), id.clone());
+            match s.jobs.cancel(tenant.as_str(), &id) {
+                Cancelled::Dequeued => {
+                    let mut job = load(&s, &tenant, &id)?;
+                    s.optimizations.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+                    job.status.state = "cancelled".into();
+                    put(&s, &tenant, &job)?;
+                    count(&s, &job.status.kind, "cancelled");
+                    tracing::info!(job = %id, actor = %who.actor, "queued optimization job cancelled");
+                    Ok(job.status)
+                }
+                Cancelled::Signalled => {
+                    s.optimizations.update(&key, |st, _| st.state = "cancelling".into());
+                    tracing::info!(job = %id, actor = %who.actor, "running optimization job told to stop");
+                    Ok(load(&s, &tenant, &id)?.status)
+                }
+                Cancelled::NotLive => {
+                    let job = load(&s, &tenant, &id)?;
+                    Err(ApiError::new(StatusCode::CONFLICT, "conflict", format!("job {id} is {}: only a queued or running job can be cancelled", job.status.state)))
+                }
+            }
+        })
+        .await
+    }
+    .await;
+    reply(r)
+}
+
 /// A stored job as it stands now: state and progress from memory while it is live; stored as
 /// live but no longer known, it was cut off by a restart.
 fn settle(s: &AppState, tenant: &TenantId, mut j: Stored) -> Stored {
-    if matches!(j.status.state.as_str(), "queued" | "running") {
+    if matches!(j.status.state.as_str(), "queued" | "running" | "cancelling") {
         let key = (tenant.as_str().to_owned(), j.status.id.clone());
         match s
             .optimizations
@@ -315,7 +372,7 @@ async fn approve(
     body: Bytes,
 ) -> Response {
     let r = async {
-        let (username, req) = signing_request(&who, &s.auth, "plan:approve", &body, "plan signature", PLAN_MEANINGS)?;
+        let (username, req) = signing_request(&who, "plan:approve", &body, "plan signature", PLAN_MEANINGS)?;
         blocking(move || {
             let tenant = &who.tenant;
             let mut job = load(&s, tenant, &id)?;

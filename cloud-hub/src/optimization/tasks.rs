@@ -11,6 +11,8 @@ use foodflow_optimize::schedule::{self, JobShop};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::jobs::Cancel;
+
 /// Seconds a job may search when the request names none, and the most it may ask for.
 pub const DEFAULT_TIME_LIMIT_S: f64 = 30.0;
 pub const MAX_TIME_LIMIT_S: f64 = 600.0;
@@ -144,6 +146,7 @@ fn search(
         time_limit: Duration::from_secs_f64(limit(time_limit_s)?),
         max_iterations: iterations,
         seed,
+        cancel: None,
     })
 }
 
@@ -300,14 +303,15 @@ impl Task {
     }
 
     /// Solves, reporting progress in words; the answer has passed the independent checker.
-    pub fn run(self, progress: &mut dyn FnMut(String)) -> Result<Value, String> {
+    pub fn run(self, cancel: &Cancel, progress: &mut dyn FnMut(String)) -> Result<Value, String> {
         match self {
             Task::Plan { plant, settings } => {
                 let out = plan::solve(&plant, &settings, &mut |m| progress(m.to_owned()))
                     .map_err(|e| e.to_string())?;
                 Ok(plan::to_json(&plant, &out))
             }
-            Task::Schedule { shop, settings } => {
+            Task::Schedule { shop, mut settings } => {
+                settings.cancel = Some(cancel.clone());
                 let s = schedule::solve(&shop, &settings, &mut |p| {
                     progress(format!(
                         "{:.1} s, iteration {}: makespan {}",
@@ -330,7 +334,11 @@ impl Task {
                     "text": schedule::to_text(&shop, &s),
                 }))
             }
-            Task::Routing { instance, settings } => {
+            Task::Routing {
+                instance,
+                mut settings,
+            } => {
+                settings.cancel = Some(cancel.clone());
                 let sol = routing::solve(&instance, &settings, &mut |p| {
                     progress(format!(
                         "{:.1} s, iteration {}: distance {:.1} over {} routes",

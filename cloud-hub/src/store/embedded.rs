@@ -2,7 +2,9 @@
 //! `(tenant, device, stream, seq)`, stream heads keyed by `(tenant, device, stream)`. Each ingest
 //! is one durable transaction, so the high-water mark in an answer is never ahead of the disk.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use foodflow_protocol::{DeviceId, Payload, PriorityClass, Record, Segment, StreamId, StreamMark};
 use foodflow_transport::TenantId;
@@ -26,7 +28,12 @@ const EPCIS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("epcis")
 const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("audit");
 
 pub struct EmbeddedStore {
-    db: Database,
+    path: PathBuf,
+    /// `None` only while a faulted file is being reopened.
+    db: RwLock<Option<Arc<Database>>>,
+    /// The I/O failure that stopped writes and when to try reopening next, until a reopen and
+    /// a probe write succeed.
+    fault: Mutex<Option<(String, Instant)>>,
 }
 
 fn class_code(c: PriorityClass) -> u8 {
@@ -61,51 +68,175 @@ fn rd<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Read(e.to_string())
 }
 
+/// Opens (creating, recovering) the database file with every table present.
+fn open_db(path: &Path) -> Result<Database, StoreError> {
+    let open = |why: String| StoreError::Open {
+        path: path.display().to_string(),
+        why,
+    };
+    let fs = |why: String| open(format!("{why}; check the directory and free disk space"));
+    let db = Database::builder()
+        .set_cache_size(64 << 20)
+        .create(path)
+        .map_err(|e| match e {
+            // The commands that open the store offline (admin, audit, analytics) meet
+            // this when a hub is serving from the same directory.
+            redb::DatabaseError::DatabaseAlreadyOpen => open(
+                "another process has it open (the store is single-process: stop the \
+                 running hub first)"
+                    .into(),
+            ),
+            e => fs(e.to_string()),
+        })?;
+    let tx = db.begin_write().map_err(|e| fs(e.to_string()))?;
+    tx.open_table(RECORDS).map_err(|e| fs(e.to_string()))?;
+    tx.open_table(HEADS).map_err(|e| fs(e.to_string()))?;
+    tx.open_table(SETTINGS).map_err(|e| fs(e.to_string()))?;
+    tx.open_table(EPCIS).map_err(|e| fs(e.to_string()))?;
+    tx.open_table(AUDIT).map_err(|e| fs(e.to_string()))?;
+    tx.commit().map_err(|e| fs(e.to_string()))?;
+    Ok(db)
+}
+
+/// A write error as the store reports it: an I/O failure (ENOSPC, EIO) is `Io` — the file
+/// must be reopened before anything is written again — the rest `Write`.
+fn wio<E: Into<redb::Error>>(e: E) -> StoreError {
+    match e.into() {
+        redb::Error::Io(io) => StoreError::Io(io.to_string()),
+        redb::Error::PreviousIo => {
+            StoreError::Io("an earlier I/O error left the file to be reopened".into())
+        }
+        other => StoreError::Write(other.to_string()),
+    }
+}
+
+/// Seconds between two attempts to reopen a faulted store.
+const REOPEN_EVERY: Duration = Duration::from_secs(1);
+
 impl EmbeddedStore {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let path = dir.join("hub.redb");
-        let open = |why: String| StoreError::Open {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
             path: path.display().to_string(),
-            why,
+            why: format!("{e}; check the directory and free disk space"),
+        })?;
+        let db = open_db(&path)?;
+        Ok(Self {
+            path,
+            db: RwLock::new(Some(Arc::new(db))),
+            fault: Mutex::new(None),
+        })
+    }
+
+    fn failed(&self, why: &str) {
+        let mut f = self.fault.lock().unwrap_or_else(|p| p.into_inner());
+        match &mut *f {
+            // Failing writes keep coming while the disk is full: they must not push the next
+            // reopen attempt away.
+            Some((w, _)) => *w = why.to_owned(),
+            None => {
+                tracing::error!(error = %why, path = %self.path.display(), "hub store write failed at the disk; writes are refused until it is reopened");
+                *f = Some((why.to_owned(), Instant::now() + REOPEN_EVERY));
+            }
+        }
+    }
+
+    /// After an I/O failure: closes the file (once no request holds it), reopens it, and
+    /// proves it writable with a probe transaction. Until then every write is refused and
+    /// `/healthz` says why; nothing is acknowledged that was not stored.
+    fn recover(&self) {
+        let due = {
+            let f = self.fault.lock().unwrap_or_else(|p| p.into_inner());
+            matches!(&*f, Some((_, retry_at)) if Instant::now() >= *retry_at)
         };
-        let fs = |why: String| open(format!("{why}; check the directory and free disk space"));
-        std::fs::create_dir_all(dir).map_err(|e| fs(e.to_string()))?;
-        let db = Database::builder()
-            .set_cache_size(64 << 20)
-            .create(&path)
-            .map_err(|e| match e {
-                // The commands that open the store offline (admin, audit, analytics) meet
-                // this when a hub is serving from the same directory.
-                redb::DatabaseError::DatabaseAlreadyOpen => open(
-                    "another process has it open (the store is single-process: stop the \
-                     running hub first)"
-                        .into(),
-                ),
-                e => fs(e.to_string()),
-            })?;
-        let tx = db.begin_write().map_err(|e| fs(e.to_string()))?;
-        tx.open_table(RECORDS).map_err(|e| fs(e.to_string()))?;
-        tx.open_table(HEADS).map_err(|e| fs(e.to_string()))?;
-        tx.open_table(SETTINGS).map_err(|e| fs(e.to_string()))?;
-        tx.open_table(EPCIS).map_err(|e| fs(e.to_string()))?;
-        tx.open_table(AUDIT).map_err(|e| fs(e.to_string()))?;
-        tx.commit().map_err(|e| fs(e.to_string()))?;
-        Ok(Self { db })
+        if !due {
+            return;
+        }
+        let mut g = self.db.write().unwrap_or_else(|p| p.into_inner());
+        if g.as_ref().is_some_and(|db| Arc::strong_count(db) > 1) {
+            return;
+        }
+        *g = None;
+        let retry = |why: String| {
+            *self.fault.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((why, Instant::now() + REOPEN_EVERY));
+        };
+        let db = match open_db(&self.path) {
+            Ok(db) => Arc::new(db),
+            Err(e) => return retry(e.to_string()),
+        };
+        // The probe key belongs to no tenant (a tenant id is never empty).
+        let probe = db.begin_write().map_err(wio).and_then(|tx| {
+            tx.open_table(SETTINGS)
+                .map_err(wio)?
+                .insert(("", "store:probe"), &b"ok"[..])
+                .map_err(wio)?;
+            tx.commit().map_err(wio)
+        });
+        // Reads work again either way.
+        *g = Some(db);
+        match probe {
+            Ok(()) => {
+                *self.fault.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                tracing::info!(path = %self.path.display(), "hub store reopened and writable again");
+            }
+            Err(e) => retry(e.to_string()),
+        }
     }
 }
 
 impl RecordStore for EmbeddedStore {
     fn tenant(&self, tenant: &TenantId) -> Box<dyn TenantStore + '_> {
+        self.recover();
         Box::new(Tenant {
-            db: &self.db,
+            db: self.db.read().unwrap_or_else(|p| p.into_inner()).clone(),
+            store: self,
             tenant: tenant.clone(),
         })
+    }
+
+    fn health(&self) -> Result<(), String> {
+        self.recover();
+        match &*self.fault.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some((why, _)) => Err(format!("store writes failing: {why}")),
+            None => Ok(()),
+        }
     }
 }
 
 struct Tenant<'a> {
-    db: &'a Database,
+    db: Option<Arc<Database>>,
+    store: &'a EmbeddedStore,
     tenant: TenantId,
+}
+
+impl Tenant<'_> {
+    fn db(&self) -> Result<&Database, StoreError> {
+        self.db.as_deref().ok_or_else(|| {
+            StoreError::Io("the store file is being reopened after an I/O error".into())
+        })
+    }
+
+    fn begin(&self) -> Result<redb::WriteTransaction, StoreError> {
+        let r = self.db().and_then(|db| {
+            let mut tx = db.begin_write().map_err(wio)?;
+            tx.set_durability(Durability::Immediate).map_err(wio)?;
+            Ok(tx)
+        });
+        self.noted(r)
+    }
+
+    fn commit(&self, tx: redb::WriteTransaction) -> Result<(), StoreError> {
+        self.noted(tx.commit().map_err(wio))
+    }
+
+    /// Records an I/O failure on the store (writes stop until it is reopened).
+    fn noted<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(StoreError::Io(why)) = &r {
+            self.store.failed(why);
+        }
+        r
+    }
 }
 
 fn decode(device: &DeviceId, stream: &StreamId, seq: u64, v: &[u8]) -> Result<Record, StoreError> {
@@ -132,64 +263,34 @@ fn decode(device: &DeviceId, stream: &StreamId, seq: u64, v: &[u8]) -> Result<Re
 
 impl TenantStore for Tenant<'_> {
     fn ingest(&self, segments: &[Segment]) -> Result<Committed, StoreError> {
-        let t = self.tenant.as_str();
-        let mut out = Committed::default();
-        let mut marks = std::collections::BTreeMap::new();
-        let mut tx = self.db.begin_write().map_err(wr)?;
-        tx.set_durability(Durability::Immediate).map_err(wr)?;
-        {
-            let mut records = tx.open_table(RECORDS).map_err(wr)?;
-            let mut heads = tx.open_table(HEADS).map_err(wr)?;
-            for seg in segments {
-                let key = (t, seg.device.as_str(), seg.stream.as_str());
-                let (mut hwm, mut count, mut class, mut last_ts) = heads
-                    .get(key)
-                    .map_err(wr)?
-                    .map(|v| v.value())
-                    .unwrap_or((0, 0, class_code(seg.class), i64::MIN));
-                let before = hwm;
-                out.before.push(before);
-                for e in &seg.entries {
-                    if e.seq <= hwm {
-                        out.duplicates += 1;
-                        continue;
-                    }
-                    let v = encode(e.ts_ns, &e.payload);
-                    records
-                        .insert(
-                            (t, seg.device.as_str(), seg.stream.as_str(), e.seq),
-                            v.as_slice(),
-                        )
-                        .map_err(wr)?;
-                    hwm = e.seq;
-                    count += 1;
-                    last_ts = last_ts.max(e.ts_ns);
-                    out.accepted += 1;
-                }
-                class = class.min(class_code(seg.class));
-                if hwm != before || count == 0 {
-                    heads
-                        .insert(key, (hwm, count, class, last_ts))
-                        .map_err(wr)?;
-                }
-                marks.insert((seg.device.clone(), seg.stream.clone()), hwm);
-            }
-        }
-        tx.commit().map_err(wr)?;
-        out.marks = marks
-            .into_iter()
-            .map(|((device, stream), seq)| StreamMark {
-                device,
-                stream,
-                seq,
-            })
-            .collect();
+        let tx = self.begin()?;
+        let out = ingest_in(&tx, self.tenant.as_str(), segments)?;
+        self.commit(tx)?;
         Ok(out)
+    }
+
+    fn ingest_regulated(
+        &self,
+        segments: &[Segment],
+        events: &[Vec<u8>],
+        audit: &mut dyn FnMut(u64) -> Draft,
+        ts_ns: i64,
+    ) -> Result<(Committed, Vec<Entry>), StoreError> {
+        let t = self.tenant.as_str();
+        let tx = self.begin()?;
+        let out = ingest_in(&tx, t, segments)?;
+        let entries = if events.is_empty() {
+            Vec::new()
+        } else {
+            epcis_in(&tx, t, events, audit, ts_ns)?
+        };
+        self.commit(tx)?;
+        Ok((out, entries))
     }
 
     fn marks(&self, device: Option<&DeviceId>) -> Result<Vec<StreamMark>, StoreError> {
         let t = self.tenant.as_str();
-        let rx = self.db.begin_read().map_err(rd)?;
+        let rx = self.db()?.begin_read().map_err(rd)?;
         let heads = rx.open_table(HEADS).map_err(rd)?;
         let mut out = Vec::new();
         let (lo, hi) = match device {
@@ -219,7 +320,7 @@ impl TenantStore for Tenant<'_> {
 
     fn streams(&self, device: &DeviceId) -> Result<Vec<StreamInfo>, StoreError> {
         let t = self.tenant.as_str();
-        let rx = self.db.begin_read().map_err(rd)?;
+        let rx = self.db()?.begin_read().map_err(rd)?;
         let heads = rx.open_table(HEADS).map_err(rd)?;
         let mut out = Vec::new();
         let lo = (t, device.as_str(), "");
@@ -249,7 +350,7 @@ impl TenantStore for Tenant<'_> {
         range: SeqRange,
     ) -> Result<Vec<Record>, StoreError> {
         let t = self.tenant.as_str();
-        let rx = self.db.begin_read().map_err(rd)?;
+        let rx = self.db()?.begin_read().map_err(rd)?;
         let table = rx.open_table(RECORDS).map_err(rd)?;
         let lo = (t, device.as_str(), stream.as_str(), range.from);
         let hi = (t, device.as_str(), stream.as_str(), range.to);
@@ -270,8 +371,7 @@ impl TenantStore for Tenant<'_> {
     ) -> Result<u64, StoreError> {
         let t = self.tenant.as_str();
         let key = (t, device.as_str(), stream.as_str());
-        let mut tx = self.db.begin_write().map_err(wr)?;
-        tx.set_durability(Durability::Immediate).map_err(wr)?;
+        let tx = self.begin()?;
         let first;
         {
             let mut records = tx.open_table(RECORDS).map_err(wr)?;
@@ -293,18 +393,17 @@ impl TenantStore for Tenant<'_> {
             }
             heads.insert(key, (hwm, count, code, last_ts)).map_err(wr)?;
         }
-        tx.commit().map_err(wr)?;
+        self.commit(tx)?;
         Ok(first)
     }
 
     fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_write().map_err(wr)?;
-        tx.set_durability(Durability::Immediate).map_err(wr)?;
+        let tx = self.begin()?;
         tx.open_table(SETTINGS)
             .map_err(wr)?
             .insert((self.tenant.as_str(), key), value)
             .map_err(wr)?;
-        tx.commit().map_err(wr)
+        self.commit(tx)
     }
 
     fn capture_epcis(
@@ -314,20 +413,9 @@ impl TenantStore for Tenant<'_> {
         ts_ns: i64,
     ) -> Result<Vec<Entry>, StoreError> {
         let t = self.tenant.as_str();
-        let mut tx = self.db.begin_write().map_err(wr)?;
-        tx.set_durability(Durability::Immediate).map_err(wr)?;
-        let mut drafts = Vec::with_capacity(events.len());
-        {
-            let mut table = tx.open_table(EPCIS).map_err(wr)?;
-            let mut seq = last_seq(&table, t)?;
-            for e in events {
-                seq += 1;
-                table.insert((t, seq), e.as_slice()).map_err(wr)?;
-                drafts.push(audit(seq));
-            }
-        }
-        let entries = chain_into(&tx, t, drafts, ts_ns)?;
-        tx.commit().map_err(wr)?;
+        let tx = self.begin()?;
+        let entries = epcis_in(&tx, t, events, audit, ts_ns)?;
+        self.commit(tx)?;
         Ok(entries)
     }
 
@@ -339,8 +427,7 @@ impl TenantStore for Tenant<'_> {
         ts_ns: i64,
     ) -> Result<Entry, StoreError> {
         let t = self.tenant.as_str();
-        let mut tx = self.db.begin_write().map_err(wr)?;
-        tx.set_durability(Durability::Immediate).map_err(wr)?;
+        let tx = self.begin()?;
         {
             let mut table = tx.open_table(SETTINGS).map_err(wr)?;
             match value {
@@ -353,44 +440,42 @@ impl TenantStore for Tenant<'_> {
             }
         }
         let mut entries = chain_into(&tx, t, vec![draft], ts_ns)?;
-        tx.commit().map_err(wr)?;
+        self.commit(tx)?;
         entries
             .pop()
             .ok_or_else(|| StoreError::Write("internal: no audit entry written".into()))
     }
 
     fn audit_append(&self, drafts: Vec<Draft>, ts_ns: i64) -> Result<Vec<Entry>, StoreError> {
-        let mut tx = self.db.begin_write().map_err(wr)?;
-        tx.set_durability(Durability::Immediate).map_err(wr)?;
+        let tx = self.begin()?;
         let entries = chain_into(&tx, self.tenant.as_str(), drafts, ts_ns)?;
-        tx.commit().map_err(wr)?;
+        self.commit(tx)?;
         Ok(entries)
     }
 
     fn epcis_raw(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        raw_range(self.db, EPCIS, self.tenant.as_str(), from, limit)
+        raw_range(self.db()?, EPCIS, self.tenant.as_str(), from, limit)
     }
 
     fn audit_raw(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        raw_range(self.db, AUDIT, self.tenant.as_str(), from, limit)
+        raw_range(self.db()?, AUDIT, self.tenant.as_str(), from, limit)
     }
 
     fn delete_setting(&self, key: &str) -> Result<bool, StoreError> {
-        let mut tx = self.db.begin_write().map_err(wr)?;
-        tx.set_durability(Durability::Immediate).map_err(wr)?;
+        let tx = self.begin()?;
         let existed = tx
             .open_table(SETTINGS)
             .map_err(wr)?
             .remove((self.tenant.as_str(), key))
             .map_err(wr)?
             .is_some();
-        tx.commit().map_err(wr)?;
+        self.commit(tx)?;
         Ok(existed)
     }
 
     fn settings(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let t = self.tenant.as_str();
-        let rx = self.db.begin_read().map_err(rd)?;
+        let rx = self.db()?.begin_read().map_err(rd)?;
         let table = rx.open_table(SETTINGS).map_err(rd)?;
         let mut out = Vec::new();
         for kv in table.range((t, prefix)..(t, "\u{10ffff}")).map_err(rd)? {
@@ -413,7 +498,7 @@ impl TenantStore for Tenant<'_> {
         f: &mut dyn FnMut(&Record),
     ) -> Result<(), StoreError> {
         let t = self.tenant.as_str();
-        let rx = self.db.begin_read().map_err(rd)?;
+        let rx = self.db()?.begin_read().map_err(rd)?;
         let table = rx.open_table(RECORDS).map_err(rd)?;
         let lo = (t, device.as_str(), stream.as_str(), 0u64);
         let hi = (t, device.as_str(), stream.as_str(), u64::MAX);
@@ -446,6 +531,87 @@ fn last_seq<T: ReadableTable<(&'static str, u64), &'static [u8]>>(
         .map_err(rd)?
         .map(|(k, _)| k.value().1)
         .unwrap_or(0))
+}
+
+/// The records of `segments` above their streams' marks, inserted in `tx`.
+fn ingest_in(
+    tx: &redb::WriteTransaction,
+    t: &str,
+    segments: &[Segment],
+) -> Result<Committed, StoreError> {
+    let mut out = Committed::default();
+    let mut marks = std::collections::BTreeMap::new();
+    {
+        let mut records = tx.open_table(RECORDS).map_err(wr)?;
+        let mut heads = tx.open_table(HEADS).map_err(wr)?;
+        for seg in segments {
+            let key = (t, seg.device.as_str(), seg.stream.as_str());
+            let (mut hwm, mut count, mut class, mut last_ts) = heads
+                .get(key)
+                .map_err(wr)?
+                .map(|v| v.value())
+                .unwrap_or((0, 0, class_code(seg.class), i64::MIN));
+            let before = hwm;
+            foodflow_protocol::seq::check_jumps(seg, hwm)?;
+            out.before.push(before);
+            for e in &seg.entries {
+                if e.seq <= hwm {
+                    out.duplicates += 1;
+                    continue;
+                }
+                let v = encode(e.ts_ns, &e.payload);
+                records
+                    .insert(
+                        (t, seg.device.as_str(), seg.stream.as_str(), e.seq),
+                        v.as_slice(),
+                    )
+                    .map_err(wr)?;
+                hwm = e.seq;
+                count += 1;
+                last_ts = last_ts.max(e.ts_ns);
+                out.accepted += 1;
+            }
+            class = class.min(class_code(seg.class));
+            // A segment with nothing new leaves no trace: an empty segment of an unknown
+            // stream must not create a head (a stream without records).
+            if hwm != before {
+                heads
+                    .insert(key, (hwm, count, class, last_ts))
+                    .map_err(wr)?;
+            }
+            marks.insert((seg.device.clone(), seg.stream.clone()), hwm);
+        }
+    }
+    out.marks = marks
+        .into_iter()
+        .map(|((device, stream), seq)| StreamMark {
+            device,
+            stream,
+            seq,
+        })
+        .collect();
+    Ok(out)
+}
+
+/// EPCIS events appended in `tx`, one audit entry each (`audit` gets the event's seq).
+fn epcis_in(
+    tx: &redb::WriteTransaction,
+    t: &str,
+    events: &[Vec<u8>],
+    audit: &mut dyn FnMut(u64) -> Draft,
+    ts_ns: i64,
+) -> Result<Vec<Entry>, StoreError> {
+    let mut drafts = Vec::with_capacity(events.len());
+    {
+        let mut table = tx.open_table(EPCIS).map_err(wr)?;
+        let mut seq = last_seq(&table, t)?;
+        for e in events {
+            seq += 1;
+            table.insert((t, seq), e.as_slice()).map_err(wr)?;
+            drafts.push(audit(seq));
+        }
+    }
+    chain_into(tx, t, drafts, ts_ns)
 }
 
 /// Appends drafts to the tenant's audit chain inside `tx`: the chain head is read in the same

@@ -20,6 +20,13 @@ pub enum StoreError {
     Write(String),
     #[error("hub store read failed: {0}")]
     Read(String),
+    /// The disk failed a write (full, I/O error): nothing of the request was stored, and
+    /// writes are refused until the store is reopened (it retries by itself).
+    #[error("hub store disk error (nothing of this request was stored): {0}")]
+    Io(String),
+    /// The batch itself is refused (nothing of it was committed).
+    #[error(transparent)]
+    SeqJump(#[from] foodflow_protocol::SeqJump),
     #[error("stored record {device}/{stream}#{seq} is corrupt: {why}")]
     Corrupt {
         device: String,
@@ -62,6 +69,11 @@ pub struct SeqRange {
 /// The store of all tenants.
 pub trait RecordStore: Send + Sync + 'static {
     fn tenant(&self, tenant: &TenantId) -> Box<dyn TenantStore + '_>;
+    /// Whether writes can succeed: `Err(why)` after a disk failure until the store is
+    /// writable again (`/healthz` answers 503 with it).
+    fn health(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// One tenant's view: everything it can reach.
@@ -69,6 +81,16 @@ pub trait TenantStore {
     /// Commits the new records of `segments` durably (one transaction): records at or below
     /// their stream's high-water mark are duplicates and skipped.
     fn ingest(&self, segments: &[Segment]) -> Result<Committed, StoreError>;
+    /// As [`TenantStore::ingest`], and in the same transaction appends the EPCIS events the
+    /// batch's `Trace` records carry, with one audit entry each (`audit` gets the event's
+    /// seq): regulated writes never commit apart from the records they came from.
+    fn ingest_regulated(
+        &self,
+        segments: &[Segment],
+        events: &[Vec<u8>],
+        audit: &mut dyn FnMut(u64) -> Draft,
+        ts_ns: i64,
+    ) -> Result<(Committed, Vec<Entry>), StoreError>;
     /// High-water marks of all streams of `device` (all devices when `None`).
     fn marks(&self, device: Option<&DeviceId>) -> Result<Vec<StreamMark>, StoreError>;
     fn devices(&self) -> Result<Vec<DeviceId>, StoreError>;

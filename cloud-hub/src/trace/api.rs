@@ -19,7 +19,9 @@ use serde::Deserialize;
 
 use crate::api::{ApiError, AppState, bad_request, blocking, json_body, parse_time, reply};
 use crate::audit;
+use crate::audit::chain::Draft;
 use crate::identity::principal::Principal;
+use crate::trace::sources::{self, Grant};
 
 /// Events per capture request (a larger document is split by the sender).
 pub const MAX_CAPTURE_EVENTS: usize = 10_000;
@@ -27,6 +29,11 @@ pub const MAX_CAPTURE_EVENTS: usize = 10_000;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/epcis/capture", post(capture))
+        .route("/v1/trace/sources", get(list_sources))
+        .route(
+            "/v1/trace/sources/{device}",
+            axum::routing::put(put_source).delete(delete_source),
+        )
         .route("/v1/trace/{direction}", get(trace))
         .route("/v1/recall", post(recall_sim))
         .route("/v1/risk", post(risk_paths))
@@ -103,6 +110,87 @@ async fn capture(
         .fetch_add(c.duplicates as u64, Ordering::Relaxed);
     }
     reply(r)
+}
+
+/// The tenant's trace grants: which devices may send `Trace` records, for which locations.
+async fn list_sources(State(s): State<AppState>, Extension(who): Extension<Principal>) -> Response {
+    let r = async {
+        who.require("trace:sources")?;
+        let tenant = who.tenant.clone();
+        blocking(move || {
+            let mut out = serde_json::Map::new();
+            for (k, v) in s.store.tenant(&tenant).settings(sources::KEY)? {
+                let g: Grant = serde_json::from_slice(&v).map_err(|e| {
+                    crate::store::StoreError::Read(format!("{k} is unreadable: {e}"))
+                })?;
+                let device = k.strip_prefix(sources::KEY).unwrap_or(&k).to_owned();
+                out.insert(device, serde_json::json!(g));
+            }
+            Ok(serde_json::Value::Object(out))
+        })
+        .await
+    }
+    .await;
+    reply(r)
+}
+
+/// Sets or withdraws a device's trace grant: a regulated record, written with its audit entry.
+async fn write_source(
+    s: AppState,
+    who: Principal,
+    device: String,
+    grant: Option<Grant>,
+) -> Result<serde_json::Value, ApiError> {
+    who.require("trace:sources")?;
+    foodflow_protocol::DeviceId::new(&device).map_err(|e| bad_request(format!("device: {e}")))?;
+    if let Some(g) = &grant {
+        g.check()
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e))?;
+    }
+    let key = format!("{}{device}", sources::KEY);
+    blocking(move || {
+        let view = s.store.tenant(&who.tenant);
+        let before = sources::grant(view.as_ref(), &device)?;
+        if grant.is_none() && before.is_none() {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("device {device:?} has no trace grant")));
+        }
+        let value = grant.as_ref().map(serde_json::to_vec).transpose().map_err(|e| bad_request(e.to_string()))?;
+        let draft = Draft {
+            actor: who.actor.clone(),
+            action: if grant.is_some() { "trace.source.grant" } else { "trace.source.withdraw" }.into(),
+            object: device.clone(),
+            before: before.map(|g| serde_json::json!(g)),
+            after: grant.as_ref().map(|g| serde_json::json!(g)),
+            from: who.from.clone(),
+            signature: None,
+        };
+        let entry = view.put_setting_audited(&key, value.as_deref(), draft, foodflow_protocol::time::now_ns())?;
+        tracing::info!(device = %device, actor = %who.actor, granted = grant.is_some(), "trace grant changed");
+        Ok(serde_json::json!({"device": device, "grant": grant, "audit_seq": entry.seq}))
+    })
+    .await
+}
+
+async fn put_source(
+    State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(device): Path<String>,
+    body: Bytes,
+) -> Response {
+    let r = async {
+        let g: Grant = json_body(&body, "trace grant")?;
+        write_source(s, who, device, Some(g)).await
+    }
+    .await;
+    reply(r)
+}
+
+async fn delete_source(
+    State(s): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(device): Path<String>,
+) -> Response {
+    reply(write_source(s, who, device, None).await)
 }
 
 #[derive(Debug, Deserialize)]
@@ -251,7 +339,12 @@ async fn risk_paths(
                 req.depth.unwrap_or(10).min(100),
                 req.max_paths.unwrap_or(10),
             )
-            .map_err(not_found)
+            .map_err(|e| match e {
+                risk::RiskError::Query(q) => not_found(q),
+                e @ risk::RiskError::TooMuchWork { .. } => {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "limit", e.to_string())
+                }
+            })
         })
         .await
     }

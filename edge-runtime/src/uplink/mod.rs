@@ -42,7 +42,7 @@ pub fn next_batch(
     streams.sort_by_key(|(s, c, _)| (class_order(*c), s.clone()));
     let active = streams
         .iter()
-        .filter(|(s, _, next)| marks.get(s).copied().unwrap_or(0) + 1 < *next)
+        .filter(|(s, _, next)| marks.get(s).copied().unwrap_or(0).saturating_add(1) < *next)
         .count();
     let share = (limits.max_records / active.max(1)).max(256);
     let mut batch = Batch::default();
@@ -51,7 +51,7 @@ pub fn next_batch(
         if n >= limits.max_records || bytes >= limits.max_bytes {
             break;
         }
-        let from = marks.get(&stream).copied().unwrap_or(0) + 1;
+        let from = marks.get(&stream).copied().unwrap_or(0).saturating_add(1);
         let take = share.min(limits.max_records - n);
         let (rows, size) = reader.read(&stream, from, next, take, limits.max_bytes - bytes)?;
         if rows.is_empty() {
@@ -82,7 +82,9 @@ fn pending_records(reader: &JournalReader, marks: &HashMap<StreamId, u64>) -> u6
         .durable
         .snapshot()
         .iter()
-        .map(|(s, _, next)| next.saturating_sub(1 + marks.get(s).copied().unwrap_or(0)))
+        .map(|(s, _, next)| {
+            next.saturating_sub(marks.get(s).copied().unwrap_or(0).saturating_add(1))
+        })
         .sum()
 }
 
@@ -160,10 +162,16 @@ pub async fn align(journal: &Journal, client: &SyncClient, wait: Duration) -> us
         if m.seq < next {
             continue;
         }
-        match journal.advance(m.stream.clone(), m.seq + 1).await {
+        // A mark at u64::MAX leaves no seq to move to: the stream needs a person (new device
+        // id or a cleaned receiver), never a wrapped counter.
+        let Some(to) = m.seq.checked_add(1) else {
+            tracing::error!(stream = %m.stream, receiver_mark = m.seq, "the next hop's mark for this stream is the largest seq there is: nothing new can ever be taken for new; give the box a new device id or clear the stream at the receiver");
+            continue;
+        };
+        match journal.advance(m.stream.clone(), to).await {
             Ok(Some(before)) => {
                 moved += 1;
-                tracing::warn!(stream = %m.stream, from = before, to = m.seq + 1, "journal is behind the next hop (data directory replaced?): stream seq advanced past the hop's mark so new records are not taken for duplicates");
+                tracing::warn!(stream = %m.stream, from = before, to, "journal is behind the next hop (data directory replaced?): stream seq advanced past the hop's mark so new records are not taken for duplicates");
             }
             Ok(None) => {}
             Err(e) => {

@@ -493,38 +493,8 @@ mod tests {
 
     #[test]
     fn fuzz_smoke_over_seed_corpus() {
-        let mut files: Vec<_> = std::fs::read_dir(corpus_dir())
-            .expect("seed corpus missing: run the ignored test write_seed_corpus")
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        assert!(files.len() >= 7, "seed corpus has {} files", files.len());
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        for f in files {
-            let seed = std::fs::read(&f).unwrap();
-            fuzz_decode(&seed);
-            for _ in 0..200 {
-                let mut m = seed.clone();
-                if m.is_empty() {
-                    continue;
-                }
-                for _ in 0..1 + next() % 4 {
-                    let i = (next() as usize) % m.len();
-                    match next() % 3 {
-                        0 => m[i] = next() as u8,
-                        1 => m.truncate(i.max(1)),
-                        _ => m.insert(i, next() as u8),
-                    }
-                }
-                fuzz_decode(&m);
-            }
-        }
+        let ran = foodflow_fuzzkit::smoke(&corpus_dir(), 200, fuzz_decode);
+        assert!(ran > 1000, "seed corpus too small: {ran} inputs");
     }
 
     fn arb_value() -> impl Strategy<Value = Value> {

@@ -7,6 +7,7 @@
 pub mod batch;
 mod ids;
 mod record;
+pub mod seq;
 pub mod time;
 
 pub use batch::{Batch, BatchError, Limits, Segment, StreamMark, SyncAck, SyncRefusal};
@@ -15,3 +16,4 @@ pub use record::{
     BoundingBox, DecodeError, Detection, Event, Gap, Kind, Payload, PriorityClass, Quality,
     Reading, Record, Rollup, Severity, Value,
 };
+pub use seq::{MAX_SEQ_JUMP, SeqJump};

@@ -40,6 +40,9 @@ pub enum QueueError {
     Write(String),
     #[error("gateway queue is corrupt: {0}")]
     Corrupt(String),
+    /// The upload itself is refused (nothing of it was stored).
+    #[error(transparent)]
+    SeqJump(#[from] foodflow_protocol::SeqJump),
 }
 
 fn wr<E: std::fmt::Display>(e: E) -> QueueError {
@@ -202,6 +205,7 @@ impl Queue {
                 .get(&(seg.device.clone(), seg.stream.clone()))
                 .map(|q| q.in_hwm)
                 .unwrap_or(0);
+            foodflow_protocol::seq::check_jumps(seg, hwm)?;
             fresh.push(
                 seg.entries
                     .iter()

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use foodflow_protocol::DeviceId;
+use foodflow_protocol::{DeviceId, StreamId};
 use serde::{Deserialize, Serialize};
 
 const PREFIX: &str = "urn:foodflow:";
@@ -165,6 +165,29 @@ impl Identity {
         Err(IdentityError::Missing)
     }
 
+    /// May this identity upload records of `device` into `stream`? Besides the device rule,
+    /// tiers own stream prefixes: `hub/` is written by the hub alone (alarms, rollups), and
+    /// `gateway/` only by a gateway for its own id (its gap records).
+    pub fn may_write(&self, device: &DeviceId, stream: &StreamId) -> Result<(), String> {
+        if !self.may_send_for(device) {
+            return Err(format!(
+                "{self} may not upload records of device {device:?}"
+            ));
+        }
+        let s = stream.as_str();
+        if s.starts_with("hub/") {
+            return Err(format!(
+                "stream {s:?}: hub/ streams are written by the hub itself"
+            ));
+        }
+        if s.starts_with("gateway/") && !(self.role == Role::Gateway && &self.id == device) {
+            return Err(format!(
+                "stream {s:?}: gateway/ streams are written only by a gateway for its own id"
+            ));
+        }
+        Ok(())
+    }
+
     /// May this identity upload records of `device`?
     pub fn may_send_for(&self, device: &DeviceId) -> bool {
         match self.role {
@@ -196,6 +219,24 @@ mod tests {
         assert_eq!(Identity::parse_uri(&i.uri()).unwrap(), i);
         assert!(i.may_send_for(&DeviceId::new("line-1").unwrap()));
         assert!(!i.may_send_for(&DeviceId::new("line-2").unwrap()));
+        let (me, s) = (DeviceId::new("line-1").unwrap(), |x: &str| {
+            StreamId::new(x).unwrap()
+        });
+        assert!(i.may_write(&me, &s("mqtt/json")).is_ok());
+        assert!(i.may_write(&me, &s("hub/alarms")).is_err());
+        assert!(i.may_write(&me, &s("gateway/gaps")).is_err());
+        let gw = Identity {
+            role: Role::Gateway,
+            id: DeviceId::new("gw-1").unwrap(),
+            ..i.clone()
+        };
+        assert!(
+            gw.may_write(&me, &s("gateway/gaps")).is_err(),
+            "not its own id"
+        );
+        assert!(gw.may_write(&me, &s("mqtt/json")).is_ok());
+        assert!(gw.may_write(&gw.id, &s("gateway/gaps")).is_ok());
+        assert!(gw.may_write(&gw.id, &s("hub/alarms")).is_err());
         assert!(matches!(
             Identity::parse_uri("urn:foodflow:root:tenant=a;id=b"),
             Err(IdentityError::Malformed { .. })

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::Router;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
@@ -26,12 +26,162 @@ pub struct Peer {
     pub addr: SocketAddr,
 }
 
+/// What one listener allows: connections (in all, and per source address), how long a
+/// client may take over its headers, a request and a connection, and HTTP/2 streams. Every
+/// listener has its own, so a flood of one (the public listener) cannot starve another (the
+/// plants' mTLS uploads).
+#[derive(Debug, Clone)]
+pub struct ListenerLimits {
+    pub max_connections: usize,
+    pub max_per_source: usize,
+    /// TLS handshake, then each request's headers.
+    pub handshake_timeout: Duration,
+    pub header_read_timeout: Duration,
+    /// A whole request, body included, and its answer.
+    pub request_timeout: Duration,
+    /// A connection is closed (gracefully) after this long, so every client re-handshakes and
+    /// its certificate is checked afresh against the CA, the CRL and the clock.
+    pub max_connection_age: Duration,
+    /// HTTP/2 ping interval; a peer that does not answer within it is dropped.
+    pub keep_alive: Duration,
+    pub max_streams: u32,
+}
+
+impl ListenerLimits {
+    /// Plants and gateways: few sources, many streams each, large uploads.
+    pub fn mtls() -> Self {
+        ListenerLimits {
+            max_connections: 4096,
+            max_per_source: 512,
+            handshake_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(120),
+            max_connection_age: Duration::from_secs(3600),
+            keep_alive: Duration::from_secs(30),
+            max_streams: 64,
+        }
+    }
+
+    /// People and services on the open listener: anyone can connect, so less of everything.
+    pub fn public() -> Self {
+        ListenerLimits {
+            max_connections: 1024,
+            max_per_source: 64,
+            request_timeout: Duration::from_secs(60),
+            max_streams: 32,
+            ..Self::mtls()
+        }
+    }
+}
+
+/// Counts a listener's open connections, in all and per source address.
+struct Gate {
+    limits: ListenerLimits,
+    open: std::sync::Mutex<(usize, std::collections::HashMap<std::net::IpAddr, usize>)>,
+}
+
+/// An admitted connection; leaves the gate when dropped.
+struct Admitted {
+    gate: Arc<Gate>,
+    ip: std::net::IpAddr,
+}
+
+impl Gate {
+    fn new(limits: ListenerLimits) -> Arc<Self> {
+        Arc::new(Gate {
+            limits,
+            open: Default::default(),
+        })
+    }
+
+    fn admit(self: &Arc<Self>, ip: std::net::IpAddr) -> Result<Admitted, &'static str> {
+        let mut g = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if g.0 >= self.limits.max_connections {
+            return Err("listener");
+        }
+        let n = g.1.entry(ip).or_insert(0);
+        if *n >= self.limits.max_per_source {
+            return Err("source");
+        }
+        *n += 1;
+        g.0 += 1;
+        Ok(Admitted {
+            gate: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut g = self.gate.open.lock().unwrap_or_else(|p| p.into_inner());
+        g.0 = g.0.saturating_sub(1);
+        if let Some(n) = g.1.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                g.1.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// The next connection the gate admits; the others are closed at once and counted.
+async fn accept_within(
+    listener: &TcpListener,
+    gate: &Arc<Gate>,
+    metrics: &Metrics,
+    listener_name: &'static str,
+    shutdown: &CancellationToken,
+) -> Option<(tokio::net::TcpStream, SocketAddr, Admitted)> {
+    loop {
+        let (tcp, addr) = accept(listener, shutdown).await?;
+        match gate.admit(addr.ip()) {
+            Ok(a) => return Some((tcp, addr, a)),
+            Err(limit) => {
+                metrics
+                    .counter(
+                        "foodflow_connections_refused_total",
+                        "Connections closed at once because a connection limit was reached",
+                        &[("listener", listener_name), ("limit", limit)],
+                    )
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%addr, limit, listener = listener_name, "connection limit reached");
+            }
+        }
+    }
+}
+
+/// Re-checks a connected client's certificate against the current CA, CRL and clock, so that
+/// a revocation or an expiry bites on connections already open, not only on new ones.
+struct Revalidate {
+    tls: Arc<ServerTls>,
+    certs: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// The verifier last checked against and when: checking again needs a new CRL or a new
+    /// second (expiry).
+    last: std::sync::Mutex<(usize, std::time::Instant)>,
+}
+
+impl Revalidate {
+    fn check(&self) -> Result<(), String> {
+        let (_, verifier, _) = self.tls.config();
+        let id = Arc::as_ptr(&verifier) as *const () as usize;
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if last.0 == id && last.1.elapsed() < Duration::from_secs(1) {
+            return Ok(());
+        }
+        ServerTls::verify_chain(verifier.as_ref(), &self.certs).map_err(|e| explain_rustls(&e))?;
+        *last = (id, std::time::Instant::now());
+        Ok(())
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` is cancelled.
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<ServerTls>,
     app: Router,
     metrics: Arc<Metrics>,
+    limits: ListenerLimits,
     shutdown: CancellationToken,
 ) {
     let accepted = metrics.counter(
@@ -39,7 +189,10 @@ pub async fn serve(
         "Mutual-TLS connections accepted",
         &[],
     );
-    while let Some((tcp, addr)) = accept(&listener, &shutdown).await {
+    let gate = Gate::new(limits.clone());
+    while let Some((tcp, addr, admitted)) =
+        accept_within(&listener, &gate, &metrics, "mtls", &shutdown).await
+    {
         let (cfg, verifier, crl_err) = tls.config();
         if let Some(e) = crl_err {
             tracing::error!(error = %e, "CRL changed but could not be loaded; the previous one stays in force");
@@ -48,10 +201,12 @@ pub async fn serve(
         let metrics = metrics.clone();
         let accepted = accepted.clone();
         let shutdown = shutdown.clone();
+        let (tls, limits) = (tls.clone(), limits.clone());
         tokio::spawn(async move {
+            let _admitted = admitted;
             let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
             let stream =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
                     Ok(Ok(s)) => s,
                     Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                         // A port probe or a client that gave up: no certificate to judge.
@@ -64,10 +219,18 @@ pub async fn serve(
                         return;
                     }
                     Err(_) => {
-                        refuse(&metrics, addr, "TLS handshake timed out after 10 s");
+                        refuse(&metrics, addr, "TLS handshake timed out");
                         return;
                     }
                 };
+            let certs: Vec<_> = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .unwrap_or_default()
+                .iter()
+                .map(|c| c.clone().into_owned())
+                .collect();
             let verdict = {
                 let (_, conn) = stream.get_ref();
                 let certs = conn.peer_certificates().unwrap_or_default();
@@ -94,12 +257,81 @@ pub async fn serve(
             accepted.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%addr, %identity, "mTLS client connected");
             let peer = Peer { identity, addr };
-            let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                req.extensions_mut().insert(peer.clone());
-                app.clone().oneshot(req)
+            let again = Arc::new(Revalidate {
+                tls,
+                certs,
+                last: std::sync::Mutex::new((
+                    Arc::as_ptr(&verifier) as *const () as usize,
+                    std::time::Instant::now(),
+                )),
             });
-            serve_connection(stream, svc, addr, shutdown).await;
+            // Ends this connection (gracefully) when its certificate stops being good.
+            let revoked = CancellationToken::new();
+            let watch = {
+                let (again, revoked, metrics) = (again.clone(), revoked.clone(), metrics.clone());
+                let peer = peer.clone();
+                async move {
+                    loop {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                        if let Err(why) = again.check() {
+                            refuse(
+                                &metrics,
+                                peer.addr,
+                                &format!("{} (connection closed): {why}", peer.identity),
+                            );
+                            revoked.cancel();
+                            return;
+                        }
+                    }
+                }
+            };
+            let watcher = tokio::spawn(watch);
+            let timeout = limits.request_timeout;
+            let svc = hyper::service::service_fn({
+                let revoked = revoked.clone();
+                move |mut req: hyper::Request<Incoming>| {
+                    req.extensions_mut().insert(peer.clone());
+                    let checked = again.check();
+                    let (app, revoked) = (app.clone(), revoked.clone());
+                    async move {
+                        if let Err(why) = checked {
+                            revoked.cancel();
+                            return Ok(refusal(
+                                axum::http::StatusCode::UNAUTHORIZED,
+                                "certificate",
+                                format!("client certificate refused: {why}"),
+                                None,
+                            ));
+                        }
+                        within(timeout, app.oneshot(req)).await
+                    }
+                }
+            });
+            serve_connection(stream, svc, addr, &limits, shutdown, revoked).await;
+            watcher.abort();
         });
+    }
+}
+
+/// A request's answer, or 503 once `timeout` has passed (the handler is dropped).
+async fn within<F>(
+    timeout: Duration,
+    f: F,
+) -> Result<axum::response::Response, std::convert::Infallible>
+where
+    F: std::future::Future<Output = Result<axum::response::Response, std::convert::Infallible>>,
+{
+    match tokio::time::timeout(timeout, f).await {
+        Ok(r) => r,
+        Err(_) => Ok(refusal(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!(
+                "the request took longer than {} s (body and answer included)",
+                timeout.as_secs()
+            ),
+            None,
+        )),
     }
 }
 
@@ -137,14 +369,21 @@ pub async fn serve_public(
     listener: TcpListener,
     config: Arc<rustls::ServerConfig>,
     app: Router,
+    metrics: Arc<Metrics>,
+    limits: ListenerLimits,
     shutdown: CancellationToken,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    while let Some((tcp, addr)) = accept(&listener, &shutdown).await {
+    let gate = Gate::new(limits.clone());
+    while let Some((tcp, addr, admitted)) =
+        accept_within(&listener, &gate, &metrics, "public", &shutdown).await
+    {
         let (acceptor, app, shutdown) = (acceptor.clone(), app.clone(), shutdown.clone());
+        let limits = limits.clone();
         tokio::spawn(async move {
+            let _admitted = admitted;
             let stream =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await {
                     Ok(Ok(s)) => s,
                     Ok(Err(e)) => {
                         tracing::debug!(%addr, error = %e, "public TLS handshake failed");
@@ -152,18 +391,35 @@ pub async fn serve_public(
                     }
                     Err(_) => return,
                 };
+            let timeout = limits.request_timeout;
             let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 req.extensions_mut().insert(RemoteAddr(addr));
-                app.clone().oneshot(req)
+                within(timeout, app.clone().oneshot(req))
             });
-            serve_connection(stream, svc, addr, shutdown).await;
+            serve_connection(
+                stream,
+                svc,
+                addr,
+                &limits,
+                shutdown,
+                CancellationToken::new(),
+            )
+            .await;
         });
     }
 }
 
-/// HTTP/1.1 or HTTP/2 on an accepted TLS stream, with a graceful end on shutdown.
-async fn serve_connection<S, F>(stream: S, svc: F, addr: SocketAddr, shutdown: CancellationToken)
-where
+/// HTTP/1.1 or HTTP/2 on an accepted TLS stream, with the listener's timers and limits, and
+/// a graceful end on shutdown, on `close` (a revoked certificate) and at the connection's
+/// maximum age.
+async fn serve_connection<S, F>(
+    stream: S,
+    svc: F,
+    addr: SocketAddr,
+    limits: &ListenerLimits,
+    shutdown: CancellationToken,
+    close: CancellationToken,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     F: hyper::service::Service<
             hyper::Request<Incoming>,
@@ -174,25 +430,42 @@ where
     F::Future: Send + 'static,
 {
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // Without a timer hyper applies none of its timeouts.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(64 << 10);
     builder
         .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(limits.keep_alive)
+        .keep_alive_timeout(limits.keep_alive)
+        .max_header_list_size(64 << 10)
+        .max_pending_accept_reset_streams(64)
+        .max_local_error_reset_streams(256)
         .initial_stream_window_size(8 << 20)
         .initial_connection_window_size(16 << 20)
         .max_frame_size(1 << 20)
-        .max_concurrent_streams(64);
+        .max_concurrent_streams(limits.max_streams);
     let conn = builder.serve_connection(TokioIo::new(stream), svc);
     tokio::pin!(conn);
-    tokio::select! {
+    let age = tokio::time::sleep(limits.max_connection_age);
+    tokio::pin!(age);
+    let why = tokio::select! {
         r = conn.as_mut() => {
             if let Err(e) = r {
                 tracing::debug!(%addr, error = %e, "connection ended with an error");
             }
+            return;
         }
-        _ = shutdown.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
-        }
-    }
+        _ = shutdown.cancelled() => "shutdown",
+        _ = close.cancelled() => "certificate no longer valid",
+        _ = &mut age => "maximum connection age",
+    };
+    tracing::debug!(%addr, why, "closing connection");
+    conn.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
 }
 
 /// Serves a refused client one answer to whatever it asks — 401 with the reason — so that it

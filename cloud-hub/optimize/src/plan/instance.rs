@@ -216,6 +216,21 @@ impl PlanInstance {
         if self.products.is_empty() {
             return Err(invalid("products", "no products: list at least one"));
         }
+        let cells = self
+            .lines
+            .len()
+            .saturating_mul(self.products.len())
+            .saturating_mul(t);
+        if cells > crate::limits::MAX_PLAN_CELLS {
+            return Err(invalid(
+                "lines",
+                crate::limits::exceeded(
+                    "lines × products × periods",
+                    cells,
+                    crate::limits::MAX_PLAN_CELLS,
+                ),
+            ));
+        }
         let mut index = HashMap::new();
         let mut products = Vec::with_capacity(self.products.len());
         for (i, p) in self.products.iter().enumerate() {

@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use crate::limits;
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct InstanceError {
     pub line: Option<usize>,
@@ -113,6 +115,8 @@ impl Instance {
         vehicles: usize,
     ) -> Result<Instance, InstanceError> {
         let n = coords.len();
+        limits::check("nodes", n, limits::MAX_NODES).map_err(|m| err(None, m))?;
+        limits::check("vehicles", vehicles, limits::MAX_VEHICLES).map_err(|m| err(None, m))?;
         if n < 2 {
             return Err(err(
                 None,
@@ -358,6 +362,8 @@ fn parse_vrplib(text: &str) -> Result<Instance, InstanceError> {
                 "NAME" => name = value.to_owned(),
                 "DIMENSION" => {
                     let n: usize = num(value, no, "DIMENSION")?;
+                    limits::check("DIMENSION", n, limits::MAX_NODES)
+                        .map_err(|m| err(Some(no), m))?;
                     dim = Some(n);
                     coords = vec![None; n];
                     demand = vec![0; n];
@@ -368,6 +374,8 @@ fn parse_vrplib(text: &str) -> Result<Instance, InstanceError> {
                 "CAPACITY" => capacity = Some(num::<i64>(value, no, "CAPACITY")?),
                 "VEHICLES" => {
                     let k = num::<usize>(value, no, "VEHICLES")?;
+                    limits::check("VEHICLES", k, limits::MAX_VEHICLES)
+                        .map_err(|m| err(Some(no), m))?;
                     vehicles = Some(k);
                     per_vehicle = vec![(None, 0.0, 1.0); k];
                 }
@@ -428,13 +436,22 @@ fn parse_vrplib(text: &str) -> Result<Instance, InstanceError> {
                     ),
                 ));
             }
+            if types.len() >= limits::MAX_VEHICLE_TYPES {
+                return Err(err(
+                    Some(no),
+                    limits::exceeded("vehicle types", types.len() + 1, limits::MAX_VEHICLE_TYPES),
+                ));
+            }
+            let count: usize = num(f[1], no, "count")?;
+            limits::check("vehicle type count", count, limits::MAX_VEHICLES)
+                .map_err(|m| err(Some(no), m))?;
             let mut classes = 0u64;
             for c in f[5].split(',').filter(|c| *c != "-" && *c != "ambient") {
                 classes |= 1 << class_id(&mut class_names, c, no)?;
             }
             types.push(VehicleType {
                 name: f[0].to_owned(),
-                count: num(f[1], no, "count")?,
+                count,
                 capacity: num(f[2], no, "capacity")?,
                 fixed_cost: num(f[3], no, "fixed_cost")?,
                 unit_cost: num(f[4], no, "unit_cost")?,
@@ -572,7 +589,10 @@ fn parse_vrplib(text: &str) -> Result<Instance, InstanceError> {
         return inst.with_fleet(types, class_names, temps);
     }
     let biggest = types.iter().map(|t| t.capacity).max().unwrap_or(1).max(1);
+    // Each count is below MAX_VEHICLES and there are at most MAX_VEHICLE_TYPES: no overflow.
     let total = types.iter().map(|t| t.count).sum::<usize>().max(1);
+    limits::check("vehicles over all types", total, limits::MAX_VEHICLES)
+        .map_err(|m| err(None, m))?;
     let mut inst = Instance::new(name, coords, demand, windows, service, biggest, total)?
         .with_fleet(types, class_names, temps)?;
     inst.vehicle_types = vehicle_types;
@@ -608,10 +628,9 @@ fn parse_solomon(text: &str) -> Result<Instance, InstanceError> {
             if f.len() < 2 {
                 return Err(err(Some(vno), "expected: NUMBER CAPACITY"));
             }
-            vehicles = Some((
-                num::<usize>(f[0], vno, "vehicles")?,
-                num::<i64>(f[1], vno, "capacity")?,
-            ));
+            let k = num::<usize>(f[0], vno, "vehicles")?;
+            limits::check("vehicles", k, limits::MAX_VEHICLES).map_err(|m| err(Some(vno), m))?;
+            vehicles = Some((k, num::<i64>(f[1], vno, "capacity")?));
             continue;
         }
         let f: Vec<&str> = l.split_whitespace().collect();
@@ -621,6 +640,12 @@ fn parse_solomon(text: &str) -> Result<Instance, InstanceError> {
                 return Err(err(
                     Some(no),
                     format!("customer {id} out of order (expected {})", coords.len()),
+                ));
+            }
+            if coords.len() >= limits::MAX_NODES {
+                return Err(err(
+                    Some(no),
+                    limits::exceeded("customers", id + 1, limits::MAX_NODES),
                 ));
             }
             coords.push((num(f[1], no, "x")?, num(f[2], no, "y")?));

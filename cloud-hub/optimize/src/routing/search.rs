@@ -12,6 +12,8 @@
 //! refrigeration is checked over the whole route.
 //! Reproducible for a seed and an iteration budget (a time limit depends on the machine).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -26,6 +28,16 @@ pub struct Settings {
     /// Stop after this many iterations even before the time limit (reproducible runs).
     pub max_iterations: Option<u64>,
     pub seed: u64,
+    /// Set from another thread to stop the search early (it returns its best so far).
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Settings {
+    pub fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
 }
 
 /// Reported on each new best solution: seconds since start, iterations, distance, cost (the
@@ -953,7 +965,7 @@ pub fn solve(
     let mut it: u64 = 0;
     loop {
         it += 1;
-        if settings.max_iterations.is_some_and(|m| it > m) {
+        if settings.max_iterations.is_some_and(|m| it > m) || settings.cancelled() {
             break;
         }
         // Progress through the budget (time, iterations or both) drives the cooling.

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::limits;
+
 /// One operation: the machine it needs and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Op {
@@ -62,11 +64,18 @@ impl JobShop {
                 format!("expected `jobs machines`, found {} numbers", h.len()),
             ));
         };
-        let (n, m) = (n as usize, m as usize);
         if n == 0 || m == 0 {
             return Err(at(hl, "an instance needs at least one job and one machine"));
         }
+        // Checked before the job list is allocated: the header is the sender's word.
+        let (n, m) = (
+            usize::try_from(n).unwrap_or(usize::MAX),
+            usize::try_from(m).unwrap_or(usize::MAX),
+        );
+        limits::check("jobs", n, limits::MAX_JOBS).map_err(|e| at(hl, e))?;
+        limits::check("machines", m, limits::MAX_MACHINES).map_err(|e| at(hl, e))?;
         let mut jobs = Vec::with_capacity(n);
+        let mut operations = 0usize;
         for j in 0..n {
             let (ln, l) = lines.next().ok_or_else(|| {
                 at(
@@ -75,6 +84,20 @@ impl JobShop {
                 )
             })?;
             let v = nums(ln, l)?;
+            operations += v.len() / 2;
+            limits::check("operations", operations, limits::MAX_OPERATIONS)
+                .map_err(|e| at(ln, e))?;
+            if let Some(d) = v
+                .iter()
+                .skip(1)
+                .step_by(2)
+                .find(|d| **d > limits::MAX_DURATION)
+            {
+                return Err(at(
+                    ln,
+                    limits::exceeded("duration", d, limits::MAX_DURATION as usize),
+                ));
+            }
             if v.len() % 2 != 0 || v.is_empty() {
                 return Err(at(
                     ln,
@@ -131,7 +154,22 @@ impl JobShop {
                 machines.len()
             )));
         }
+        let ops: usize = durations.iter().map(Vec::len).sum();
+        limits::check("jobs", durations.len(), limits::MAX_JOBS).map_err(ParseError::Json)?;
+        limits::check("operations", ops, limits::MAX_OPERATIONS).map_err(ParseError::Json)?;
+        if let Some(d) = durations
+            .iter()
+            .flatten()
+            .find(|d| **d > limits::MAX_DURATION)
+        {
+            return Err(ParseError::Json(limits::exceeded(
+                "duration",
+                d,
+                limits::MAX_DURATION as usize,
+            )));
+        }
         let m = machines.iter().flatten().max().map_or(0, |x| x + 1);
+        limits::check("machines", m, limits::MAX_MACHINES).map_err(ParseError::Json)?;
         let jobs = durations
             .iter()
             .zip(machines)

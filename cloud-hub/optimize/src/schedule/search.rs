@@ -288,6 +288,7 @@ pub fn solve(
     let stall_limit = 2_000 + 20 * n as u64;
     loop {
         if best_ms <= lower
+            || settings.cancelled()
             || settings.max_iterations.is_some_and(|m| iter >= m)
             || (settings.max_iterations.is_none() || !settings.time_limit.is_zero())
                 && t0.elapsed() >= settings.time_limit
