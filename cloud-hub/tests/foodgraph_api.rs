@@ -10,7 +10,7 @@ use std::path::Path;
 use foodflow_hub::audit::chain;
 use foodflow_protocol::batch::Entry;
 use foodflow_protocol::{Batch, DeviceId, Payload, PriorityClass, Segment, StreamId};
-use support::{Body, curl, hub, serve};
+use support::{Body, curl, hub};
 
 const PLANT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -70,9 +70,15 @@ async fn foodgraph_over_the_hub_api() {
     ] {
         hub(&["pki", "issue", "--dir", p, kind, id, "--tenant", tenant]);
     }
-    let port = support::free_port();
-    let server = serve(port, d, p);
+    assert!(
+        support::admin_create(d, "acme", "ada", "correct horse battery staple")
+            .status
+            .success()
+    );
+    let (port, public) = (support::free_port(), support::free_port());
+    let server = support::serve_with_public(port, public, d, p);
     let base = format!("https://127.0.0.1:{port}");
+    let open = format!("https://127.0.0.1:{public}");
     let call = |method: &str, path: &str, who: &str, body: Body<'_>| {
         curl(method, &format!("{base}{path}"), &pki, who, body)
     };
@@ -192,11 +198,21 @@ async fn foodgraph_over_the_hub_api() {
     assert_eq!(csv.lines().count(), 3, "{csv}");
     assert!(csv.lines().nth(1).unwrap().starts_with(B1));
 
-    // A lot event from the plant through sync: indexed and audited like a capture. An invalid
-    // one is stored as received and not indexed.
+    // A lot event from a plant box granted its line's location, through sync: indexed and
+    // audited like a capture. An invalid one is stored as received and not indexed.
+    let ada = support::login(&open, &pki, "acme", "ada", "correct horse battery staple");
+    let here = "urn:epc:id:sgln:0614141.00777.0";
+    let (code, body) = support::curl_bearer(
+        "PUT",
+        &format!("{open}/v1/trace/sources/line-1"),
+        &pki,
+        Some(&ada),
+        Body::Json(&format!(r#"{{"locations":["{here}"]}}"#)),
+    );
+    assert_eq!(code, 200, "{body}");
     let new_lot = "urn:epc:class:lgtin:0614141.000300.B7";
     let doc = format!(
-        r#"{{"type":"ObjectEvent","action":"ADD","bizStep":"commissioning","eventTime":"2026-11-21T09:00:00Z","eventTimeZoneOffset":"+00:00","quantityList":[{{"epcClass":"{new_lot}","quantity":50,"uom":"KGM"}}]}}"#
+        r#"{{"type":"ObjectEvent","action":"ADD","bizStep":"commissioning","eventTime":"2026-11-21T09:00:00Z","eventTimeZoneOffset":"+00:00","readPoint":{{"id":"{here}"}},"quantityList":[{{"epcClass":"{new_lot}","quantity":50,"uom":"KGM"}}]}}"#
     );
     let batch = Batch {
         segments: vec![Segment {
@@ -304,7 +320,8 @@ async fn foodgraph_over_the_hub_api() {
         }
     }
 
-    // The trail: 12 captures (11 + 1 through sync), verifiable, with inclusion proofs.
+    // The trail: 12 captures (11 + 1 through sync), the user ada and line-1's trace grant,
+    // verifiable, with inclusion proofs.
     let (code, body) = call("GET", "/v1/audit/verify", "gw", Body::None);
     assert_eq!(code, 200);
     let v = json(&body);
@@ -314,7 +331,7 @@ async fn foodgraph_over_the_hub_api() {
             v["entries"].as_u64(),
             v["epcis_events"].as_u64()
         ),
-        (Some(true), Some(12), Some(12))
+        (Some(true), Some(14), Some(12))
     );
     let root = v["root"].as_str().unwrap().to_owned();
     let (_, body) = call("GET", "/v1/audit/proof/5", "gw", Body::None);
@@ -328,11 +345,11 @@ async fn foodgraph_over_the_hub_api() {
     assert!(chain::verify_inclusion(
         proof["entry_hash"].as_str().unwrap(),
         4,
-        12,
+        14,
         &path,
         &root
     ));
-    let (_, body) = call("GET", "/v1/audit/entries?from=12", "gw", Body::None);
+    let (_, body) = call("GET", "/v1/audit/entries?from=14", "gw", Body::None);
     let last = json(&body);
     assert!(
         last[0]["actor"]
