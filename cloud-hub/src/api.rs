@@ -452,7 +452,9 @@ pub(crate) async fn series(
         return bad("series needs `from` and `to` (RFC 3339 or UTC ns) and `step_s`".into());
     };
     let step_ns = (q.step_s.unwrap_or(60.0) * 1e9) as i64;
-    if step_ns <= 0 || to <= from || (to - from) / step_ns > 100_000 {
+    // Checked: `from` and `to` are the caller's numbers, anywhere in i64.
+    let buckets = to.checked_sub(from).map(|span| span / step_ns.max(1));
+    if step_ns <= 0 || to <= from || buckets.is_none_or(|b| b > 100_000) {
         return bad("`step_s` must be > 0 and give at most 100000 buckets".into());
     }
     let tag = q.tag.clone();

@@ -211,7 +211,19 @@ fn panel_from_store(s: &AppState, tenant: &TenantId, src: &Source) -> Result<Pan
     }
     let step_ns = step_days * 86_400_000_000_000i64;
     // Buckets aligned on the calendar (days since the epoch; weeks from a Thursday, day 0).
-    let from = from.div_euclid(step_ns) * step_ns;
+    // `from` and `to` are the caller's numbers: every step is checked, and the history is
+    // bounded before anything of its size is allocated.
+    let from = from.div_euclid(step_ns).saturating_mul(step_ns);
+    let buckets = to
+        .checked_sub(from)
+        .map(|span| span / step_ns)
+        .unwrap_or(-1);
+    if buckets > MAX_HISTORY as i64 {
+        return Err(bad_request(format!(
+            "source: {buckets} {}s from {} to {} exceeds the limit of {MAX_HISTORY} periods (see docs/security.md)",
+            src.bucket, src.from, src.to
+        )));
+    }
     let device =
         DeviceId::new(&src.device).map_err(|e| bad_request(format!("source.device: {e}")))?;
     let stream =
@@ -220,7 +232,7 @@ fn panel_from_store(s: &AppState, tenant: &TenantId, src: &Source) -> Result<Pan
     s.store
         .tenant(tenant)
         .scan_time(&device, &stream, from, to, &mut |r| d.add(r))?;
-    let buckets = ((to - from) / step_ns).max(0) as usize;
+    let buckets = buckets.max(0) as usize;
     let mut series = Vec::new();
     for ser in d.finish() {
         if !src.tags.is_empty() && !src.tags.contains(&ser.tag) {
@@ -405,6 +417,9 @@ async fn start(
         Err(e) => e.into_response(),
     }
 }
+
+/// Periods of stored history one forecast may read (about 55 years of days).
+const MAX_HISTORY: usize = 20_000;
 
 /// The longest a forecast job may run before the runner stops it.
 const MAX_JOB_SECONDS: u64 = 600;

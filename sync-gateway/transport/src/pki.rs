@@ -75,6 +75,13 @@ fn write_private(path: &Path, text: &str) -> Result<(), PkiError> {
         opts.mode(0o600);
     }
     let mut f = opts.open(path).map_err(io(path))?;
+    // The mode above applies only to a new file: an existing key file is narrowed too.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io(path))?;
+    }
     f.write_all(text.as_bytes()).map_err(io(path))
 }
 
@@ -119,6 +126,13 @@ impl Pki {
     /// certificate issued by it would stop working.
     pub fn init(dir: &Path, name: &str) -> Result<Self, PkiError> {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
+        // The directory holds the CA's private key: its owner alone lists and enters it.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(io(dir))?;
+        }
         if dir.join("ca.key").exists() {
             return Err(PkiError::Usage(format!(
                 "{} already holds a CA; remove it first if you really want a new one (every \
@@ -356,6 +370,8 @@ mod tests {
                 .permissions()
                 .mode();
             assert_eq!(mode & 0o077, 0, "private keys are not readable by others");
+            let mode = std::fs::metadata(dir.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "the PKI directory is its owner's alone");
         }
     }
 }
