@@ -86,6 +86,19 @@ pub struct Forecasts {
     seq: AtomicU64,
 }
 
+impl Forecasts {
+    fn update(&self, key: &(String, String), f: impl FnOnce(&mut Status)) {
+        if let Some(st) = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(key)
+        {
+            f(st);
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Source {
@@ -436,17 +449,11 @@ fn run(
 ) {
     job.cancel = Some(cancel.clone());
     let progress = |done: usize, total: usize| {
-        if let Some(st) = s
-            .forecasts
-            .running
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_mut(&key)
-        {
+        s.forecasts.update(&key, |st| {
             st.state = "running".into();
             st.done = done;
             st.total = total;
-        }
+        })
     };
     progress(0, 0);
     let mut st = s
@@ -569,15 +576,8 @@ async fn cancel(
                     Ok(f.status)
                 }
                 Cancelled::Signalled => {
-                    if let Some(st) = s
-                        .forecasts
-                        .running
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .get_mut(&key)
-                    {
-                        st.state = "cancelling".into();
-                    }
+                    s.forecasts
+                        .update(&key, |st| st.state = "cancelling".into());
                     Ok(found()?.status)
                 }
                 Cancelled::NotLive => {

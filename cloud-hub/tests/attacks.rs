@@ -50,30 +50,15 @@ impl Plant {
         for (tenant, user) in [("acme", "ada"), ("other", "bob")] {
             assert!(admin_create(d, tenant, user, PASSWORD).status.success());
         }
-        let (port, public, admin) = (free_port(), free_port(), free_port());
-        let child = std::process::Command::new(support::HUB)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--public", &format!("127.0.0.1:{public}")])
-            .args(["--admin", &format!("127.0.0.1:{admin}")])
-            .args(["--data-dir", d, "--pki-dir", p])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut k = Kill(child);
-        // The ready line is printed once every listener is bound.
-        let mut line = String::new();
-        let out = k.0.stdout.take().unwrap();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
-        assert!(line.contains("\"ready\""), "hub did not start: {line:?}");
+        let (hub_process, [mtls, public, admin]) = spawn_hub(&pki, &data);
         Plant {
-            mtls: format!("https://127.0.0.1:{port}"),
-            public: format!("https://127.0.0.1:{public}"),
-            admin: format!("http://127.0.0.1:{admin}"),
+            mtls,
+            public,
+            admin,
             _dir: dir,
             pki,
             data,
-            hub_process: k,
+            hub_process,
         }
     }
 
@@ -623,32 +608,40 @@ fn regulated_writes_survive_a_kill_together() {
 impl Plant {
     /// Starts the hub again on the same data and PKI (new ports).
     fn restart(&mut self) {
-        let p = self;
-        let (port, public, admin) = (free_port(), free_port(), free_port());
-        let child = std::process::Command::new(support::HUB)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--public", &format!("127.0.0.1:{public}")])
-            .args(["--admin", &format!("127.0.0.1:{admin}")])
-            .args([
-                "--data-dir",
-                p.data.to_str().unwrap(),
-                "--pki-dir",
-                p.pki.to_str().unwrap(),
-            ])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut k = Kill(child);
-        let mut line = String::new();
-        let out = k.0.stdout.take().unwrap();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
-        assert!(line.contains("\"ready\""), "hub did not restart: {line:?}");
-        p.mtls = format!("https://127.0.0.1:{port}");
-        p.public = format!("https://127.0.0.1:{public}");
-        p.admin = format!("http://127.0.0.1:{admin}");
-        p.hub_process = k;
+        let (k, [mtls, public, admin]) = spawn_hub(&self.pki, &self.data);
+        (self.hub_process, self.mtls, self.public, self.admin) = (k, mtls, public, admin);
     }
+}
+
+/// `foodflow-hub serve` on run-time ports, once its ready line is printed (every listener
+/// bound): the process and its mTLS, public and admin base URLs.
+fn spawn_hub(pki: &Path, data: &Path) -> (Kill, [String; 3]) {
+    let (port, public, admin) = (free_port(), free_port(), free_port());
+    let child = std::process::Command::new(support::HUB)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--public", &format!("127.0.0.1:{public}")])
+        .args(["--admin", &format!("127.0.0.1:{admin}")])
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--pki-dir")
+        .arg(pki)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut k = Kill(child);
+    let mut line = String::new();
+    let out = k.0.stdout.take().unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
+    assert!(line.contains("\"ready\""), "hub did not start: {line:?}");
+    (
+        k,
+        [
+            format!("https://127.0.0.1:{port}"),
+            format!("https://127.0.0.1:{public}"),
+            format!("http://127.0.0.1:{admin}"),
+        ],
+    )
 }
 
 /// 9: a full disk: writes are refused (never acknowledged), `/healthz` says why, and writes
