@@ -11,7 +11,7 @@ use foodflow_protocol::{
 };
 use foodflow_transport::SyncClient;
 use foodflow_transport::tls::TlsFiles;
-use support::{Body, curl, free_port, hub, serve};
+use support::{Body, curl, hub};
 
 fn batch(values: &[(u64, f64)]) -> Vec<u8> {
     Batch {
@@ -61,9 +61,9 @@ async fn tenant_rules_raise_alarms_on_ingest() {
     hub(&[
         "pki", "issue", "--dir", p, "--device", "line-1", "--tenant", "acme",
     ]);
-    let port = free_port();
     let data = dir.path().join("data");
-    let _hub = serve(port, data.to_str().unwrap(), p);
+    let served = support::start(&data, p);
+    let port = served.port;
     let base = format!("https://127.0.0.1:{port}");
     let rule_url = format!("{base}/v1/analytics/alarm-rules/oven-high");
     let rule = r#"{"name":"oven-high","series":"line-1/oven","condition":{"kind":"above","limit":200,"hysteresis":5},"level":"critical"}"#;

@@ -12,7 +12,7 @@ use foodflow_protocol::{
 };
 use foodflow_transport::SyncClient;
 use foodflow_transport::tls::TlsFiles;
-use support::{HUB, Kill, free_port, hub, serve};
+use support::{HUB, Kill, free_port, hub, start};
 
 const MIN_NS: i64 = 60_000_000_000;
 
@@ -47,8 +47,7 @@ async fn replay_and_oee_over_stored_history() {
         "--tenant",
         "acme",
     ]);
-    let port = free_port();
-    let server = serve(port, d, p);
+    let server = start(d, p);
     let t0: i64 = 1_795_341_600_000_000_000; // 2026-11-22T10:00:00Z
     let mut items = Vec::new();
     // Oven: 3 s, 10 readings a second: 190/191 alternating, then 210, then 190/191.
@@ -137,12 +136,15 @@ async fn replay_and_oee_over_stored_history() {
             },
         ],
     };
-    let c = SyncClient::new(
-        &format!("https://127.0.0.1:{port}"),
-        &TlsFiles::in_dir(&pki, "loader"),
-        Duration::from_secs(10),
-    )
-    .unwrap();
+    let client = |s: &support::Served| {
+        SyncClient::new(
+            &s.api_url,
+            &TlsFiles::in_dir(&pki, "loader"),
+            Duration::from_secs(10),
+        )
+        .unwrap()
+    };
+    let c = client(&server);
     assert_eq!(c.upload(batch.encode(1)).await.unwrap().accepted, 109);
     drop(server);
 
@@ -253,7 +255,8 @@ async fn replay_and_oee_over_stored_history() {
     let mut args = vec!["analytics", "replay", "--store"];
     args.extend(scope);
     hub(&args);
-    let server = serve(port, d, p);
+    let server = start(d, p);
+    let c = client(&server);
     let streams = c.get_json("/v1/devices/line-1/streams").await.unwrap();
     let stored = streams
         .as_array()

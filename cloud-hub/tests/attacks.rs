@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use foodflow_protocol::batch::Entry;
 use foodflow_protocol::{Batch, DeviceId, Payload, PriorityClass, Segment, StreamId};
-use support::{Body, Kill, TINY, admin_create, curl, curl_bearer, free_port, hub, login};
+use support::{Body, Kill, TINY, admin_create, curl, curl_bearer, hub, login};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -617,35 +617,10 @@ impl Plant {
     }
 }
 
-/// `foodflow-hub serve` on run-time ports, once its ready line is printed (every listener
-/// bound): the process and its mTLS, public and admin base URLs.
+/// `foodflow-hub serve` on run-time ports: the process and its mTLS, public and admin base URLs.
 fn spawn_hub(pki: &Path, data: &Path) -> (Kill, [String; 3]) {
-    let (port, public, admin) = (free_port(), free_port(), free_port());
-    let child = std::process::Command::new(support::HUB)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--public", &format!("127.0.0.1:{public}")])
-        .args(["--admin", &format!("127.0.0.1:{admin}")])
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--pki-dir")
-        .arg(pki)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut k = Kill(child);
-    let mut line = String::new();
-    let out = k.0.stdout.take().unwrap();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
-    assert!(line.contains("\"ready\""), "hub did not start: {line:?}");
-    (
-        k,
-        [
-            format!("https://127.0.0.1:{port}"),
-            format!("https://127.0.0.1:{public}"),
-            format!("http://127.0.0.1:{admin}"),
-        ],
-    )
+    let s = support::start(data, pki);
+    (s.process, [s.api_url, s.public_url, s.admin_url])
 }
 
 /// 9: a full disk: writes are refused (never acknowledged), `/healthz` says why, and writes

@@ -75,8 +75,8 @@ async fn foodgraph_over_the_hub_api() {
             .status
             .success()
     );
-    let (port, public) = (support::free_port(), support::free_port());
-    let server = support::serve_with_public(port, public, d, p);
+    let server = support::start(d, p);
+    let (port, public) = (server.port, server.public);
     let base = format!("https://127.0.0.1:{port}");
     let open = format!("https://127.0.0.1:{public}");
     let call = |method: &str, path: &str, who: &str, body: Body<'_>| {

@@ -6,9 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{
-    Body, admin_create, curl_bearer, free_port, hub, login, serve_with_public, upload_readings,
-};
+use support::{Body, admin_create, curl_bearer, hub, login, upload_readings};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -46,8 +44,8 @@ async fn planners_run_forecasts_over_uploads_and_stored_readings() {
         "pki", "issue", "--dir", p, "--device", "line-1", "--tenant", "acme",
     ]);
     assert!(admin_create(d, "acme", "ada", PASSWORD).status.success());
-    let (port, public) = (free_port(), free_port());
-    let _hub = serve_with_public(port, public, d, p);
+    let served = support::start(d, p);
+    let (port, public) = (served.port, served.public);
 
     // 60 days of packs from line-1, one reading an hour (24 × (100 + weekday bump) a day).
     let t0: i64 = 1_790_000_000_000_000_000 / 86_400_000_000_000 * 86_400_000_000_000;

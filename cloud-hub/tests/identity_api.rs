@@ -7,7 +7,7 @@ mod support;
 
 use std::path::Path;
 
-use support::{Body, admin_create, curl_bearer, free_port, hub, serve_with_public};
+use support::{Body, admin_create, curl_bearer, hub};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -34,9 +34,8 @@ fn people_log_in_and_act_within_their_permissions() {
         "no second ada"
     );
 
-    let (port, public) = (free_port(), free_port());
-    let _hub = serve_with_public(port, public, d, p);
-    let base = format!("https://127.0.0.1:{public}");
+    let served = support::start(d, p);
+    let base = served.public_url.clone();
     let call = |method: &str, path: &str, bearer: Option<&str>, body: Body<'_>| {
         curl_bearer(method, &format!("{base}{path}"), &pki, bearer, body)
     };

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{Body, curl, curl_bearer, free_port, hub, serve_with_public};
+use support::{Body, curl, curl_bearer, hub};
 
 #[test]
 fn every_documented_operation_is_served() {
@@ -38,8 +38,8 @@ fn every_documented_operation_is_served() {
         .output()
         .unwrap();
     assert!(created.status.success());
-    let (port, public) = (free_port(), free_port());
-    let _hub = serve_with_public(port, public, d, p);
+    let served = support::start(d, p);
+    let (port, public) = (served.port, served.public);
     let (mtls, open) = (
         format!("https://127.0.0.1:{port}"),
         format!("https://127.0.0.1:{public}"),

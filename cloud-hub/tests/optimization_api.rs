@@ -7,10 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{
-    Body, FT06, TINY, admin_create, curl_bearer, free_port, hub, login, routing_args, run_hub,
-    serve_with_public,
-};
+use support::{Body, FT06, TINY, admin_create, curl_bearer, hub, login, routing_args, run_hub};
 
 const PASSWORD: &str = "correct horse battery staple";
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/optimize/plan.example.yaml");
@@ -33,9 +30,8 @@ fn plans_schedules_routes_and_stock_levels_run_as_jobs_and_plans_are_signed_into
     let (p, d) = (pki.to_str().unwrap(), data.to_str().unwrap());
     hub(&["pki", "init", "--dir", p]);
     assert!(admin_create(d, "acme", "ada", PASSWORD).status.success());
-    let (port, public) = (free_port(), free_port());
-    let _hub = serve_with_public(port, public, d, p);
-    let base = format!("https://127.0.0.1:{public}");
+    let served = support::start(d, p);
+    let base = served.public_url.clone();
     let call = |method: &str, path: &str, bearer: &str, body: Body<'_>| {
         curl_bearer(method, &format!("{base}{path}"), &pki, Some(bearer), body)
     };

@@ -11,10 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{
-    Body, admin_create, curl, curl_bearer, free_port, hub, login, serve_with_public,
-    upload_readings,
-};
+use support::{Body, admin_create, curl, curl_bearer, hub, login, upload_readings};
 
 const PLANT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -57,8 +54,8 @@ async fn people_work_in_the_portal() {
         "pki", "issue", "--dir", p, "--device", "line-1", "--tenant", "acme",
     ]);
     assert!(admin_create(d, "acme", "ada", PASSWORD).status.success());
-    let (port, public) = (free_port(), free_port());
-    let _hub = serve_with_public(port, public, d, p);
+    let served = support::start(d, p);
+    let (port, public) = (served.port, served.public);
 
     // Traceability records from the plant's gateway; an hour of oven readings from line-1.
     let (code, body) = curl(

@@ -68,31 +68,83 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A running hub on `port` (the store is single-process: stop it before the CLI opens it).
-pub fn serve(port: u16, data: &str, pki: &str) -> Kill {
-    serve_with_public(port, free_port(), data, pki)
+/// A running hub, stopped when dropped: its listeners' ports and base URLs.
+pub struct Served {
+    pub process: Kill,
+    /// Port of the mutual-TLS API.
+    pub port: u16,
+    /// Port of the public (people's) API.
+    pub public: u16,
+    pub api_url: String,
+    pub public_url: String,
+    pub admin_url: String,
 }
 
-/// A running hub with its mTLS API on `port` and its public (people's) API on `public`.
-pub fn serve_with_public(port: u16, public: u16, data: &str, pki: &str) -> Kill {
-    let k = Kill(
-        Command::new(HUB)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--public", &format!("127.0.0.1:{public}")])
-            .args(["--admin", &format!("127.0.0.1:{}", free_port())])
-            .args(["--data-dir", data, "--pki-dir", pki])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let up = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && std::net::TcpStream::connect(("127.0.0.1", public)).is_ok()
+/// `foodflow-hub serve` on ports the kernel picks, returned once the hub's ready line says every
+/// listener is bound. Ports are never chosen here and reused later: between a probe and the
+/// hub's bind (or across a restart) any outgoing connection may take a free port. The store is
+/// single-process: drop the hub before a CLI opens the same data directory.
+pub fn start(data: impl AsRef<Path>, pki: impl AsRef<Path>) -> Served {
+    let mut child = Command::new(HUB)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--public",
+            "127.0.0.1:0",
+        ])
+        .args(["--admin", "127.0.0.1:0", "--data-dir"])
+        .arg(data.as_ref())
+        .arg("--pki-dir")
+        .arg(pki.as_ref())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Both pipes are drained for the hub's whole life: a full pipe would block its logging.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut err = child.stderr.take().unwrap();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n @ 1..) = std::io::Read::read(&mut err, &mut buf) {
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
     });
-    assert!(up, "hub did not start");
-    k
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(out));
+        if let Some(Ok(first)) = lines.next() {
+            let _ = tx.send(first);
+        }
+        lines.for_each(drop);
+    });
+    let process = Kill(child);
+    let ready = rx
+        .recv_timeout(Duration::from_secs(60))
+        .ok()
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+        .filter(|v| v["ready"] == "foodflow-hub");
+    let Some(ready) = ready else {
+        drop(process);
+        std::thread::sleep(Duration::from_millis(200));
+        panic!(
+            "hub did not start; its log:\n{}",
+            String::from_utf8_lossy(&log.lock().unwrap())
+        );
+    };
+    let url = |k: &str| ready[k].as_str().unwrap().to_string();
+    let port = |u: &str| u.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+    let (api_url, public_url, admin_url) = (url("api"), url("public"), url("admin"));
+    Served {
+        process,
+        port: port(&api_url),
+        public: port(&public_url),
+        api_url,
+        public_url,
+        admin_url,
+    }
 }
 
 /// Body of a curl request.
