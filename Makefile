@@ -9,7 +9,7 @@ ORT_DYLIB_PATH ?= $(CURDIR)/.cache/onnxruntime/libonnxruntime.so.1.31.1
 export ORT_DYLIB_PATH
 CARGO ?= cargo
 
-.PHONY: deps build demo test lint fuzz bench-ingest bench-sync bench-analytics bench-foodgraph bench-forecast bench-optimize bench-vision models clean-run
+.PHONY: deps build demo test lint fuzz bench-ingest bench-sync bench-analytics bench-foodgraph bench-hub bench-forecast bench-optimize bench-vision models clean-run
 
 deps:
 	@scripts/install-deps.sh
@@ -84,6 +84,12 @@ bench-analytics: deps
 bench-foodgraph: deps
 	@scripts/install-bench-deps.sh
 	$(CARGO) bench -p foodflow-hub --bench foodgraph
+
+# The hub under mixed people reads (h2load) while two devices upload, then the same under a
+# slowloris, a login flood and a tenant's job flood (FOODFLOW_BENCH_SECONDS per phase, 15).
+bench-hub: deps
+	@scripts/install-bench-deps.sh h2load
+	$(CARGO) bench -p foodflow-hub --bench hub_load
 
 clean-run:
 	rm -rf .run

@@ -152,6 +152,21 @@ fn people_log_in_and_act_within_their_permissions() {
     ));
     let (code, _) = call("POST", "/v1/epcis/capture", Some(&quinn), Body::File(plant));
     assert_eq!(code, 403);
+    // A role change applies to the tokens already out, on their next request.
+    let sources = |tok: &str| call("GET", "/v1/trace/sources", Some(tok), Body::None).0;
+    assert_eq!(sources(&quinn), 403);
+    let set_roles = |roles: &str| {
+        call(
+            "PATCH",
+            "/v1/users/quinn",
+            Some(&ada),
+            Body::Json(&format!(r#"{{"roles":{roles}}}"#)),
+        )
+    };
+    assert_eq!(set_roles(r#"["quality_manager"]"#).0, 200);
+    assert_eq!(sources(&quinn), 200);
+    assert_eq!(set_roles(r#"["auditor"]"#).0, 200);
+    assert_eq!(sources(&quinn), 403);
 
     // A service key with the quality role captures; its secret is shown once.
     let (code, body) = call(

@@ -1,5 +1,6 @@
-//! The edge's HTTP surface: `/healthz`, Prometheus `/metrics`, alarm acknowledgement and the
-//! line screen (`/screen`, see [`crate::screen`]).
+//! The edge's HTTP surface: `/healthz`, Prometheus `/metrics`, alarm acknowledgement (an
+//! operator's name and PIN, see [`crate::operators`]) and the line screen (`/screen`, see
+//! [`crate::screen`]).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -27,13 +28,21 @@ pub struct HttpState {
     pub vision: Option<crate::screen::vision::SharedVision>,
     /// Where kept frames live (`<data dir>/vision`), when cameras keep them.
     pub kept_frames: Option<std::path::PathBuf>,
+    /// Operator credentials for every state-changing request.
+    pub operators: Arc<crate::operators::Gate>,
 }
+
+/// An acknowledgement's body is a name and a PIN; nothing bigger is read.
+const ACK_BODY_BYTES: usize = 1024;
 
 pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .route("/v1/alarms/{rule}/ack", post(ack_alarm))
+        .route(
+            "/v1/alarms/{rule}/ack",
+            post(ack_alarm).layer(axum::extract::DefaultBodyLimit::max(ACK_BODY_BYTES)),
+        )
         .route("/v1/vision/frames/{camera}/{ts}/{file}", get(kept_frame))
         .merge(crate::screen::routes())
         .with_state(state)
@@ -83,28 +92,70 @@ async fn kept_frame(
 #[derive(serde::Deserialize)]
 struct AckBody {
     by: String,
+    #[serde(default)]
+    pin: String,
 }
 
-/// `POST /v1/alarms/{rule}/ack {"by": "operator name"}`: 200 when a raised alarm was
-/// acknowledged (the event is journaled), 409 when the rule has no unacknowledged alarm.
+fn refuse(status: StatusCode, error: String) -> axum::response::Response {
+    (status, axum::Json(serde_json::json!({ "error": error }))).into_response()
+}
+
+/// `POST /v1/alarms/{rule}/ack {"by": "operator name", "pin": "…"}`: 200 when a raised alarm
+/// was acknowledged (the event is journaled with the operator's name), 401 for an unknown
+/// operator or a wrong PIN, 403 while the box has no operators, 429 after repeated wrong PINs
+/// from the same address, 409 when the rule has no unacknowledged alarm.
 async fn ack_alarm(
     State(s): State<HttpState>,
     Path(rule): Path<String>,
+    from: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     axum::Json(body): axum::Json<AckBody>,
-) -> impl IntoResponse {
+) -> axum::response::Response {
+    use crate::operators::Refusal;
     let Some(tx) = &s.alarm_acks else {
-        return (
+        return refuse(
             StatusCode::NOT_FOUND,
-            axum::Json(
-                serde_json::json!({"error": "analytics is not configured in this box's profile"}),
-            ),
+            "analytics is not configured in this box's profile".into(),
         );
     };
-    if body.by.trim().is_empty() {
-        return (
+    if crate::operators::check_name(&body.by).is_err() || body.pin.is_empty() {
+        return refuse(
             StatusCode::BAD_REQUEST,
-            axum::Json(serde_json::json!({"error": "say who acknowledges: {\"by\": \"name\"}"})),
+            "say who acknowledges, with the PIN: {\"by\": \"name\", \"pin\": \"…\"}".into(),
         );
+    }
+    let source = from.map(|c| c.0.0.ip().to_string()).unwrap_or_default();
+    match s.operators.check(&body.by, &body.pin, &source).await {
+        Ok(()) => {}
+        Err(Refusal::NoOperators) => {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "no operator may acknowledge on this box yet: add one with `foodflow-edge operator add`".into(),
+            );
+        }
+        Err(Refusal::Wrong) => {
+            tracing::warn!(%source, "alarm acknowledgement refused: unknown operator or wrong PIN");
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "unknown operator or wrong PIN".into(),
+            );
+        }
+        Err(Refusal::Throttled(wait_s)) => {
+            let mut r = refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many wrong PINs from this address; try again in {wait_s} s"),
+            );
+            if let Ok(v) = axum::http::HeaderValue::from_str(&wait_s.to_string()) {
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+        Err(Refusal::Unavailable(e)) => {
+            tracing::error!(error = %e, "operators file unreadable");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("operators cannot be checked: {e}"),
+            );
+        }
     }
     let (reply, rx) = tokio::sync::oneshot::channel();
     let _ = tx.send(AckRequest {
@@ -116,12 +167,11 @@ async fn ack_alarm(
         Ok(true) => (
             StatusCode::OK,
             axum::Json(serde_json::json!({"acknowledged": rule})),
-        ),
-        _ => (
+        )
+            .into_response(),
+        _ => refuse(
             StatusCode::CONFLICT,
-            axum::Json(
-                serde_json::json!({"error": format!("rule {rule:?} has no raised, unacknowledged alarm")}),
-            ),
+            format!("rule {rule:?} has no raised, unacknowledged alarm"),
         ),
     }
 }

@@ -17,6 +17,7 @@ async fn readings_become_rollups_and_alarms() {
     let shift_start = format!("{:02}:00", (hour + 22) % 24);
     let shift_end = format!("{:02}:00", (hour + 2) % 24);
     let dir = tempfile::tempdir().unwrap();
+    support::add_operator(&dir.path().join("data"), "shift lead", "482913");
     let mut edge = Edge::start(
         &format!(
             "device: {{ id: it-analytics, site: test }}
@@ -84,29 +85,27 @@ analytics:
             }
         }
     };
-    // Up to the excursion: the alarm is raised; an operator acknowledges it (once).
+    // Up to the excursion: the alarm is raised; an operator acknowledges it (once), with the
+    // PIN: a wrong one, or none, acknowledges nothing.
     publish(0..20).await;
+    let ack = |body: &str| post(edge.http_port, "/v1/alarms/oven-high/ack", body);
+    assert_eq!(
+        ack(r#"{"by":"shift lead","pin":"000000"}"#),
+        401,
+        "a wrong PIN"
+    );
+    assert_eq!(ack(r#"{"by":"shift lead"}"#), 400, "no PIN");
+    assert_eq!(ack(r#"{"by":"stranger","pin":"482913"}"#), 401);
     let mut status = 0;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        status = post(
-            edge.http_port,
-            "/v1/alarms/oven-high/ack",
-            r#"{"by":"shift lead"}"#,
-        );
-        if status == 200 {
+        status = ack(r#"{"by":"shift lead","pin":"482913"}"#);
+        if status != 409 {
             break;
         }
     }
     assert_eq!(status, 200, "acknowledging the raised alarm");
-    assert_eq!(
-        post(
-            edge.http_port,
-            "/v1/alarms/oven-high/ack",
-            r#"{"by":"again"}"#
-        ),
-        409
-    );
+    assert_eq!(ack(r#"{"by":"shift lead","pin":"482913"}"#), 409);
     publish(20..40).await;
     // Line state and counters for the OEE of the running shift.
     for (i, (tag, value)) in [

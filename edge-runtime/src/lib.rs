@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod connectors;
 pub mod http;
 pub mod journal;
+pub mod operators;
 pub use foodflow_transport::metrics;
 pub mod profile;
 pub mod screen;

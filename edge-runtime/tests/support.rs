@@ -84,6 +84,22 @@ impl Mosquitto {
     }
 }
 
+/// `foodflow-edge operator add` on `data_dir`: `name` may acknowledge alarms with `pin`.
+pub fn add_operator(data_dir: &Path, name: &str, pin: &str) {
+    let o = Command::new(env!("CARGO_BIN_EXE_foodflow-edge"))
+        .args(["operator", "add", "--data-dir"])
+        .arg(data_dir)
+        .args(["--name", name])
+        .env("FOODFLOW_OPERATOR_PIN", pin)
+        .output()
+        .expect("foodflow-edge operator add");
+    assert!(
+        o.status.success(),
+        "operator add: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// The real edge binary with a profile, a data dir and an HTTP port of its own.
 pub struct Edge {
     pub proc: Option<Proc>,

@@ -1,4 +1,5 @@
-// node line_screen.mjs BASE_URL OUT_DIR — the edge's line screen as an operator uses it.
+// node line_screen.mjs BASE_URL OUT_DIR — the edge's line screen as an operator uses it; FOODFLOW_UI_PIN is
+// the PIN of the box's operator "Ana Operator".
 import { browser, watch, shot, check, until } from "./common.mjs";
 
 const [base, out] = process.argv.slice(2);
@@ -25,7 +26,7 @@ try {
   await until("a speed", async () => /\d/.test(await page.textContent("#speed")));
   check(true, `speed ${await page.textContent("#speed")}/min, OEE ${await page.textContent("#oee")}`);
 
-  // An alarm appears; acknowledging needs a name; then it is recorded.
+  // An alarm appears; acknowledging needs a name and the operator's PIN; then it is recorded.
   const alarm = '[data-rule="oven-high"]';
   await page.waitForSelector(alarm, { timeout: 20000 });
   check((await page.textContent(alarm)).includes("CRITICAL"), "the oven alarm appears, marked critical in words");
@@ -34,6 +35,16 @@ try {
   await page.click(`${alarm} button`);
   check((await page.textContent("#ack-msg")).includes("Type your name"), "acknowledging without a name asks for one");
   await page.fill("#operator", "Ana Operator");
+  await page.fill("#pin", "");
+  await page.click(`${alarm} button`);
+  check((await page.textContent("#ack-msg")).includes("Type your PIN"), "acknowledging without a PIN asks for one");
+  await page.fill("#pin", "000000");
+  await page.click(`${alarm} button`);
+  await until("the refusal", async () => (await page.textContent("#ack-msg")).includes("wrong PIN"));
+  check(!(await page.textContent(alarm)).includes("acknowledged by"), "a wrong PIN acknowledges nothing");
+  // The refused acknowledgement's 401 is the expected answer, not a page error.
+  errors.splice(0, errors.length, ...errors.filter((e) => !e.includes("status of 401")));
+  await page.fill("#pin", process.env.FOODFLOW_UI_PIN);
   await page.click(`${alarm} button`);
   await until("the acknowledgement", async () => (await page.textContent(alarm)).includes("acknowledged by Ana Operator"));
   check(true, "the alarm shows who acknowledged it");

@@ -156,6 +156,7 @@ async fn login(
         let now = foodflow_protocol::time::now_ns() / 1_000_000_000;
         let claims = token::Claims {
             iss: token::ISSUER.into(),
+            aud: token::AUDIENCE.into(),
             sub: user.username.clone(),
             ten: l.tenant.clone(),
             perms: perms.iter().cloned().collect(),

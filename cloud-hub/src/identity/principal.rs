@@ -162,20 +162,22 @@ fn resolve(auth: &Auth, bearer: &str, from: &str) -> Result<Principal, String> {
     let now = foodflow_protocol::time::now_ns() / 1_000_000_000;
     let claims = auth.keys.verify(bearer, now).map_err(|e| e.to_string())?;
     let tenant = TenantId::new(claims.ten.clone()).map_err(|e| e.to_string())?;
-    // A disabled or deleted user's tokens stop working at once, not at expiry.
+    // A disabled or deleted user's tokens stop working at once, not at expiry, and a changed
+    // role takes effect on the next request: authority is the user's roles now, never the
+    // permissions written into the token at login.
     let view = auth.store.tenant(&tenant);
-    let user = Directory {
+    let dir = Directory {
         view: view.as_ref(),
-    }
-    .user(&claims.sub)
-    .map_err(|e| e.to_string())?;
-    if user.is_none_or(|u| u.disabled) {
+    };
+    let user = dir.user(&claims.sub).map_err(|e| e.to_string())?;
+    let Some(user) = user.filter(|u| !u.disabled) else {
         return Err(format!("user {} is disabled or gone", claims.sub));
-    }
+    };
+    let permissions = dir.permissions_of(&user.roles).map_err(|e| e.to_string())?;
     Ok(Principal {
         tenant,
         actor: format!("user:{}", claims.sub),
-        permissions: claims.perms.into_iter().collect(),
+        permissions,
         from: from.to_owned(),
     })
 }

@@ -1,6 +1,7 @@
 //! Short-lived access tokens: JWTs signed with the hub's Ed25519 key (`alg: EdDSA`). Verified
 //! strictly: the header must say EdDSA (no `none`, no algorithm confusion), the signature must
-//! check, the issuer must be this hub and the token must not be expired.
+//! check, the issuer must be this hub, the audience this hub's API and the token must not be
+//! expired.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -8,15 +9,21 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 pub const ISSUER: &str = "foodflow-hub";
+/// The only audience access tokens are minted for: the hub's people API. Anything else this
+/// key may sign one day (signing requests, links in e-mails) carries another audience and is
+/// refused here.
+pub const AUDIENCE: &str = "foodflow-hub/api";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Claims {
     pub iss: String,
+    pub aud: String,
     /// The user name.
     pub sub: String,
     /// The tenant.
     pub ten: String,
-    /// Permissions granted at login (role changes apply at the next login).
+    /// Permissions at login, for clients to show; requests are authorised by the user's roles
+    /// as they are now.
     pub perms: Vec<String>,
     pub iat: i64,
     pub exp: i64,
@@ -33,6 +40,8 @@ pub enum TokenError {
     Signature,
     #[error("token issued by {0:?}, not this hub")]
     Issuer(String),
+    #[error("token meant for {0:?}, not this hub's API")]
+    Audience(String),
     #[error("token expired; log in again")]
     Expired,
 }
@@ -149,6 +158,9 @@ impl Keys {
         if claims.iss != ISSUER {
             return Err(TokenError::Issuer(claims.iss));
         }
+        if claims.aud != AUDIENCE {
+            return Err(TokenError::Audience(claims.aud));
+        }
         if claims.exp <= now_s {
             return Err(TokenError::Expired);
         }
@@ -163,6 +175,7 @@ mod tests {
     fn claims(exp: i64) -> Claims {
         Claims {
             iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
             sub: "ada".into(),
             ten: "acme".into(),
             perms: vec!["trace:read".into()],
@@ -199,6 +212,12 @@ mod tests {
         assert_eq!(
             k.verify(&k.sign(&foreign), 500),
             Err(TokenError::Issuer("elsewhere".into()))
+        );
+        let mut elsewhere = claims(1_000);
+        elsewhere.aud = "foodflow-hub/sign".into();
+        assert_eq!(
+            k.verify(&k.sign(&elsewhere), 500),
+            Err(TokenError::Audience("foodflow-hub/sign".into()))
         );
     }
 

@@ -15,6 +15,9 @@ use std::time::Duration;
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use support::{Edge, Mosquitto};
 
+/// The PIN of the box's operator in this test.
+const PIN: &str = "731904";
+
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -69,6 +72,7 @@ async fn operators_see_the_line_live_and_acknowledge_alarms() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    support::add_operator(&dir.path().join("data"), "Ana Operator", PIN);
     let mut edge = Edge::start(
         &format!(
             "device: {{ id: screen-test, site: test }}
@@ -171,6 +175,7 @@ cameras:
     let run = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(workspace().join("tests/ui/line_screen.mjs"))
+            .env("FOODFLOW_UI_PIN", PIN)
             .arg(format!("http://127.0.0.1:{port}"))
             .arg(&out_dir)
             .current_dir(workspace().join("tests/ui"))

@@ -9,8 +9,10 @@ pub mod backoff;
 pub mod client;
 pub mod identity;
 pub mod metrics;
+pub mod password;
 pub mod pki;
 pub mod server;
+pub mod throttle;
 pub mod tls;
 pub mod units;
 

@@ -259,12 +259,16 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
         board: p.analytics.is_some().then_some(board),
         kept_frames: vision_board.as_ref().map(|_| data_dir.join("vision")),
         vision: vision_board,
+        operators: Arc::new(foodflow_edge::operators::Gate::new(&data_dir)),
     });
     let http_cancel = cancel.clone();
     tasks.spawn(async move {
-        let r = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { http_cancel.cancelled().await })
-            .await;
+        let r = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { http_cancel.cancelled().await })
+        .await;
         if let Err(e) = r {
             tracing::error!(error = %e, "HTTP server failed");
         }

@@ -2,6 +2,7 @@
 
 mod app;
 mod journal_cmd;
+mod operator_cmd;
 mod view;
 mod vision_cmd;
 
@@ -63,6 +64,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: vision_cmd::VisionCmd,
     },
+    /// Operators who may acknowledge alarms on this box (name and PIN).
+    Operator {
+        #[command(subcommand)]
+        cmd: operator_cmd::OperatorCmd,
+    },
     /// OPC UA tools.
     Opcua {
         #[command(subcommand)]
@@ -100,6 +106,7 @@ fn main() -> ExitCode {
         Cmd::CheckProfile { files } => check_profiles(&files),
         Cmd::Journal { cmd } => journal_cmd::run(cmd),
         Cmd::Vision { cmd } => vision_cmd::run(cmd),
+        Cmd::Operator { cmd } => operator_cmd::run(cmd),
         cmd => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

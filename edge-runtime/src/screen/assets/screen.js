@@ -1,5 +1,5 @@
 // The line screen: one server-sent event stream (/screen/events) re-renders the page; alarms
-// are acknowledged with the operator's name. Text only through textContent (no HTML from data).
+// are acknowledged with the operator's name and PIN (the PIN is never stored). Text only through textContent (no HTML from data).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -100,19 +100,26 @@ function renderTags(board) {
 
 async function acknowledge(rule, button) {
   const by = $("operator").value.trim();
+  const pin = $("pin").value;
   if (!by) {
     set("ack-msg", "Type your name under Operator first: acknowledgements are recorded with it.");
     $("operator").focus();
+    return;
+  }
+  if (!pin) {
+    set("ack-msg", "Type your PIN first: only operators of this box may acknowledge.");
+    $("pin").focus();
     return;
   }
   localStorage.setItem("foodflow.operator", by);
   button.disabled = true;
   try {
     const r = await fetch(`/v1/alarms/${encodeURIComponent(rule)}/ack`, {
-      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ by }),
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ by, pin }),
     });
     const body = await r.json().catch(() => ({}));
     set("ack-msg", r.ok ? `Acknowledged ${rule} as ${by} (recorded).` : `Not acknowledged: ${body.error || r.status}`);
+    if (r.ok || r.status === 401) $("pin").value = "";
   } catch (e) {
     set("ack-msg", `Not acknowledged: the box did not answer (${e}).`);
   } finally {
