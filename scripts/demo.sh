@@ -26,6 +26,15 @@ if [ ! -f .run/admin-password ]; then
     --data-dir .run/hub-data --tenant demo --username admin > /dev/null
 fi
 
+# Alarms on the line screen are acknowledged by an operator with a PIN: the demo's operator
+# gets a random one, kept for you only.
+[ -f .run/operator-pin ] || (umask 077
+  python3 -c 'import secrets; print(f"{secrets.randbelow(10**6):06d}")' > .run/operator-pin)
+if [ ! -f .run/edge-data/operators.json ]; then
+  FOODFLOW_OPERATOR_PIN="$(cat .run/operator-pin)" "$BIN/foodflow-edge" operator add \
+    --data-dir .run/edge-data --name "Demo Operator" > /dev/null
+fi
+
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -88,7 +97,8 @@ while true; do
   clear 2>/dev/null || true
   echo "FoodFlow OS demo — plant → edge → gateway → hub (mutual TLS).  Ctrl-C stops.  Logs: .run/*.log"
   echo
-  echo "line screen  http://127.0.0.1:$HTTP_PORT/screen  (kiosk: ?kiosk=1)      portal  https://127.0.0.1:$HUB_PUBLIC/portal  (tenant demo, user admin, password in .run/admin-password; dev CA .run/pki/ca.pem)"
+  echo "line screen  http://127.0.0.1:$HTTP_PORT/screen  (kiosk: ?kiosk=1; acknowledge as \"Demo Operator\", PIN in .run/operator-pin)"
+  echo "portal  https://127.0.0.1:$HUB_PUBLIC/portal  (tenant demo, user admin, password in .run/admin-password; dev CA .run/pki/ca.pem)"
   echo
   echo "edge     http://127.0.0.1:$HTTP_PORT/metrics   journaled $(metric "http://127.0.0.1:$HTTP_PORT/metrics" foodflow_journal_records_total) records;" \
        "uplink confirmed $(metric "http://127.0.0.1:$HTTP_PORT/metrics" foodflow_uplink_records_total), pending $(metric "http://127.0.0.1:$HTTP_PORT/metrics" foodflow_uplink_pending_records)"
