@@ -26,6 +26,11 @@ if [ ! -f .run/admin-password ]; then
     --data-dir .run/hub-data --tenant demo --username admin > /dev/null
 fi
 
+# The site gateway uploads for the line's box and nothing else.
+"$BIN/foodflow-hub" gateway list --data-dir .run/hub-data --tenant demo | grep -q '"site-gw"' ||
+  "$BIN/foodflow-hub" gateway bind --data-dir .run/hub-data --tenant demo --gateway site-gw \
+    --device line-sim-01 > /dev/null
+
 # Alarms on the line screen are acknowledged by an operator with a PIN: the demo's operator
 # gets a random one, kept for you only.
 [ -f .run/operator-pin ] || (umask 077

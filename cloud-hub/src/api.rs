@@ -62,6 +62,7 @@ fn people_routes() -> Router<AppState> {
         .merge(crate::forecasting::routes())
         .merge(crate::optimization::routes())
         .merge(crate::plant::routes())
+        .merge(crate::gateways::routes())
 }
 
 /// The public listener (TLS without client certificates): login, the JWKS, and the people
@@ -191,7 +192,7 @@ async fn post_batch(
         tracing::warn!(peer = %peer.identity, addr = %peer.addr, "batch refused: {msg}");
         refusal(status, reason, msg)
     };
-    let batch = match Batch::decode(&body, &s.limits) {
+    let mut batch = match Batch::decode(&body, &s.limits) {
         Ok(b) => b,
         Err(e) => return refused("malformed", StatusCode::BAD_REQUEST, e.to_string()),
     };
@@ -201,6 +202,22 @@ async fn post_batch(
         .find_map(|seg| peer.identity.may_write(&seg.device, &seg.stream).err())
     {
         return refused("forbidden", StatusCode::FORBIDDEN, msg);
+    }
+    if peer.identity.role == Role::Gateway {
+        let (store, who, segments) = (s.store.clone(), peer.identity.clone(), batch.segments);
+        let checked = tokio::task::spawn_blocking(move || {
+            let r =
+                crate::gateways::check_upload(store.tenant(&who.tenant).as_ref(), &who, &segments);
+            (r, segments)
+        })
+        .await;
+        let segments = match checked {
+            Ok((Ok(Ok(())), segments)) => segments,
+            Ok((Ok(Err(msg)), _)) => return refused("not_bound", StatusCode::FORBIDDEN, msg),
+            Ok((Err(e), _)) => return store_error(e),
+            Err(e) => return store_error(StoreError::Read(e.to_string())),
+        };
+        batch = Batch { segments };
     }
     let store = s.store.clone();
     let tenant = peer.identity.tenant.clone();

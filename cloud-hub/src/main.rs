@@ -50,6 +50,10 @@ enum Cmd {
     /// Tenant administration (stop the hub first: opens the store).
     #[command(subcommand)]
     Admin(AdminCmd),
+    /// Which devices each gateway may upload for (stop the hub first: opens the store; a
+    /// running hub takes the same change at PUT /v1/gateways/{id}/devices).
+    #[command(subcommand)]
+    Gateway(GatewayCmd),
     /// Hierarchical probabilistic demand forecasts over a long-format CSV
     /// (unique_id, ds, y), as StatsForecast reads and writes it.
     #[command(subcommand)]
@@ -193,6 +197,38 @@ enum AdminCmd {
         username: String,
         #[arg(long, default_value = "")]
         display_name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum GatewayCmd {
+    /// Binds a gateway to the devices it serves (replacing its list; audited).
+    Bind {
+        #[arg(long, env = "FOODFLOW_HUB_DATA", default_value = ".run/hub-data")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        gateway: String,
+        /// A device the gateway uploads for (repeatable).
+        #[arg(long = "device", required = true)]
+        devices: Vec<String>,
+    },
+    /// Unbinds a gateway: it uploads nothing but its own gateway/ streams (audited).
+    Unbind {
+        #[arg(long, env = "FOODFLOW_HUB_DATA", default_value = ".run/hub-data")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        gateway: String,
+    },
+    /// Lists the tenant's bindings (JSON).
+    List {
+        #[arg(long, env = "FOODFLOW_HUB_DATA", default_value = ".run/hub-data")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        tenant: String,
     },
 }
 
@@ -476,6 +512,7 @@ fn main() -> Result<()> {
             step,
             cv_output,
         }) => foodflow_hub::forecast_cmd::backtest(&job, windows, step, cv_output.as_deref()),
+        Cmd::Gateway(cmd) => gateway_cmd(cmd),
         Cmd::Admin(AdminCmd::Create {
             data_dir,
             tenant,
@@ -772,5 +809,46 @@ async fn serve(a: ServeArgs) -> Result<()> {
         shutdown,
     )
     .await;
+    Ok(())
+}
+
+fn gateway_cmd(cmd: GatewayCmd) -> anyhow::Result<()> {
+    let (data_dir, tenant) = match &cmd {
+        GatewayCmd::Bind {
+            data_dir, tenant, ..
+        }
+        | GatewayCmd::Unbind {
+            data_dir, tenant, ..
+        }
+        | GatewayCmd::List { data_dir, tenant } => (data_dir, TenantId::new(tenant.clone())?),
+    };
+    let store = EmbeddedStore::open(data_dir)?;
+    let view = store.tenant(&tenant);
+    // SAFETY: getuid has no preconditions.
+    let who = format!("cli:gateway (uid {})", unsafe { libc::getuid() });
+    use foodflow_hub::gateways;
+    match cmd {
+        GatewayCmd::Bind {
+            gateway, devices, ..
+        } => {
+            let b = gateways::Binding { devices };
+            gateways::write(view.as_ref(), &gateway, Some(&b), &who, "local")?;
+            println!(
+                "gateway {gateway} of {tenant} uploads for {} device(s)",
+                b.devices.len()
+            );
+        }
+        GatewayCmd::Unbind { gateway, .. } => {
+            gateways::write(view.as_ref(), &gateway, None, &who, "local")?;
+            println!("gateway {gateway} of {tenant} is bound to no devices");
+        }
+        GatewayCmd::List { .. } => {
+            let all: serde_json::Map<String, serde_json::Value> = gateways::all(view.as_ref())?
+                .into_iter()
+                .map(|(g, b)| (g, serde_json::json!(b)))
+                .collect();
+            println!("{}", serde_json::Value::Object(all));
+        }
+    }
     Ok(())
 }

@@ -303,6 +303,27 @@ pub const OPERATIONS: &[Op] = &[
         Door::Both,
     ),
     op(
+        "get",
+        "/v1/gateways",
+        "The tenant's gateway bindings: the devices each gateway may upload for",
+        Some("gateway:bind"),
+        Door::Both,
+    ),
+    op(
+        "put",
+        "/v1/gateways/{id}/devices",
+        "Bind a gateway to the devices it serves; its records of any other device are refused (audited)",
+        Some("gateway:bind"),
+        Door::Both,
+    ),
+    op(
+        "delete",
+        "/v1/gateways/{id}/devices",
+        "Unbind a gateway: it uploads nothing but its own gateway/ streams (audited)",
+        Some("gateway:bind"),
+        Door::Both,
+    ),
+    op(
         "post",
         "/v1/epcis/capture",
         "Capture an EPCIS 2.0 document (all or nothing; idempotent by canonical event hash; audited)",
@@ -399,6 +420,7 @@ pub const REASONS: &[&str] = &[
     "internal",
     "certificate",
     "seq_jump",
+    "not_bound",
 ];
 
 pub fn document() -> Value {

@@ -47,6 +47,20 @@ async fn replay_and_oee_over_stored_history() {
         "--tenant",
         "acme",
     ]);
+    hub(&[
+        "gateway",
+        "bind",
+        "--data-dir",
+        d,
+        "--tenant",
+        "acme",
+        "--gateway",
+        "loader",
+        "--device",
+        "line-1",
+        "--device",
+        "line-2",
+    ]);
     let server = start(d, p);
     let t0: i64 = 1_795_341_600_000_000_000; // 2026-11-22T10:00:00Z
     let mut items = Vec::new();

@@ -449,6 +449,82 @@ fn a_stream_cannot_be_poisoned() {
     assert_eq!(a.marks[0].seq, 4);
 }
 
+/// 5: a gateway uploads only for the devices its tenant bound it to; the binding is audited
+/// and stays in its tenant.
+#[test]
+fn a_gateway_writes_only_for_its_bound_devices() {
+    let p = Plant::start();
+    let g = p.client("gw");
+    refused_with(
+        upload(&g, vec![segment("line-1", "plc", &[1], event)]),
+        "bound to no devices",
+    );
+    let ada = p.token("acme", "ada");
+    let (code, text) = p.people(
+        "PUT",
+        "/v1/gateways/gw/devices",
+        &ada,
+        Body::Json(r#"{"devices":["line-1"]}"#),
+    );
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(
+        upload(&g, vec![segment("line-1", "plc", &[1, 2], event)])
+            .unwrap()
+            .accepted,
+        2
+    );
+    // One foreign segment refuses the whole batch: nothing of it is stored.
+    refused_with(
+        upload(
+            &g,
+            vec![
+                segment("line-1", "plc", &[3], event),
+                segment("line-2", "plc", &[1], event),
+            ],
+        ),
+        "not bound to device \"line-2\"",
+    );
+    let (_, marks) = curl(
+        "GET",
+        &format!("{}/v1/devices/line-1/streams", p.mtls),
+        &p.pki,
+        "gw",
+        Body::None,
+    );
+    assert!(
+        json(&marks).to_string().contains("\"records\":2"),
+        "{marks}"
+    );
+    // Its own gap stream needs no binding.
+    assert_eq!(
+        upload(&g, vec![segment("gw", "gateway/gaps", &[1], event)])
+            .unwrap()
+            .accepted,
+        1
+    );
+    // Acme's binding of a gateway named gw-b does not bind the other tenant's gw-b.
+    let (code, _) = p.people(
+        "PUT",
+        "/v1/gateways/gw-b/devices",
+        &ada,
+        Body::Json(r#"{"devices":["line-9"]}"#),
+    );
+    assert_eq!(code, 200);
+    refused_with(
+        upload(
+            &p.client("gw-b"),
+            vec![segment("line-9", "plc", &[1], event)],
+        ),
+        "bound to no devices",
+    );
+    let bob = p.token("other", "bob");
+    let (code, text) = p.people("GET", "/v1/gateways", &bob, Body::None);
+    assert_eq!((code, text.as_str()), (200, "{}"));
+    let (code, text) = p.people("GET", "/v1/audit/entries", &ada, Body::None);
+    assert_eq!(code, 200);
+    assert_eq!(text.matches("gateway.bind").count(), 2, "{text}");
+}
+
 /// 6: tiers own their stream prefixes, and a device's Trace records become EPCIS events only
 /// with a grant, and only for its own locations.
 #[test]

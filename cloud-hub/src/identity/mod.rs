@@ -31,6 +31,7 @@ pub const PERMISSIONS: &[&str] = &[
     "trace:export",
     "epcis:capture",
     "trace:sources",
+    "gateway:bind",
     "audit:read",
     "user:admin",
     "model:deploy",

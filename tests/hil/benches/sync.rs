@@ -164,6 +164,18 @@ fn main() {
         "bench",
     ]);
 
+    let hub_data = w.join("hub").display().to_string();
+    for (gateway, devices) in [
+        ("gw-1", vec!["edge-1"]),
+        ("uploader", vec!["ours-0", "ours-1", "curl-0", "curl-1"]),
+    ] {
+        let mut args = vec!["gateway", "bind", "--data-dir", &hub_data];
+        args.extend(["--tenant", "bench", "--gateway", gateway]);
+        for d in devices {
+            args.extend(["--device", d]);
+        }
+        tool(&args);
+    }
     let (hub_port, gw_port, gw_admin, edge_http) =
         (free_port(), free_port(), free_port(), free_port());
     let hub_args = |port: u16| {

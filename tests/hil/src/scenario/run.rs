@@ -176,6 +176,22 @@ pub async fn run(spec: Scenario, work: &Path) -> Result<Report, String> {
                 ],
             )?;
         }
+        // The gateway forwards the edge's records: it is bound to that device.
+        run_tool(
+            &hub_bin,
+            &[
+                "gateway",
+                "bind",
+                "--data-dir",
+                &format!("{}/hub-data", work.display()),
+                "--tenant",
+                TENANT,
+                "--gateway",
+                GATEWAY_ID,
+                "--device",
+                EDGE_ID,
+            ],
+        )?;
     }
 
     let mosquitto = Mosquitto::start(work)?;
