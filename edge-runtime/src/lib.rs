@@ -3,6 +3,7 @@
 
 pub mod analytics;
 pub mod connectors;
+pub mod fuzz;
 pub mod http;
 pub mod journal;
 pub mod operators;

@@ -226,14 +226,17 @@ impl Gate {
         if ops.is_empty() {
             return Err(Refusal::NoOperators);
         }
-        let by_source = self
-            .per_source
-            .begin(source.to_owned())
-            .map_err(Refusal::Throttled)?;
-        let by_name = self
-            .per_name
-            .begin(format!("{name}\u{0}{source}"))
-            .map_err(Refusal::Throttled)?;
+        let begun = self.per_source.begin(source.to_owned()).and_then(|s| {
+            let n = self.per_name.begin(format!("{name}\u{0}{source}"))?;
+            Ok((s, n))
+        });
+        let (by_source, by_name) = match begun {
+            Ok(both) => both,
+            Err(wait) => {
+                tokio::time::sleep(foodflow_transport::throttle::TARPIT).await;
+                return Err(Refusal::Throttled(wait));
+            }
+        };
         let _permit = self
             .hashing
             .acquire()

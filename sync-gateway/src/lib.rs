@@ -5,5 +5,6 @@
 pub mod api;
 pub mod config;
 pub mod forward;
+pub mod fuzz;
 pub mod queue;
 pub mod status;

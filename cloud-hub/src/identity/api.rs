@@ -100,12 +100,20 @@ async fn login(
             )
         };
         // Per source, and per user from that source: a stranger locks out only themselves.
-        let source = auth.throttles.source.begin(ip.clone()).map_err(throttled)?;
-        let attempt = auth
-            .throttles
-            .login
-            .begin(format!("{}\u{0}{}\u{0}{ip}", l.tenant, l.username))
-            .map_err(throttled)?;
+        // A locked-out attempt is answered after the tarpit delay, so a flood of guesses
+        // costs the hub sleeping requests, not CPU.
+        let key = format!("{}\u{0}{}\u{0}{ip}", l.tenant, l.username);
+        let begun = auth.throttles.source.begin(ip.clone()).and_then(|source| {
+            let attempt = auth.throttles.login.begin(key)?;
+            Ok((source, attempt))
+        });
+        let (source, attempt) = match begun {
+            Ok(both) => both,
+            Err(wait) => {
+                tokio::time::sleep(foodflow_transport::throttle::TARPIT).await;
+                return Err(throttled(wait));
+            }
+        };
         let Ok(permit) = auth.hashing.clone().try_acquire_owned() else {
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,

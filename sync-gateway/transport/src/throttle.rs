@@ -12,6 +12,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// How long a refused attempt waits before its answer: a flood of guesses from a locked-out
+/// address then costs the server a sleeping request (bounded by the listener's connection and
+/// stream limits), not CPU, and the attacker a second per try per stream.
+pub const TARPIT: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     failures: u32,
