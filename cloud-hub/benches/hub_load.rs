@@ -14,7 +14,9 @@
 //! Latency percentiles come from h2load's per-request log (nearest rank over every request of
 //! the measured window). Last line: one JSON object.
 //!
-//! Env: FOODFLOW_BENCH_SECONDS (15 per phase), FOODFLOW_BENCH_RPS (1000 offered reads/s).
+//! Env: FOODFLOW_BENCH_SECONDS (15 per phase), FOODFLOW_BENCH_RPS (1000 offered reads/s),
+//! FOODFLOW_BENCH_ATTACKS (`slowloris,logins,jobs`: which attacks phase 2 runs, to see what
+//! each costs).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -543,8 +545,13 @@ fn main() {
         .trim_start_matches("https://")
         .parse()
         .expect("public address");
-    slowloris(public_addr, stop.clone(), attack.clone());
-    for f in 0..LOGIN_FLOODERS {
+    let attacks =
+        std::env::var("FOODFLOW_BENCH_ATTACKS").unwrap_or_else(|_| "slowloris,logins,jobs".into());
+    let on = |a: &str| attacks.split(',').any(|x| x.trim() == a);
+    if on("slowloris") {
+        slowloris(public_addr, stop.clone(), attack.clone());
+    }
+    for f in 0..if on("logins") { LOGIN_FLOODERS } else { 0 } {
         let c = https(&ca, Some(&format!("127.0.0.{}", 40 + f % 4)));
         let (stop, attack, url) = (stop.clone(), attack.clone(), format!("{public}/auth/login"));
         rt.spawn(async move {
@@ -562,7 +569,7 @@ fn main() {
     }
     let eve = rt.block_on(login(&https(&ca, None), &public, "evil", "eve"));
     let submitted = Arc::new(AtomicU64::new(0));
-    for _ in 0..8 {
+    for _ in 0..if on("jobs") { 8 } else { 0 } {
         let c = https(&ca, Some("127.0.0.50"));
         let (attack, submitted, eve) = (attack.clone(), submitted.clone(), eve.clone());
         let url = format!("{public}/v1/optimization/routing");
@@ -627,6 +634,7 @@ fn main() {
             "not_2xx_under_attack": attacked.all.failed,
             "ingest_rate_under_attack": attacked.ingest_rate.round(),
             "ingest_kept": r2(attacked.ingest_rate / calm.ingest_rate),
+            "attacks": attacks,
             "login_p99_ms": r2(calm.logins.p99_ms),
             "login_p99_ms_under_attack": r2(attacked.logins.p99_ms),
         })
