@@ -21,7 +21,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -33,7 +33,9 @@ use foodflow_protocol::{
 use foodflow_transport::SyncClient;
 use foodflow_transport::tls::TlsFiles;
 
-const HUB: &str = env!("CARGO_BIN_EXE_foodflow-hub");
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 const PLANT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/foodgraph/tests/data/pasta-plant.json"
@@ -51,66 +53,11 @@ const JOBS: usize = 1_000;
 /// The first part of each phase is warm-up (connections, caches) and left out of the figures.
 const WARM_UP: Duration = Duration::from_secs(2);
 
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn run(args: &[&str], env: &[(&str, &str)]) {
-    let o = Command::new(HUB)
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("running foodflow-hub");
-    assert!(
-        o.status.success(),
-        "foodflow-hub {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// The hub on kernel-picked ports: the process and its ready line.
-fn serve(data: &Path, pki: &Path) -> (Kill, serde_json::Value) {
-    let mut child = Command::new(HUB)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--public",
-            "127.0.0.1:0",
-        ])
-        .args(["--admin", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .arg("--pki-dir")
-        .arg(pki)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting the hub");
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(out));
-        if let Some(Ok(l)) = lines.next() {
-            let _ = tx.send(l);
-        }
-        lines.for_each(drop);
-    });
-    let k = Kill(child);
-    let line = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the hub's ready line");
-    (k, serde_json::from_str(&line).expect("a JSON ready line"))
 }
 
 fn https(ca: &[u8], from: Option<&str>) -> reqwest::Client {
@@ -451,35 +398,19 @@ fn main() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (pki, data) = (dir.path().join("pki"), dir.path().join("data"));
     let p = pki.to_str().expect("utf-8 path");
-    run(&["pki", "init", "--dir", p], &[]);
-    for (flag, id, tenant) in [
-        ("--device", "line-1", "acme"),
-        ("--device", "line-2", "acme"),
-    ] {
-        run(
-            &["pki", "issue", "--dir", p, flag, id, "--tenant", tenant],
-            &[],
-        );
+    support::hub(&["pki", "init", "--dir", p]);
+    for device in INGEST_DEVICES {
+        support::hub(&[
+            "pki", "issue", "--dir", p, "--device", device, "--tenant", "acme",
+        ]);
     }
     let d = data.to_str().expect("utf-8 path");
     for (tenant, user) in [("acme", "ada"), ("evil", "eve")] {
-        run(
-            &[
-                "admin",
-                "create",
-                "--data-dir",
-                d,
-                "--tenant",
-                tenant,
-                "--username",
-                user,
-            ],
-            &[("FOODFLOW_ADMIN_PASSWORD", PASSWORD)],
-        );
+        let o = support::admin_create(d, tenant, user, PASSWORD);
+        assert!(o.status.success(), "admin create {tenant}/{user}");
     }
-    let (_hub, ready) = serve(&data, &pki);
-    let field = |k: &str| ready[k].as_str().expect("ready line").to_owned();
-    let (api, public) = (field("api"), field("public"));
+    let hub = support::start(&data, &pki);
+    let (api, public) = (hub.api_url.clone(), hub.public_url.clone());
     let ca = std::fs::read(pki.join("ca.pem")).expect("ca.pem");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -573,7 +504,7 @@ fn main() {
         let c = https(&ca, Some("127.0.0.50"));
         let (attack, submitted, eve) = (attack.clone(), submitted.clone(), eve.clone());
         let url = format!("{public}/v1/optimization/routing");
-        let long = serde_json::json!({"instance": TINY, "time_limit_s": 600});
+        let long = serde_json::json!({"instance": support::TINY, "time_limit_s": 600});
         rt.spawn(async move {
             while submitted.fetch_add(1, Ordering::Relaxed) < JOBS as u64 {
                 match c.post(&url).bearer_auth(&eve).json(&long).send().await {
@@ -640,6 +571,3 @@ fn main() {
         })
     );
 }
-
-/// A four-client CVRPTW instance (the attacker's jobs: small, but allowed ten minutes each).
-const TINY: &str = "NAME : tiny\nTYPE : CVRPTW\nDIMENSION : 5\nVEHICLES : 2\nCAPACITY : 10\nSERVICE_TIME : 1\nEDGE_WEIGHT_TYPE : EUC_2D\nNODE_COORD_SECTION\n1 0 0\n2 3 4\n3 -3 4\n4 0 -5\n5 6 8\nDEMAND_SECTION\n1 0\n2 4\n3 4\n4 5\n5 2\nTIME_WINDOW_SECTION\n1 0 100\n2 0 50\n3 0 50\n4 10 20\n5 0 60\nDEPOT_SECTION\n1\n-1\nEOF\n";

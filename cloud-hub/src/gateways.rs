@@ -46,13 +46,11 @@ impl Binding {
 
 /// The gateway's binding, if any.
 pub fn binding(view: &dyn TenantStore, gateway: &str) -> Result<Option<Binding>, StoreError> {
-    let key = format!("{KEY}{gateway}");
-    let Some((_, v)) = view.settings(&key)?.into_iter().find(|(k, _)| *k == key) else {
-        return Ok(None);
-    };
-    serde_json::from_slice(&v)
-        .map(Some)
-        .map_err(|e| StoreError::Read(format!("binding of gateway {gateway} is unreadable: {e}")))
+    crate::store::json_setting(
+        view,
+        &format!("{KEY}{gateway}"),
+        &format!("binding of gateway {gateway}"),
+    )
 }
 
 /// Every binding of the tenant, by gateway.

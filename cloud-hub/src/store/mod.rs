@@ -138,6 +138,14 @@ pub trait TenantStore {
     fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
     fn delete_setting(&self, key: &str) -> Result<bool, StoreError>;
     fn settings(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// The setting stored under exactly `key`.
+    fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .settings(key)?
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v))
+    }
     /// Calls `f` for every record of the stream with `from_ns <= ts < to_ns` (time filter on
     /// the edge observation time), in seq order.
     fn scan_time(
@@ -148,4 +156,16 @@ pub trait TenantStore {
         to_ns: i64,
         f: &mut dyn FnMut(&Record),
     ) -> Result<(), StoreError>;
+}
+
+/// The JSON setting stored under exactly `key`; `what` names it when it cannot be read.
+pub fn json_setting<T: serde::de::DeserializeOwned>(
+    view: &dyn TenantStore,
+    key: &str,
+    what: &str,
+) -> Result<Option<T>, StoreError> {
+    view.setting(key)?
+        .map(|v| serde_json::from_slice(&v))
+        .transpose()
+        .map_err(|e| StoreError::Read(format!("{what} is unreadable: {e}")))
 }

@@ -58,13 +58,11 @@ impl Grant {
 
 /// The device's grant, if any.
 pub fn grant(view: &dyn TenantStore, device: &str) -> Result<Option<Grant>, StoreError> {
-    let key = format!("{KEY}{device}");
-    let Some((_, v)) = view.settings(&key)?.into_iter().find(|(k, _)| *k == key) else {
-        return Ok(None);
-    };
-    serde_json::from_slice(&v)
-        .map(Some)
-        .map_err(|e| StoreError::Read(format!("trace grant of {device} is unreadable: {e}")))
+    crate::store::json_setting(
+        view,
+        &format!("{KEY}{device}"),
+        &format!("trace grant of {device}"),
+    )
 }
 
 #[cfg(test)]
