@@ -87,7 +87,9 @@ try {
   // Audit trail.
   await page.click('nav a[href="#/audit"]');
   await until("the audit status", async () => (await page.textContent("#audit-status")).includes("Verified"));
-  check((await page.locator("#audit-entries tbody tr").count()) > 0, "the audit trail is verified and its entries listed");
+  // The entries are fetched after the verdict is shown: wait for them, do not sample once.
+  await until("the audit entries", async () => (await page.locator("#audit-entries tbody tr").count()) > 0);
+  check(true, "the audit trail is verified and its entries listed");
   await shot(page, out, "portal-audit");
 
   await page.click('nav a[href="#/optimisation"]');
