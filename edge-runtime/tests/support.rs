@@ -114,7 +114,7 @@ impl Edge {
         std::fs::write(&profile, profile_text).expect("write profile");
         let mut e = Self {
             proc: None,
-            http_port: free_port(),
+            http_port: 0,
             data_dir: data_dir.to_owned(),
             profile,
         };
@@ -123,14 +123,16 @@ impl Edge {
     }
 
     pub fn spawn(&mut self) {
-        let child = Command::new(env!("CARGO_BIN_EXE_foodflow-edge"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_foodflow-edge"))
             .arg("run")
             .arg("--profile")
             .arg(&self.profile)
             .arg("--data-dir")
             .arg(&self.data_dir)
-            .arg("--http")
-            .arg(format!("127.0.0.1:{}", self.http_port))
+            // The kernel picks the port (a probed one could be taken by any outgoing
+            // connection before the edge binds it); the ready line says which.
+            .args(["--http", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
             .env(
                 "RUST_LOG",
                 std::env::var("EDGE_LOG").unwrap_or_else(|_| "warn".into()),
@@ -146,11 +148,28 @@ impl Edge {
             )
             .spawn()
             .expect("start foodflow-edge");
+        let out = child.stdout.take().expect("the edge's stdout");
         self.proc = Some(Proc(child));
-        assert!(
-            wait_for_port(self.http_port, Duration::from_secs(20)),
-            "foodflow-edge did not serve HTTP"
-        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Drained for the edge's whole life: a full pipe would block it.
+        std::thread::spawn(move || {
+            let mut lines = std::io::BufRead::lines(std::io::BufReader::new(out));
+            if let Some(Ok(first)) = lines.next() {
+                let _ = tx.send(first);
+            }
+            lines.for_each(drop);
+        });
+        let ready: serde_json::Value = rx
+            .recv_timeout(Duration::from_secs(30))
+            .ok()
+            .and_then(|l| serde_json::from_str(&l).ok())
+            .filter(|v: &serde_json::Value| v["ready"] == "foodflow-edge")
+            .expect("foodflow-edge did not say it is ready (its log is above)");
+        self.http_port = ready["http"]
+            .as_str()
+            .and_then(|u| u.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .expect("a port in the ready line");
     }
 
     pub fn get(&self, path: &str) -> String {

@@ -251,6 +251,12 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {listen} for /healthz and /metrics; pick a free address with --http"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, device = %p.device.id, data_dir = %data_dir.display(), "edge runtime started; /healthz and /metrics are served");
+    // One line on stdout once the HTTP port is bound (port 0 picks one): what supervisors and
+    // tests wait for instead of probing a port.
+    println!(
+        "{}",
+        serde_json::json!({"ready": "foodflow-edge", "http": format!("http://{addr}")})
+    );
     let app = router(HttpState {
         metrics: metrics.clone(),
         sources: sources.clone(),
