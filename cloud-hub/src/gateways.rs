@@ -23,6 +23,8 @@ use crate::store::{StoreError, TenantStore};
 pub const KEY: &str = "gateway:devices:";
 /// Devices one gateway may be bound to.
 pub const MAX_DEVICES: usize = 10_000;
+/// A binding's body: `MAX_DEVICES` ids of at most 64 bytes, quoted, fit; nothing larger is read.
+const BODY_BYTES: usize = MAX_DEVICES * 80;
 /// The permission that binds gateways (admins have it).
 pub const PERMISSION: &str = "gateway:bind";
 
@@ -156,7 +158,9 @@ pub fn check_upload(
 pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/gateways", get(list)).route(
         "/v1/gateways/{id}/devices",
-        axum::routing::put(put).delete(delete),
+        axum::routing::put(put)
+            .delete(delete)
+            .layer(axum::extract::DefaultBodyLimit::max(BODY_BYTES)),
     )
 }
 

@@ -200,14 +200,21 @@ enum AdminCmd {
     },
 }
 
+/// The store and tenant a gateway command works on.
+#[derive(clap::Args)]
+struct TenantAt {
+    #[arg(long, env = "FOODFLOW_HUB_DATA", default_value = ".run/hub-data")]
+    data_dir: PathBuf,
+    #[arg(long)]
+    tenant: String,
+}
+
 #[derive(Subcommand)]
 enum GatewayCmd {
     /// Binds a gateway to the devices it serves (replacing its list; audited).
     Bind {
-        #[arg(long, env = "FOODFLOW_HUB_DATA", default_value = ".run/hub-data")]
-        data_dir: PathBuf,
-        #[arg(long)]
-        tenant: String,
+        #[command(flatten)]
+        at: TenantAt,
         #[arg(long)]
         gateway: String,
         /// A device the gateway uploads for (repeatable).
@@ -216,19 +223,15 @@ enum GatewayCmd {
     },
     /// Unbinds a gateway: it uploads nothing but its own gateway/ streams (audited).
     Unbind {
-        #[arg(long, env = "FOODFLOW_HUB_DATA", default_value = ".run/hub-data")]
-        data_dir: PathBuf,
-        #[arg(long)]
-        tenant: String,
+        #[command(flatten)]
+        at: TenantAt,
         #[arg(long)]
         gateway: String,
     },
     /// Lists the tenant's bindings (JSON).
     List {
-        #[arg(long, env = "FOODFLOW_HUB_DATA", default_value = ".run/hub-data")]
-        data_dir: PathBuf,
-        #[arg(long)]
-        tenant: String,
+        #[command(flatten)]
+        at: TenantAt,
     },
 }
 
@@ -813,15 +816,9 @@ async fn serve(a: ServeArgs) -> Result<()> {
 }
 
 fn gateway_cmd(cmd: GatewayCmd) -> anyhow::Result<()> {
-    let (data_dir, tenant) = match &cmd {
-        GatewayCmd::Bind {
-            data_dir, tenant, ..
-        }
-        | GatewayCmd::Unbind {
-            data_dir, tenant, ..
-        }
-        | GatewayCmd::List { data_dir, tenant } => (data_dir, TenantId::new(tenant.clone())?),
-    };
+    let (GatewayCmd::Bind { at, .. } | GatewayCmd::Unbind { at, .. } | GatewayCmd::List { at }) =
+        &cmd;
+    let (data_dir, tenant) = (&at.data_dir, TenantId::new(at.tenant.clone())?);
     let store = EmbeddedStore::open(data_dir)?;
     let view = store.tenant(&tenant);
     // SAFETY: getuid has no preconditions.

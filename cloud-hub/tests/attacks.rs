@@ -517,6 +517,15 @@ fn a_gateway_writes_only_for_its_bound_devices() {
         ),
         "bound to no devices",
     );
+    // A binding body past what 10,000 device ids need is not read.
+    let huge = p.pki.with_file_name("huge-binding.json");
+    std::fs::write(
+        &huge,
+        format!(r#"{{"devices":["{}"]}}"#, "x".repeat(900_000)),
+    )
+    .unwrap();
+    let (code, _) = p.people("PUT", "/v1/gateways/gw/devices", &ada, Body::File(&huge));
+    assert_eq!(code, 413);
     let bob = p.token("other", "bob");
     let (code, text) = p.people("GET", "/v1/gateways", &bob, Body::None);
     assert_eq!((code, text.as_str()), (200, "{}"));
