@@ -712,31 +712,14 @@ fn spawn_hub(pki: &Path, data: &Path) -> (Kill, [String; 3]) {
 /// come back by themselves when space returns, with nothing acknowledged lost.
 #[test]
 fn a_full_disk_is_reported_and_recovered_from() {
-    let dir = tempfile::tempdir().unwrap();
-    let mnt = dir.path().join("small");
-    std::fs::create_dir_all(&mnt).unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=24m", "tmpfs"])
-        .arg(&mnt)
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
-        eprintln!(
-            "SKIP a_full_disk_is_reported_and_recovered_from: cannot mount a small tmpfs here (needs root)"
-        );
-        return;
-    }
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount")
-                .arg("-l")
-                .arg(&self.0)
-                .status();
+    let disk = match foodflow_storekit::testing::SmallDisk::mount(24) {
+        Ok(d) => d,
+        Err(why) => {
+            eprintln!("SKIP a_full_disk_is_reported_and_recovered_from: {why}");
+            return;
         }
-    }
-    let _u = Unmount(mnt.clone());
-    let p = Plant::start_in(Some(mnt.join("data")));
+    };
+    let p = Plant::start_in(Some(disk.path().join("data")));
     let c = p.client("line-1");
     let health = || {
         let o = std::process::Command::new("curl")
@@ -753,9 +736,8 @@ fn a_full_disk_is_reported_and_recovered_from() {
         (code.trim().parse::<u16>().unwrap_or(0), body.to_owned())
     };
     assert_eq!(health().0, 200);
-    // Fill the disk with a ballast file, leaving little room.
-    let ballast = mnt.join("ballast");
-    fill(&ballast);
+    // Fill the disk with a ballast file, leaving about 3 MB for the store to run into.
+    disk.fill(3 << 20);
     let big = |seq: u64| {
         Payload::Event(foodflow_protocol::Event {
             severity: foodflow_protocol::Severity::Info,
@@ -779,7 +761,7 @@ fn a_full_disk_is_reported_and_recovered_from() {
     let (code, body) = health();
     assert_eq!(code, 503, "{body}");
     assert!(body.contains("store writes failing"), "{body}");
-    std::fs::remove_file(&ballast).unwrap();
+    disk.free();
     // Space is back: health and writes recover by themselves.
     let t0 = Instant::now();
     while health().0 != 200 {
@@ -806,18 +788,3 @@ fn a_full_disk_is_reported_and_recovered_from() {
     );
 }
 
-fn fill(path: &Path) {
-    use std::io::Write;
-    let mut f = std::fs::File::create(path).unwrap();
-    let chunk = vec![0u8; 1 << 20];
-    while f.write_all(&chunk).is_ok() {}
-    // Leave about 3 MB for the store to run into.
-    drop(f);
-    let len = std::fs::metadata(path).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_len(len.saturating_sub(3 << 20))
-        .unwrap();
-}

@@ -30,6 +30,8 @@ pub struct HttpState {
     pub kept_frames: Option<std::path::PathBuf>,
     /// Operator credentials for every state-changing request.
     pub operators: Arc<crate::operators::Gate>,
+    /// The journal, for health: a box that cannot journal is not healthy.
+    pub journal: crate::journal::JournalReader,
 }
 
 /// An acknowledgement's body is a name and a PIN; nothing bigger is read.
@@ -196,11 +198,22 @@ pub fn source_views(sources: &Sources) -> Vec<serde_json::Value> {
 async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {
     let sources = source_views(&s.sources);
     // The box is healthy while it runs and journals; a disconnected source is reported, not
-    // fatal: the edge keeps its other sources and its journal going.
-    (
-        StatusCode::OK,
-        axum::Json(serde_json::json!({ "status": "ok", "device": s.device, "sources": sources })),
-    )
+    // fatal: the edge keeps its other sources and its journal going. A journal that cannot
+    // write is: 503 with the reason until the disk works again.
+    let journal = s.journal.clone();
+    let fault = tokio::task::spawn_blocking(move || journal.fault())
+        .await
+        .unwrap_or_else(|e| Some(e.to_string()));
+    let mut body = serde_json::json!({ "status": "ok", "device": s.device, "sources": sources });
+    let code = match fault {
+        Some(why) => {
+            body["status"] = "failing".into();
+            body["reason"] = format!("journal writes failing: {why}").into();
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        None => StatusCode::OK,
+    };
+    (code, axum::Json(body))
 }
 
 async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {

@@ -175,16 +175,46 @@ async fn post_batch(
 
 async fn get_marks(State(s): State<AppState>, Extension(peer): Extension<Peer>) -> Response {
     let device = (peer.identity.role == Role::Device).then_some(&peer.identity.id);
-    axum::Json(s.queue.marks(device)).into_response()
+    let queue = s.queue.clone();
+    let device = device.cloned();
+    match tokio::task::spawn_blocking(move || queue.marks(device.as_ref())).await {
+        Ok(Ok(marks)) => axum::Json(marks).into_response(),
+        Ok(Err(e)) => refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage",
+            e.to_string(),
+            Some(2000),
+        ),
+        Err(e) => refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage",
+            e.to_string(),
+            Some(2000),
+        ),
+    }
 }
 
+/// 200 while the queue takes uploads; 503 with the reason while its disk fails (a lost hub
+/// link is reported, not unhealthy: the queue exists to ride it out).
 async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
-    axum::Json(serde_json::json!({
-        "status": "ok",
+    let queue = s.queue.clone();
+    let fault = tokio::task::spawn_blocking(move || queue.fault())
+        .await
+        .unwrap_or_else(|e| Some(e.to_string()));
+    let code = match fault {
+        Some(_) => StatusCode::SERVICE_UNAVAILABLE,
+        None => StatusCode::OK,
+    };
+    let mut body = serde_json::json!({
+        "status": if fault.is_some() { "failing" } else { "ok" },
         "service": "foodflow-gateway",
         "gateway": s.me.id,
         "hub_connected": s.link.connected.load(Ordering::Relaxed) == 1,
-    }))
+    });
+    if let Some(why) = fault {
+        body["reason"] = format!("queue writes failing: {why}").into();
+    }
+    (code, axum::Json(body))
 }
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {

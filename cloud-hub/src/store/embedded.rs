@@ -2,12 +2,12 @@
 //! `(tenant, device, stream, seq)`, stream heads keyed by `(tenant, device, stream)`. Each ingest
 //! is one durable transaction, so the high-water mark in an answer is never ahead of the disk.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::sync::Arc;
 
 use foodflow_protocol::{DeviceId, Payload, PriorityClass, Record, Segment, StreamId, StreamMark};
 use foodflow_transport::TenantId;
+use foodflow_storekit::Reopenable;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{Committed, RecordStore, SeqRange, StoreError, StreamInfo, TenantStore};
@@ -28,12 +28,8 @@ const EPCIS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("epcis")
 const AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("audit");
 
 pub struct EmbeddedStore {
-    path: PathBuf,
-    /// `None` only while a faulted file is being reopened.
-    db: RwLock<Option<Arc<Database>>>,
-    /// The I/O failure that stopped writes and when to try reopening next, until a reopen and
-    /// a probe write succeed.
-    fault: Mutex<Option<(String, Instant)>>,
+    /// Reopened after an I/O failure: until then writes are refused and `/healthz` says why.
+    db: Reopenable,
 }
 
 fn class_code(c: PriorityClass) -> u8 {
@@ -68,40 +64,22 @@ fn rd<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Read(e.to_string())
 }
 
-/// Opens (creating, recovering) the database file with every table present.
-fn open_db(path: &Path) -> Result<Database, StoreError> {
-    let open = |why: String| StoreError::Open {
-        path: path.display().to_string(),
-        why,
-    };
-    let fs = |why: String| open(format!("{why}; check the directory and free disk space"));
-    let db = Database::builder()
-        .set_cache_size(64 << 20)
-        .create(path)
-        .map_err(|e| match e {
-            // The commands that open the store offline (admin, audit, analytics) meet
-            // this when a hub is serving from the same directory.
-            redb::DatabaseError::DatabaseAlreadyOpen => open(
-                "another process has it open (the store is single-process: stop the \
-                 running hub first)"
-                    .into(),
-            ),
-            e => fs(e.to_string()),
-        })?;
-    let tx = db.begin_write().map_err(|e| fs(e.to_string()))?;
-    tx.open_table(RECORDS).map_err(|e| fs(e.to_string()))?;
-    tx.open_table(HEADS).map_err(|e| fs(e.to_string()))?;
-    tx.open_table(SETTINGS).map_err(|e| fs(e.to_string()))?;
-    tx.open_table(EPCIS).map_err(|e| fs(e.to_string()))?;
-    tx.open_table(AUDIT).map_err(|e| fs(e.to_string()))?;
-    tx.commit().map_err(|e| fs(e.to_string()))?;
-    Ok(db)
+/// Creates every table (in a fresh or a reopened file).
+fn init(db: &Database) -> Result<(), redb::Error> {
+    let tx = db.begin_write()?;
+    tx.open_table(RECORDS)?;
+    tx.open_table(HEADS)?;
+    tx.open_table(SETTINGS)?;
+    tx.open_table(EPCIS)?;
+    tx.open_table(AUDIT)?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// A write error as the store reports it: an I/O failure (ENOSPC, EIO) is `Io` — the file
 /// must be reopened before anything is written again — the rest `Write`.
-fn wio<E: Into<redb::Error>>(e: E) -> StoreError {
-    match e.into() {
+fn wio(e: redb::Error) -> StoreError {
+    match e {
         redb::Error::Io(io) => StoreError::Io(io.to_string()),
         redb::Error::PreviousIo => {
             StoreError::Io("an earlier I/O error left the file to be reopened".into())
@@ -110,95 +88,41 @@ fn wio<E: Into<redb::Error>>(e: E) -> StoreError {
     }
 }
 
-/// Seconds between two attempts to reopen a faulted store.
-const REOPEN_EVERY: Duration = Duration::from_secs(1);
-
 impl EmbeddedStore {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let path = dir.join("hub.redb");
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+        let open = |why: String| StoreError::Open {
             path: path.display().to_string(),
-            why: format!("{e}; check the directory and free disk space"),
+            why,
+        };
+        let fs = |why: String| open(format!("{why}; check the directory and free disk space"));
+        std::fs::create_dir_all(dir).map_err(|e| fs(e.to_string()))?;
+        let db = Reopenable::open("hub store", &path, 64 << 20, init).map_err(|e| match e {
+            // The commands that open the store offline (admin, audit, analytics) meet
+            // this when a hub is serving from the same directory.
+            redb::Error::DatabaseAlreadyOpen => open(
+                "another process has it open (the store is single-process: stop the \
+                 running hub first)"
+                    .into(),
+            ),
+            e => fs(e.to_string()),
         })?;
-        let db = open_db(&path)?;
-        Ok(Self {
-            path,
-            db: RwLock::new(Some(Arc::new(db))),
-            fault: Mutex::new(None),
-        })
-    }
-
-    fn failed(&self, why: &str) {
-        let mut f = self.fault.lock().unwrap_or_else(|p| p.into_inner());
-        match &mut *f {
-            // Failing writes keep coming while the disk is full: they must not push the next
-            // reopen attempt away.
-            Some((w, _)) => *w = why.to_owned(),
-            None => {
-                tracing::error!(error = %why, path = %self.path.display(), "hub store write failed at the disk; writes are refused until it is reopened");
-                *f = Some((why.to_owned(), Instant::now() + REOPEN_EVERY));
-            }
-        }
-    }
-
-    /// After an I/O failure: closes the file (once no request holds it), reopens it, and
-    /// proves it writable with a probe transaction. Until then every write is refused and
-    /// `/healthz` says why; nothing is acknowledged that was not stored.
-    fn recover(&self) {
-        let due = {
-            let f = self.fault.lock().unwrap_or_else(|p| p.into_inner());
-            matches!(&*f, Some((_, retry_at)) if Instant::now() >= *retry_at)
-        };
-        if !due {
-            return;
-        }
-        let mut g = self.db.write().unwrap_or_else(|p| p.into_inner());
-        if g.as_ref().is_some_and(|db| Arc::strong_count(db) > 1) {
-            return;
-        }
-        *g = None;
-        let retry = |why: String| {
-            *self.fault.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some((why, Instant::now() + REOPEN_EVERY));
-        };
-        let db = match open_db(&self.path) {
-            Ok(db) => Arc::new(db),
-            Err(e) => return retry(e.to_string()),
-        };
-        // The probe key belongs to no tenant (a tenant id is never empty).
-        let probe = db.begin_write().map_err(wio).and_then(|tx| {
-            tx.open_table(SETTINGS)
-                .map_err(wio)?
-                .insert(("", "store:probe"), &b"ok"[..])
-                .map_err(wio)?;
-            tx.commit().map_err(wio)
-        });
-        // Reads work again either way.
-        *g = Some(db);
-        match probe {
-            Ok(()) => {
-                *self.fault.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                tracing::info!(path = %self.path.display(), "hub store reopened and writable again");
-            }
-            Err(e) => retry(e.to_string()),
-        }
+        Ok(Self { db })
     }
 }
 
 impl RecordStore for EmbeddedStore {
     fn tenant(&self, tenant: &TenantId) -> Box<dyn TenantStore + '_> {
-        self.recover();
         Box::new(Tenant {
-            db: self.db.read().unwrap_or_else(|p| p.into_inner()).clone(),
+            db: self.db.get().ok(),
             store: self,
             tenant: tenant.clone(),
         })
     }
 
     fn health(&self) -> Result<(), String> {
-        self.recover();
-        match &*self.fault.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some((why, _)) => Err(format!("store writes failing: {why}")),
+        match self.db.fault() {
+            Some(why) => Err(format!("store writes failing: {why}")),
             None => Ok(()),
         }
     }
@@ -218,24 +142,18 @@ impl Tenant<'_> {
     }
 
     fn begin(&self) -> Result<redb::WriteTransaction, StoreError> {
-        let r = self.db().and_then(|db| {
-            let mut tx = db.begin_write().map_err(wio)?;
-            tx.set_durability(Durability::Immediate).map_err(wio)?;
+        let db = self.db()?;
+        let r = self.store.db.noted(db.begin_write()).and_then(|mut tx| {
+            self.store
+                .db
+                .noted(tx.set_durability(Durability::Immediate))?;
             Ok(tx)
         });
-        self.noted(r)
+        r.map_err(wio)
     }
 
     fn commit(&self, tx: redb::WriteTransaction) -> Result<(), StoreError> {
-        self.noted(tx.commit().map_err(wio))
-    }
-
-    /// Records an I/O failure on the store (writes stop until it is reopened).
-    fn noted<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
-        if let Err(StoreError::Io(why)) = &r {
-            self.store.failed(why);
-        }
-        r
+        self.store.db.noted(tx.commit()).map_err(wio)
     }
 }
 

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use foodflow_protocol::{DeviceId, Payload, PriorityClass, Record, StreamId};
+use foodflow_storekit::Reopenable;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
 const STREAM_PREFIX: &str = "stream:";
@@ -85,10 +86,15 @@ pub struct StreamStats {
 }
 
 pub struct Store {
-    db: Arc<Database>,
+    /// Reopened after a disk failure; until then every write fails and health says why.
+    db: Arc<Reopenable>,
     path: PathBuf,
     device: DeviceId,
     pub streams: HashMap<StreamId, StreamState>,
+    /// The file generation `streams` was read from; a failed write sets `stale` (the streams
+    /// may have run ahead of what a reopened file holds).
+    generation: u64,
+    stale: bool,
     durable: Arc<Durable>,
 }
 
@@ -117,7 +123,7 @@ pub type Row = (u64, i64, Payload);
 /// A read-only view of the journal for other threads (the uplink): reads only durable records.
 #[derive(Clone)]
 pub struct JournalReader {
-    db: Arc<Database>,
+    db: Arc<Reopenable>,
     device: DeviceId,
     pub durable: Arc<Durable>,
 }
@@ -127,9 +133,14 @@ impl JournalReader {
         &self.device
     }
 
+    /// Why journal writes fail, while they do (a full or failing disk); `None` when healthy.
+    pub fn fault(&self) -> Option<String> {
+        self.db.fault()
+    }
+
     /// Connector state written with [`Store::append_group`], by key prefix.
     pub fn connector_meta(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, JournalError> {
-        let rx = self.db.begin_read().map_err(w)?;
+        let rx = self.db.get().map_err(w)?.begin_read().map_err(w)?;
         let meta = rx.open_table(META).map_err(w)?;
         let lo = format!("{CONNECTOR_META}{prefix}");
         let mut out = Vec::new();
@@ -160,7 +171,7 @@ impl JournalReader {
         if from >= until {
             return Ok((out, 0));
         }
-        let rx = self.db.begin_read().map_err(w)?;
+        let rx = self.db.get().map_err(w)?.begin_read().map_err(w)?;
         let name = format!("{STREAM_PREFIX}{stream}");
         let def: TableDefinition<u64, &[u8]> = TableDefinition::new(&name);
         let table = match rx.open_table(def) {
@@ -209,6 +220,57 @@ fn decode_value(stream: &str, seq: u64, v: &[u8]) -> Result<(i64, Payload), Jour
     Ok((i64::from_be_bytes(ts), payload))
 }
 
+/// Creates the tables a fresh or reopened journal needs.
+fn init(db: &Database) -> Result<(), redb::Error> {
+    let tx = db.begin_write()?;
+    tx.open_table(META)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The streams as the file holds them.
+fn load(db: &Database) -> Result<HashMap<StreamId, StreamState>, redb::Error> {
+    let mut streams = HashMap::new();
+    let rx = db.begin_read()?;
+    let meta = rx.open_table(META)?;
+    let get_u64 = |key: String| -> Option<u64> {
+        let v = meta.get(key.as_str()).ok()??;
+        Some(u64::from_be_bytes(v.value().try_into().ok()?))
+    };
+    let names: Vec<String> = rx.list_tables()?.map(|h| h.name().to_owned()).collect();
+    for table in names {
+        let Some(stream) = table.strip_prefix(STREAM_PREFIX) else {
+            continue;
+        };
+        let Ok(id) = StreamId::new(stream) else {
+            continue;
+        };
+        let def: TableDefinition<u64, &[u8]> = TableDefinition::new(&table);
+        let t = rx.open_table(def)?;
+        let next_seq = match t.last()? {
+            Some((k, _)) => k.value() + 1,
+            None => get_u64(format!("next:{stream}")).unwrap_or(1),
+        };
+        let class = meta
+            .get(format!("class:{stream}").as_str())
+            .ok()
+            .flatten()
+            .and_then(|v| postcard::from_bytes(v.value()).ok())
+            .unwrap_or(PriorityClass::Telemetry);
+        let bytes = get_u64(format!("bytes:{stream}")).unwrap_or(0);
+        streams.insert(
+            id,
+            StreamState {
+                table: table.clone(),
+                class,
+                next_seq,
+                bytes,
+            },
+        );
+    }
+    Ok(streams)
+}
+
 impl Store {
     pub fn open(path: &Path, device: DeviceId) -> Result<Self, JournalError> {
         let open_err = |e: redb::Error| JournalError::Open {
@@ -218,59 +280,8 @@ impl Store {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| open_err(redb::StorageError::Io(e).into()))?;
         }
-        let db = Database::builder()
-            .set_cache_size(16 << 20)
-            .create(path)
-            .map_err(|e| open_err(e.into()))?;
-        let mut streams = HashMap::new();
-        {
-            let tx = db.begin_write().map_err(|e| open_err(e.into()))?;
-            tx.open_table(META).map_err(|e| open_err(e.into()))?;
-            tx.commit().map_err(|e| open_err(e.into()))?;
-        }
-        let rx = db.begin_read().map_err(|e| open_err(e.into()))?;
-        let meta = rx.open_table(META).map_err(|e| open_err(e.into()))?;
-        let get_u64 = |key: String| -> Option<u64> {
-            let v = meta.get(key.as_str()).ok()??;
-            Some(u64::from_be_bytes(v.value().try_into().ok()?))
-        };
-        let names: Vec<String> = rx
-            .list_tables()
-            .map_err(|e| open_err(e.into()))?
-            .map(|h| h.name().to_owned())
-            .collect();
-        for table in names {
-            let Some(stream) = table.strip_prefix(STREAM_PREFIX) else {
-                continue;
-            };
-            let Ok(id) = StreamId::new(stream) else {
-                continue;
-            };
-            let def: TableDefinition<u64, &[u8]> = TableDefinition::new(&table);
-            let t = rx.open_table(def).map_err(|e| open_err(e.into()))?;
-            let next_seq = match t.last().map_err(|e| open_err(e.into()))? {
-                Some((k, _)) => k.value() + 1,
-                None => get_u64(format!("next:{stream}")).unwrap_or(1),
-            };
-            let class = meta
-                .get(format!("class:{stream}").as_str())
-                .ok()
-                .flatten()
-                .and_then(|v| postcard::from_bytes(v.value()).ok())
-                .unwrap_or(PriorityClass::Telemetry);
-            let bytes = get_u64(format!("bytes:{stream}")).unwrap_or(0);
-            streams.insert(
-                id,
-                StreamState {
-                    table: table.clone(),
-                    class,
-                    next_seq,
-                    bytes,
-                },
-            );
-        }
-        drop(meta);
-        drop(rx);
+        let db = Reopenable::open("edge journal", path, 16 << 20, init).map_err(open_err)?;
+        let streams = load(&*db.get().map_err(open_err)?).map_err(open_err)?;
         let durable = Arc::new(Durable {
             next: Mutex::new(
                 streams
@@ -281,12 +292,44 @@ impl Store {
             changed: tokio::sync::watch::Sender::new(0),
         });
         Ok(Self {
+            generation: db.generation(),
+            stale: false,
             db: Arc::new(db),
             path: path.to_owned(),
             device,
             streams,
             durable,
         })
+    }
+
+    /// The file for one write, with `streams` reloaded first when a failed write or a reopen
+    /// left them behind the file.
+    fn file(&mut self) -> Result<Arc<Database>, JournalError> {
+        let db = self.db.get().map_err(w)?;
+        let generation = self.db.generation();
+        if self.stale || generation != self.generation {
+            let mut streams = load(&db).map_err(w)?;
+            // Keep streams known only in memory (advanced in this run, never written).
+            for (id, st) in self.streams.drain() {
+                streams.entry(id).or_insert(st);
+            }
+            self.streams = streams;
+            self.generation = generation;
+            self.stale = false;
+        }
+        Ok(db)
+    }
+
+    /// Passes `r` through; a failure marks the in-memory streams stale and, when it was the
+    /// disk, the file faulted (reopened before the next write).
+    fn noted<T>(&mut self, r: Result<T, JournalError>) -> Result<T, JournalError> {
+        if let Err(e) = &r {
+            self.stale = true;
+            if let JournalError::Write(e) = e {
+                self.db.note(e);
+            }
+        }
+        r
     }
 
     pub fn device(&self) -> &DeviceId {
@@ -336,13 +379,23 @@ impl Store {
         reqs: &[AppendReq<'_>],
         meta_kv: &[(String, Vec<u8>)],
     ) -> Result<Vec<u64>, JournalError> {
+        let r = self.file().and_then(|db| self.append_group_in(&db, reqs, meta_kv));
+        self.noted(r)
+    }
+
+    fn append_group_in(
+        &mut self,
+        db: &Database,
+        reqs: &[AppendReq<'_>],
+        meta_kv: &[(String, Vec<u8>)],
+    ) -> Result<Vec<u64>, JournalError> {
         for (stream, class, _) in reqs {
             self.ensure_stream(stream, *class);
         }
         let mut next: HashMap<&StreamId, (u64, u64)> = HashMap::new();
         let mut firsts = Vec::with_capacity(reqs.len());
         let mut classes = Vec::new();
-        let mut tx = self.db.begin_write().map_err(w)?;
+        let mut tx = db.begin_write().map_err(w)?;
         tx.set_durability(Durability::None).map_err(w)?;
         {
             let mut meta = tx.open_table(META).map_err(w)?;
@@ -408,13 +461,23 @@ impl Store {
         stream: &StreamId,
         min_next: u64,
     ) -> Result<Option<u64>, JournalError> {
+        let r = self.file().and_then(|db| self.advance_in(&db, stream, min_next));
+        self.noted(r)
+    }
+
+    fn advance_in(
+        &mut self,
+        db: &Database,
+        stream: &StreamId,
+        min_next: u64,
+    ) -> Result<Option<u64>, JournalError> {
         self.ensure_stream(stream, PriorityClass::Telemetry);
         let st = &self.streams[stream];
         if st.next_seq >= min_next {
             return Ok(None);
         }
         let before = st.next_seq;
-        let mut tx = self.db.begin_write().map_err(w)?;
+        let mut tx = db.begin_write().map_err(w)?;
         tx.set_durability(Durability::Immediate).map_err(w)?;
         {
             let mut meta = tx.open_table(META).map_err(w)?;
@@ -436,7 +499,12 @@ impl Store {
 
     /// Makes everything appended so far durable (one fsync for the whole group).
     pub fn flush(&mut self) -> Result<(), JournalError> {
-        let mut tx = self.db.begin_write().map_err(w)?;
+        let r = self.file().and_then(|db| self.flush_in(&db));
+        self.noted(r)
+    }
+
+    fn flush_in(&mut self, db: &Database) -> Result<(), JournalError> {
+        let mut tx = db.begin_write().map_err(w)?;
         tx.set_durability(Durability::Immediate).map_err(w)?;
         tx.commit().map_err(w)?;
         {
@@ -450,7 +518,7 @@ impl Store {
     }
 
     pub fn stats(&self) -> Vec<StreamStats> {
-        let Ok(rx) = self.db.begin_read() else {
+        let Ok(rx) = self.db.get().and_then(|db| Ok(db.begin_read()?)) else {
             return Vec::new();
         };
         let mut out: Vec<StreamStats> = self
@@ -495,7 +563,7 @@ impl Store {
             .streams
             .get(stream)
             .ok_or_else(|| JournalError::NoStream(stream.to_string()))?;
-        let rx = self.db.begin_read().map_err(w)?;
+        let rx = self.db.get().map_err(w)?.begin_read().map_err(w)?;
         let table = rx.open_table(st.def()).map_err(w)?;
         let range = table.range(from_seq..).map_err(w)?;
         let name = stream.to_string();
@@ -517,7 +585,7 @@ impl Store {
     /// The oldest record of a stream: (seq, ts_ns, encoded size).
     pub fn oldest(&self, stream: &StreamId) -> Option<(u64, i64, u64)> {
         let st = self.streams.get(stream)?;
-        let rx = self.db.begin_read().ok()?;
+        let rx = self.db.get().ok()?.begin_read().ok()?;
         let t = rx.open_table(st.def()).ok()?;
         let (k, v) = t.first().ok()??;
         let seq = k.value();
@@ -536,13 +604,25 @@ impl Store {
         max: usize,
         max_bytes: u64,
     ) -> Result<Option<Pruned>, JournalError> {
+        let r = self.file().and_then(|db| self.prune_front_in(&db, stream, before_ns, max, max_bytes));
+        self.noted(r)
+    }
+
+    fn prune_front_in(
+        &mut self,
+        db: &Database,
+        stream: &StreamId,
+        before_ns: i64,
+        max: usize,
+        max_bytes: u64,
+    ) -> Result<Option<Pruned>, JournalError> {
         let Some(st) = self.streams.get(stream) else {
             return Ok(None);
         };
         let (mut first, mut last, mut n, mut bytes, mut last_ts) = (0, 0, 0u64, 0u64, 0i64);
         let mut victims = Vec::new();
         {
-            let rx = self.db.begin_read().map_err(w)?;
+            let rx = db.begin_read().map_err(w)?;
             let t = rx.open_table(st.def()).map_err(w)?;
             for kv in t.iter().map_err(w)?.take(max) {
                 let (k, v) = kv.map_err(w)?;
@@ -570,7 +650,7 @@ impl Store {
         if n == 0 {
             return Ok(None);
         }
-        let mut tx = self.db.begin_write().map_err(w)?;
+        let mut tx = db.begin_write().map_err(w)?;
         tx.set_durability(Durability::None).map_err(w)?;
         {
             let mut t = tx.open_table(st.def()).map_err(w)?;

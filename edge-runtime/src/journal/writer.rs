@@ -22,8 +22,88 @@ struct Append {
     stream: StreamId,
     class: PriorityClass,
     items: Vec<(i64, Payload)>,
+    /// Connector state committed with the records. An append that carries some comes from a
+    /// source that sends again what was not answered (MQTT QoS 1 redelivery); one without is
+    /// lost when its write fails, and a Gap record says so once the journal writes again.
     meta: Vec<(String, Vec<u8>)>,
     ack: oneshot::Sender<AppendResult>,
+}
+
+/// Records that could not be journaled and that no source will send again, per stream.
+#[derive(Default)]
+struct Lost {
+    streams: std::collections::BTreeMap<StreamId, LostRun>,
+}
+
+struct LostRun {
+    class: PriorityClass,
+    count: u64,
+    from_ts_ns: i64,
+    to_ts_ns: i64,
+    why: String,
+}
+
+impl Lost {
+    fn note(&mut self, a: &Append, why: &str) {
+        if !a.meta.is_empty() || a.items.is_empty() {
+            return;
+        }
+        let (lo, hi) = a
+            .items
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), (ts, _)| (lo.min(*ts), hi.max(*ts)));
+        let run = self
+            .streams
+            .entry(a.stream.clone())
+            .or_insert_with(|| LostRun {
+                class: a.class,
+                count: 0,
+                from_ts_ns: lo,
+                to_ts_ns: hi,
+                why: why.to_owned(),
+            });
+        run.count = run.count.saturating_add(a.items.len() as u64);
+        run.from_ts_ns = run.from_ts_ns.min(lo);
+        run.to_ts_ns = run.to_ts_ns.max(hi);
+    }
+
+    /// Writes one Gap record per stream that lost records; keeps the tally when that fails.
+    fn record(&mut self, store: &mut Store) {
+        if self.streams.is_empty() {
+            return;
+        }
+        let now = now_ns();
+        let gaps: Vec<(StreamId, PriorityClass, Vec<(i64, Payload)>)> = self
+            .streams
+            .iter()
+            .map(|(stream, run)| {
+                let gap = Payload::Gap(Gap {
+                    subject: format!("{stream} journal write failed"),
+                    from_ts_ns: run.from_ts_ns,
+                    to_ts_ns: run.to_ts_ns,
+                    reason: format!(
+                        "the journal could not write to its disk ({}); these records were lost",
+                        run.why
+                    ),
+                    lost: Some(run.count),
+                });
+                (stream.clone(), run.class, vec![(now, gap)])
+            })
+            .collect();
+        let reqs: Vec<_> = gaps
+            .iter()
+            .map(|(s, c, items)| (s, *c, items.as_slice()))
+            .collect();
+        match store.append_group(&reqs, &[]).and_then(|_| store.flush()) {
+            Ok(()) => {
+                for (stream, run) in &self.streams {
+                    tracing::warn!(%stream, lost = run.count, "records lost while the journal could not write are recorded as a gap");
+                }
+                self.streams.clear();
+            }
+            Err(e) => tracing::error!(error = %e, "cannot record the gap of records lost to the disk failure yet"),
+        }
+    }
 }
 
 enum Cmd {
@@ -159,6 +239,7 @@ fn run(
     let disk = metrics.gauge("foodflow_journal_size_bytes", "Journal size on disk", &[]);
     let mut last_size = Instant::now() - Duration::from_secs(10);
     let mut group: Vec<Append> = Vec::new();
+    let mut lost = Lost::default();
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
         let mut n = 0usize;
@@ -197,13 +278,20 @@ fn run(
                 for (a, seq) in group.drain(..).zip(firsts) {
                     let _ = a.ack.send(Ok(seq));
                 }
+                lost.record(&mut store);
             }
             Err(e) => {
-                // Nothing of the group is acknowledged: the sources redeliver it.
+                // Nothing of the group is acknowledged: sources that can redeliver it do, the
+                // loss of the others is recorded once writes work again.
                 errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, records = n, "journal group commit failed; nothing of it is acknowledged");
+                let why = match &e {
+                    JournalError::Write(source) => source.to_string(),
+                    other => other.to_string(),
+                };
                 let e = Arc::new(e);
                 for a in group.drain(..) {
+                    lost.note(&a, &why);
                     let _ = a.ack.send(Err(e.clone()));
                 }
             }

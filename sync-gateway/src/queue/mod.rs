@@ -12,12 +12,13 @@ pub mod shed;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use foodflow_protocol::batch::Entry;
 use foodflow_protocol::{
     Batch, DeviceId, Gap, Payload, PriorityClass, Segment, StreamId, StreamMark,
 };
+use foodflow_storekit::{Reopenable, is_io};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 
@@ -38,6 +39,13 @@ pub enum QueueError {
     Open { path: String, why: String },
     #[error("gateway queue write failed (nothing of this upload was committed): {0}")]
     Write(String),
+    /// The disk failed (full, EIO): writes are refused until the queue file is reopened, which
+    /// the queue tries by itself every second.
+    #[error(
+        "gateway queue cannot write to its disk (nothing of this upload was committed): {0}; \
+         it resumes by itself once the disk works again (free space on it)"
+    )]
+    Disk(String),
     #[error("gateway queue is corrupt: {0}")]
     Corrupt(String),
     /// The upload itself is refused (nothing of it was stored).
@@ -87,6 +95,10 @@ struct StreamQ {
 
 struct State {
     streams: BTreeMap<(DeviceId, StreamId), StreamQ>,
+    /// The file generation `streams` was read from (see [`Reopenable::generation`]).
+    generation: u64,
+    /// A failed transaction left `streams` ahead of the file: reload before use.
+    stale: bool,
 }
 
 /// What an upload did.
@@ -116,7 +128,7 @@ pub struct ClassBacklog {
 }
 
 pub struct Queue {
-    db: Database,
+    db: Reopenable,
     state: Mutex<State>,
     quotas: Quotas,
     me: DeviceId,
@@ -150,6 +162,15 @@ fn first_ts<T: ReadableTable<Key<'static>, &'static [u8]>>(
         .map(|(_, v)| ts_of(v.value())))
 }
 
+/// Creates the tables (in a fresh or a reopened file).
+fn init(db: &Database) -> Result<(), redb::Error> {
+    let tx = db.begin_write()?;
+    tx.open_table(QUEUE)?;
+    tx.open_table(HEADS)?;
+    tx.commit()?;
+    Ok(())
+}
+
 impl Queue {
     pub fn open(dir: &Path, me: DeviceId, quotas: Quotas) -> Result<Self, QueueError> {
         let path = dir.join("queue.redb");
@@ -158,26 +179,55 @@ impl Queue {
             why,
         };
         std::fs::create_dir_all(dir).map_err(|e| open(e.to_string()))?;
-        let db = Database::builder()
-            .set_cache_size(32 << 20)
-            .create(&path)
+        let db = Reopenable::open("gateway queue", &path, 32 << 20, init)
             .map_err(|e| open(e.to_string()))?;
-        let tx = db.begin_write().map_err(|e| open(e.to_string()))?;
-        tx.open_table(QUEUE).map_err(|e| open(e.to_string()))?;
-        tx.open_table(HEADS).map_err(|e| open(e.to_string()))?;
-        tx.commit().map_err(|e| open(e.to_string()))?;
-        let mut streams = Self::open_state(&db)?;
-        Self::fill_oldest(&db, &mut streams)?;
+        let streams = Self::load(&*db.get().map_err(|e| open(e.to_string()))?)?;
         Ok(Self {
+            state: Mutex::new(State {
+                streams,
+                generation: db.generation(),
+                stale: false,
+            }),
             db,
-            state: Mutex::new(State { streams }),
             quotas,
             me,
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The state, reloaded from the file first when a failed write or a reopen left it behind.
+    fn state(&self) -> Result<MutexGuard<'_, State>, QueueError> {
+        let mut st = self.lock();
+        let db = self.db.get().map_err(|e| self.io(e))?;
+        let generation = self.db.generation();
+        if st.stale || st.generation != generation {
+            st.streams = Self::load(&db)?;
+            st.generation = generation;
+            st.stale = false;
+        }
+        Ok(st)
+    }
+
+    /// Why writes are refused, when they are (a failed disk, until the file is reopened).
+    pub fn fault(&self) -> Option<String> {
+        // Under the state lock no operation holds the file, so a due reopen can happen.
+        let _st = self.lock();
+        self.db.fault()
+    }
+
+    /// A storage error, noting failures at the disk (the file is reopened before the next
+    /// write).
+    fn io<E: Into<redb::Error>>(&self, e: E) -> QueueError {
+        let e = e.into();
+        self.db.note(&e);
+        if is_io(&e) {
+            QueueError::Disk(e.to_string())
+        } else {
+            QueueError::Write(e.to_string())
+        }
     }
 
     fn class_bytes(st: &State, class: u8) -> u64 {
@@ -193,7 +243,7 @@ impl Queue {
         &self,
         segments: &[Segment],
     ) -> Result<Result<Admitted, Backpressure>, QueueError> {
-        let mut st = self.lock();
+        let mut st = self.state()?;
         let mut out = Admitted::default();
         // What is new, encoded once (its size decides the quotas, its bytes are stored), and
         // how many bytes each class would grow.
@@ -246,59 +296,10 @@ impl Queue {
                 ),
             }));
         }
-        let mut tx = self.db.begin_write().map_err(wr)?;
-        tx.set_durability(Durability::Immediate).map_err(wr)?;
-        let mut touched: Vec<(DeviceId, StreamId)> = Vec::new();
-        {
-            let mut q = tx.open_table(QUEUE).map_err(wr)?;
-            let mut heads = tx.open_table(HEADS).map_err(wr)?;
-            let t_have = Self::class_bytes(&st, 2);
-            if grow[2] > 0 && t_have + grow[2] > tq {
-                // Free down to 90 % of the quota so that shedding is not paid on every upload.
-                let excess = t_have + grow[2] - tq * 9 / 10;
-                out.shed = self.shed(&mut st, &mut q, excess, &mut touched)?;
-            }
-            for (seg, encoded) in segments.iter().zip(&fresh) {
-                let key = (seg.device.clone(), seg.stream.clone());
-                let sq = st.streams.entry(key.clone()).or_insert_with(|| StreamQ {
-                    class: class_code(seg.class),
-                    ..Default::default()
-                });
-                for (e, v) in seg.entries.iter().zip(encoded) {
-                    let Some(v) = v.as_ref().filter(|_| e.seq > sq.in_hwm) else {
-                        out.duplicates += 1;
-                        continue;
-                    };
-                    q.insert(
-                        (seg.device.as_str(), seg.stream.as_str(), e.seq),
-                        v.as_slice(),
-                    )
-                    .map_err(wr)?;
-                    sq.in_hwm = e.seq;
-                    sq.records += 1;
-                    sq.bytes += v.len() as u64 + KEY_OVERHEAD;
-                    sq.oldest_ts.get_or_insert(e.ts_ns);
-                    out.accepted += 1;
-                }
-                if !touched.contains(&key) {
-                    touched.push(key);
-                }
-            }
-            for key in &touched {
-                let sq = &st.streams[key];
-                heads
-                    .insert(
-                        (key.0.as_str(), key.1.as_str()),
-                        (sq.class, sq.in_hwm, sq.out_hwm, sq.records, sq.bytes),
-                    )
-                    .map_err(wr)?;
-            }
-        }
-        if let Err(e) = tx.commit() {
-            // The in-memory heads ran ahead of the aborted transaction: reload them.
-            drop(st);
-            self.reload()?;
-            return Err(wr(e));
+        if let Err(e) = self.store_admitted(&mut st, segments, &fresh, grow[2], &mut out) {
+            // The in-memory heads may have run ahead of the aborted transaction.
+            st.stale = true;
+            return Err(e);
         }
         for seg in segments {
             if let Some(sq) = st.streams.get(&(seg.device.clone(), seg.stream.clone()))
@@ -317,11 +318,75 @@ impl Queue {
         Ok(Ok(out))
     }
 
-    fn reload(&self) -> Result<(), QueueError> {
-        let mut fresh = Self::open_state(&self.db)?;
-        Self::fill_oldest(&self.db, &mut fresh)?;
-        self.lock().streams = fresh;
-        Ok(())
+    /// The transaction of [`Queue::admit`]: on error nothing of it is stored, but `st` may
+    /// have moved ahead (the caller marks it stale).
+    fn store_admitted(
+        &self,
+        st: &mut State,
+        segments: &[Segment],
+        fresh: &[Vec<Option<Vec<u8>>>],
+        t_grow: u64,
+        out: &mut Admitted,
+    ) -> Result<(), QueueError> {
+        let db = self.db.get().map_err(|e| self.io(e))?;
+        let mut tx = db.begin_write().map_err(|e| self.io(e))?;
+        tx.set_durability(Durability::Immediate)
+            .map_err(|e| self.io(e))?;
+        let mut touched: Vec<(DeviceId, StreamId)> = Vec::new();
+        {
+            let mut q = tx.open_table(QUEUE).map_err(|e| self.io(e))?;
+            let mut heads = tx.open_table(HEADS).map_err(|e| self.io(e))?;
+            let t_have = Self::class_bytes(st, 2);
+            let tq = self.quotas.telemetry;
+            if t_grow > 0 && t_have + t_grow > tq {
+                // Free down to 90 % of the quota so that shedding is not paid on every upload.
+                let excess = t_have + t_grow - tq * 9 / 10;
+                out.shed = self.shed(st, &mut q, excess, &mut touched)?;
+            }
+            for (seg, encoded) in segments.iter().zip(fresh) {
+                let key = (seg.device.clone(), seg.stream.clone());
+                let sq = st.streams.entry(key.clone()).or_insert_with(|| StreamQ {
+                    class: class_code(seg.class),
+                    ..Default::default()
+                });
+                for (e, v) in seg.entries.iter().zip(encoded) {
+                    let Some(v) = v.as_ref().filter(|_| e.seq > sq.in_hwm) else {
+                        out.duplicates += 1;
+                        continue;
+                    };
+                    q.insert(
+                        (seg.device.as_str(), seg.stream.as_str(), e.seq),
+                        v.as_slice(),
+                    )
+                    .map_err(|e| self.io(e))?;
+                    sq.in_hwm = e.seq;
+                    sq.records += 1;
+                    sq.bytes += v.len() as u64 + KEY_OVERHEAD;
+                    sq.oldest_ts.get_or_insert(e.ts_ns);
+                    out.accepted += 1;
+                }
+                if !touched.contains(&key) {
+                    touched.push(key);
+                }
+            }
+            for key in &touched {
+                let sq = &st.streams[key];
+                heads
+                    .insert(
+                        (key.0.as_str(), key.1.as_str()),
+                        (sq.class, sq.in_hwm, sq.out_hwm, sq.records, sq.bytes),
+                    )
+                    .map_err(|e| self.io(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.io(e))
+    }
+
+    /// The heads as the file holds them.
+    fn load(db: &Database) -> Result<BTreeMap<(DeviceId, StreamId), StreamQ>, QueueError> {
+        let mut streams = Self::open_state(db)?;
+        Self::fill_oldest(db, &mut streams)?;
+        Ok(streams)
     }
 
     fn fill_oldest(
@@ -403,7 +468,7 @@ impl Queue {
         for drop in plan {
             let (d, s) = &keys[drop.stream];
             for seq in &drop.seqs {
-                q.remove((d.as_str(), s.as_str(), *seq)).map_err(wr)?;
+                q.remove((d.as_str(), s.as_str(), *seq)).map_err(|e| self.io(e))?;
             }
             let (first, last) = (drop.seqs[0], drop.seqs[drop.seqs.len() - 1]);
             let sq = st.streams.get_mut(&(d.clone(), s.clone())).ok_or_else(|| {
@@ -447,7 +512,7 @@ impl Queue {
             let v = encode(now, &Payload::Gap(gap));
             gq.in_hwm += 1;
             q.insert((self.me.as_str(), GAP_STREAM, gq.in_hwm), v.as_slice())
-                .map_err(wr)?;
+                .map_err(|e| self.io(e))?;
             gq.records += 1;
             gq.bytes += v.len() as u64 + KEY_OVERHEAD;
             gq.oldest_ts.get_or_insert(now);
@@ -459,8 +524,9 @@ impl Queue {
     }
 
     /// The marks answered to an edge asking where to resume.
-    pub fn marks(&self, device: Option<&DeviceId>) -> Vec<StreamMark> {
-        self.lock()
+    pub fn marks(&self, device: Option<&DeviceId>) -> Result<Vec<StreamMark>, QueueError> {
+        Ok(self
+            .state()?
             .streams
             .iter()
             .filter(|((d, _), _)| device.is_none_or(|x| x == d))
@@ -469,13 +535,13 @@ impl Queue {
                 stream: s.clone(),
                 seq: q.in_hwm,
             })
-            .collect()
+            .collect())
     }
 
     /// The next batch to forward: critical first, then operational, then telemetry; each
     /// stream gets a fair share of `max_records`.
     pub fn next_batch(&self, max_records: usize, max_bytes: usize) -> Result<Batch, QueueError> {
-        let st = self.lock();
+        let st = self.state()?;
         let mut pending: Vec<(&(DeviceId, StreamId), &StreamQ)> = st
             .streams
             .iter()
@@ -483,7 +549,8 @@ impl Queue {
             .collect();
         pending.sort_by_key(|(_, q)| q.class);
         let share = (max_records / pending.len().max(1)).max(256);
-        let rx = self.db.begin_read().map_err(wr)?;
+        let db = self.db.get().map_err(|e| self.io(e))?;
+        let rx = db.begin_read().map_err(wr)?;
         let table = rx.open_table(QUEUE).map_err(wr)?;
         let (mut n, mut bytes) = (0usize, 0usize);
         let mut batch = Batch::default();
@@ -529,13 +596,23 @@ impl Queue {
 
     /// Records the hub's marks: everything at or below them leaves the queue.
     pub fn confirm(&self, marks: &[StreamMark]) -> Result<u64, QueueError> {
-        let mut st = self.lock();
-        let mut tx = self.db.begin_write().map_err(wr)?;
-        tx.set_durability(Durability::None).map_err(wr)?;
+        let mut st = self.state()?;
+        let r = self.store_confirmed(&mut st, marks);
+        if r.is_err() {
+            st.stale = true;
+        }
+        r
+    }
+
+    fn store_confirmed(&self, st: &mut State, marks: &[StreamMark]) -> Result<u64, QueueError> {
+        let db = self.db.get().map_err(|e| self.io(e))?;
+        let mut tx = db.begin_write().map_err(|e| self.io(e))?;
+        tx.set_durability(Durability::None)
+            .map_err(|e| self.io(e))?;
         let mut removed = 0;
         {
-            let mut q = tx.open_table(QUEUE).map_err(wr)?;
-            let mut heads = tx.open_table(HEADS).map_err(wr)?;
+            let mut q = tx.open_table(QUEUE).map_err(|e| self.io(e))?;
+            let mut heads = tx.open_table(HEADS).map_err(|e| self.io(e))?;
             for m in marks {
                 let key = (m.device.clone(), m.stream.clone());
                 let Some(sq) = st.streams.get_mut(&key) else {
@@ -546,12 +623,12 @@ impl Queue {
                 }
                 let (d, s) = (m.device.as_str(), m.stream.as_str());
                 let mut gone = Vec::new();
-                for kv in q.range((d, s, 0)..=(d, s, m.seq)).map_err(wr)? {
-                    let (k, v) = kv.map_err(wr)?;
+                for kv in q.range((d, s, 0)..=(d, s, m.seq)).map_err(|e| self.io(e))? {
+                    let (k, v) = kv.map_err(|e| self.io(e))?;
                     gone.push((k.value().2, v.value().len() as u64 + KEY_OVERHEAD));
                 }
                 for (seq, b) in &gone {
-                    q.remove((d, s, *seq)).map_err(wr)?;
+                    q.remove((d, s, *seq)).map_err(|e| self.io(e))?;
                     sq.bytes = sq.bytes.saturating_sub(*b);
                 }
                 sq.records = sq.records.saturating_sub(gone.len() as u64);
@@ -563,16 +640,18 @@ impl Queue {
                         (d, s),
                         (sq.class, sq.in_hwm, sq.out_hwm, sq.records, sq.bytes),
                     )
-                    .map_err(wr)?;
+                    .map_err(|e| self.io(e))?;
             }
         }
-        tx.commit().map_err(wr)?;
+        tx.commit().map_err(|e| self.io(e))?;
         Ok(removed)
     }
 
     /// Backlog per class: critical, operational, telemetry.
     pub fn backlog(&self) -> [ClassBacklog; 3] {
-        let st = self.lock();
+        // After a failed write the last known heads are the best answer there is (health
+        // reports the failure).
+        let st = self.state().unwrap_or_else(|_| self.lock());
         let mut out: [ClassBacklog; 3] = Default::default();
         for (i, c) in PriorityClass::ALL.iter().enumerate() {
             out[i].quota_bytes = self.quotas.of(*c);
@@ -664,7 +743,7 @@ mod tests {
         );
         drop(q);
         let q = queue(dir.path(), 1 << 20, 1 << 20);
-        assert_eq!(q.marks(None)[0].seq, 120, "in_hwm survives a restart");
+        assert_eq!(q.marks(None).unwrap()[0].seq, 120, "in_hwm survives a restart");
         let b = q.next_batch(1000, 1 << 20).unwrap();
         assert_eq!(b.segments[0].entries[0].seq, 51);
         assert_eq!(b.len(), 70);
@@ -685,7 +764,7 @@ mod tests {
         let bp = r.unwrap_err();
         assert_eq!(bp.class, PriorityClass::Critical);
         assert_eq!(
-            q.marks(None)[0].seq,
+            q.marks(None).unwrap()[0].seq,
             10,
             "nothing of the refused upload was kept"
         );

@@ -266,6 +266,7 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
         kept_frames: vision_board.as_ref().map(|_| data_dir.join("vision")),
         vision: vision_board,
         operators: Arc::new(foodflow_edge::operators::Gate::new(&data_dir)),
+        journal: journal.reader().clone(),
     });
     let http_cancel = cancel.clone();
     tasks.spawn(async move {

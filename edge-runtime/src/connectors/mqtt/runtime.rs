@@ -89,12 +89,19 @@ pub async fn run(
     let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<PendingAck>();
     let acker_client = client.clone();
     let acker_generation = generation.clone();
+    // A failed journal write: the broker resends unacknowledged messages only on a new
+    // connection, so the event loop drops this one (see below).
+    let journal_failed = Arc::new(tokio::sync::Notify::new());
+    let acker_failed = journal_failed.clone();
     let acker = tokio::spawn(async move {
         while let Some(pending) = ack_rx.recv().await {
             let durable = match pending.durable {
                 Some(rx) => matches!(rx.await, Ok(Ok(_))),
                 None => true,
             };
+            if !durable {
+                acker_failed.notify_one();
+            }
             // Not durable: no PUBACK, so the broker redelivers after a reconnect.
             if durable
                 && pending.generation == acker_generation.load(Ordering::SeqCst)
@@ -121,6 +128,22 @@ pub async fn run(
     loop {
         let ev = tokio::select! {
             _ = cancel.cancelled() => break,
+            _ = journal_failed.notified() => {
+                generation.fetch_add(1, Ordering::SeqCst);
+                eventloop.clean();
+                if was_connected {
+                    stats.set_connected(false);
+                    was_connected = false;
+                }
+                tracing::warn!(source = %src.name, "the journal cannot write: disconnected from the broker until it can; the broker keeps the unacknowledged messages and sends them again");
+                if !journal_writes_again(&journal, &cancel).await {
+                    break;
+                }
+                // The fingerprints of messages whose write failed were noted before the
+                // failure: only what the journal holds may count as seen.
+                redelivery = Redelivery::load(&journal, &src.name);
+                continue;
+            }
             ev = eventloop.poll() => ev,
         };
         match ev {
@@ -242,6 +265,22 @@ pub async fn run(
     };
     let _ = tokio::time::timeout(Duration::from_secs(3), drain).await;
     Ok(())
+}
+
+/// Waits until the journal writes again (at least a second, so that a failure that does not
+/// mark the journal faulted cannot turn into a reconnect loop); `false` when cancelled first.
+async fn journal_writes_again(journal: &Journal, cancel: &CancellationToken) -> bool {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return false,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let reader = journal.reader().clone();
+        // A reopen does file I/O: off the async threads.
+        if let Ok(None) = tokio::task::spawn_blocking(move || reader.fault()).await {
+            return true;
+        }
+    }
 }
 
 /// Recognises QoS 1 redeliveries of messages that were journaled but whose PUBACK never
