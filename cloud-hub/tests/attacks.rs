@@ -787,4 +787,3 @@ fn a_full_disk_is_reported_and_recovered_from() {
         acked + 1
     );
 }
-

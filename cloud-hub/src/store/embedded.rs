@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use foodflow_protocol::{DeviceId, Payload, PriorityClass, Record, Segment, StreamId, StreamMark};
-use foodflow_transport::TenantId;
 use foodflow_storekit::Reopenable;
+use foodflow_transport::TenantId;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{Committed, RecordStore, SeqRange, StoreError, StreamInfo, TenantStore};

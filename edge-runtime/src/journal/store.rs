@@ -305,7 +305,7 @@ impl Store {
     /// The file for one write, with `streams` reloaded first when a failed write or a reopen
     /// left them behind the file.
     fn file(&mut self) -> Result<Arc<Database>, JournalError> {
-        let db = self.db.get().map_err(w)?;
+        let db = self.db.writable().map_err(w)?;
         let generation = self.db.generation();
         if self.stale || generation != self.generation {
             let mut streams = load(&db).map_err(w)?;
@@ -318,6 +318,13 @@ impl Store {
             self.stale = false;
         }
         Ok(db)
+    }
+
+    /// Reloads the in-memory streams when a failed write or a reopen left them behind the
+    /// file; fails while the file cannot be used.
+    pub fn refresh(&mut self) -> Result<(), JournalError> {
+        let r = self.file().map(drop);
+        self.noted(r)
     }
 
     /// Passes `r` through; a failure marks the in-memory streams stale and, when it was the
@@ -379,7 +386,9 @@ impl Store {
         reqs: &[AppendReq<'_>],
         meta_kv: &[(String, Vec<u8>)],
     ) -> Result<Vec<u64>, JournalError> {
-        let r = self.file().and_then(|db| self.append_group_in(&db, reqs, meta_kv));
+        let r = self
+            .file()
+            .and_then(|db| self.append_group_in(&db, reqs, meta_kv));
         self.noted(r)
     }
 
@@ -461,7 +470,9 @@ impl Store {
         stream: &StreamId,
         min_next: u64,
     ) -> Result<Option<u64>, JournalError> {
-        let r = self.file().and_then(|db| self.advance_in(&db, stream, min_next));
+        let r = self
+            .file()
+            .and_then(|db| self.advance_in(&db, stream, min_next));
         self.noted(r)
     }
 
@@ -604,7 +615,9 @@ impl Store {
         max: usize,
         max_bytes: u64,
     ) -> Result<Option<Pruned>, JournalError> {
-        let r = self.file().and_then(|db| self.prune_front_in(&db, stream, before_ns, max, max_bytes));
+        let r = self
+            .file()
+            .and_then(|db| self.prune_front_in(&db, stream, before_ns, max, max_bytes));
         self.noted(r)
     }
 

@@ -2,6 +2,7 @@
 //! next flush makes the whole group durable with one fsync, and only then is each appender
 //! answered. Sources acknowledge upstream (e.g. MQTT PUBACK) only after that answer.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -37,6 +38,9 @@ struct Lost {
 
 struct LostRun {
     class: PriorityClass,
+    /// The seq the first refused record would have had: a write can fail after its commit
+    /// reached the disk, and what a reopened file holds from here on was not lost.
+    first_seq: u64,
     count: u64,
     from_ts_ns: i64,
     to_ts_ns: i64,
@@ -44,27 +48,48 @@ struct LostRun {
 }
 
 impl Lost {
-    fn note(&mut self, a: &Append, why: &str) {
+    fn note(&mut self, a: &Append, first_seq: u64, why: &str) {
         if !a.meta.is_empty() || a.items.is_empty() {
             return;
         }
         let (lo, hi) = a
             .items
             .iter()
-            .fold((i64::MAX, i64::MIN), |(lo, hi), (ts, _)| (lo.min(*ts), hi.max(*ts)));
+            .fold((i64::MAX, i64::MIN), |(lo, hi), (ts, _)| {
+                (lo.min(*ts), hi.max(*ts))
+            });
         let run = self
             .streams
             .entry(a.stream.clone())
             .or_insert_with(|| LostRun {
                 class: a.class,
+                first_seq,
                 count: 0,
                 from_ts_ns: lo,
                 to_ts_ns: hi,
                 why: why.to_owned(),
             });
+        run.first_seq = run.first_seq.min(first_seq);
         run.count = run.count.saturating_add(a.items.len() as u64);
         run.from_ts_ns = run.from_ts_ns.min(lo);
         run.to_ts_ns = run.to_ts_ns.max(hi);
+    }
+
+    /// Once the file is writable and reloaded: takes off what reached the disk after all.
+    fn reconcile(&mut self, store: &mut Store) {
+        if self.streams.is_empty() || store.refresh().is_err() {
+            return;
+        }
+        self.streams.retain(|stream, run| {
+            let next = store
+                .streams
+                .get(stream)
+                .map_or(run.first_seq, |s| s.next_seq);
+            let stored = next.saturating_sub(run.first_seq).min(run.count);
+            run.count -= stored;
+            run.first_seq = run.first_seq.max(next);
+            run.count > 0
+        });
     }
 
     /// Writes one Gap record per stream that lost records; keeps the tally when that fails.
@@ -73,7 +98,7 @@ impl Lost {
             return;
         }
         let now = now_ns();
-        let gaps: Vec<(StreamId, PriorityClass, Vec<(i64, Payload)>)> = self
+        let gaps: Vec<(StreamId, PriorityClass, Vec<super::store::Entry>)> = self
             .streams
             .iter()
             .map(|(stream, run)| {
@@ -101,7 +126,9 @@ impl Lost {
                 }
                 self.streams.clear();
             }
-            Err(e) => tracing::error!(error = %e, "cannot record the gap of records lost to the disk failure yet"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot record the gap of records lost to the disk failure yet")
+            }
         }
     }
 }
@@ -263,6 +290,17 @@ fn run(
                 next = rx.try_recv().ok();
             }
         }
+        lost.reconcile(&mut store);
+        // The seq each append's first record gets, should its write fail.
+        let mut firsts = Vec::with_capacity(group.len());
+        let mut next: HashMap<&StreamId, u64> = HashMap::new();
+        for a in &group {
+            let n = next
+                .entry(&a.stream)
+                .or_insert_with(|| store.streams.get(&a.stream).map_or(1, |s| s.next_seq));
+            firsts.push(*n);
+            *n = n.saturating_add(a.items.len() as u64);
+        }
         let reqs: Vec<_> = group
             .iter()
             .map(|a| (&a.stream, a.class, a.items.as_slice()))
@@ -275,6 +313,7 @@ fn run(
         flushes.fetch_add(1, Ordering::Relaxed);
         match result {
             Ok(firsts) => {
+                appended.fetch_add(n as u64, Ordering::Relaxed);
                 for (a, seq) in group.drain(..).zip(firsts) {
                     let _ = a.ack.send(Ok(seq));
                 }
@@ -290,13 +329,12 @@ fn run(
                     other => other.to_string(),
                 };
                 let e = Arc::new(e);
-                for a in group.drain(..) {
-                    lost.note(&a, &why);
+                for (a, first) in group.drain(..).zip(firsts) {
+                    lost.note(&a, first, &why);
                     let _ = a.ack.send(Err(e.clone()));
                 }
             }
         }
-        appended.fetch_add(n as u64, Ordering::Relaxed);
         if retention {
             apply_retention(&mut store, &quotas, &metrics);
         }
@@ -435,6 +473,98 @@ mod tests {
             .unwrap()
             .map(|r| r.unwrap())
             .collect()
+    }
+
+    /// A source that cannot resend (no connector state) loses what a full disk refused; once
+    /// the journal writes again a Gap record says how many records and when.
+    #[tokio::test]
+    async fn records_lost_to_a_full_disk_are_recorded_as_a_gap_once_it_writes_again() {
+        let disk = match foodflow_storekit::testing::SmallDisk::mount(8) {
+            Ok(d) => d,
+            Err(why) => {
+                eprintln!("SKIP records_lost_to_a_full_disk: {why}");
+                return;
+            }
+        };
+        let path = disk.path().join("j");
+        let dev = DeviceId::new("d").unwrap();
+        let stream = StreamId::new("s").unwrap();
+        let store = Store::open(&path, dev.clone()).unwrap();
+        let (j, thread) =
+            Journal::start(store, 64, quotas(1 << 30, 86_400), Metrics::new()).unwrap();
+        let big = |i: i64| {
+            Payload::Event(foodflow_protocol::Event {
+                severity: foodflow_protocol::Severity::Info,
+                name: format!("e{i}"),
+                message: "x".repeat(100_000),
+            })
+        };
+        disk.fill(1 << 20);
+        let (mut stored, mut lost) = (0u64, 0u64);
+        for i in 0..100 {
+            match j
+                .append(stream.clone(), PriorityClass::Telemetry, vec![(i, big(i))])
+                .await
+            {
+                Ok(_) if lost == 0 => stored += 1,
+                Ok(_) => panic!("a write succeeded on the full disk after one failed"),
+                Err(e) => {
+                    assert!(matches!(*e, JournalError::Write(_)), "{e}");
+                    lost += 1;
+                }
+            }
+        }
+        assert!(lost > 0, "the disk never filled");
+        assert!(j.reader().fault().is_some());
+        disk.free();
+        let t0 = Instant::now();
+        while j.reader().fault().is_some() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "{:?}",
+                j.reader().fault()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        j.append(
+            stream.clone(),
+            PriorityClass::Telemetry,
+            vec![(1000, reading(1))],
+        )
+        .await
+        .unwrap();
+        drop(j);
+        thread.join().unwrap();
+        let store = Store::open(&path, dev).unwrap();
+        let recs: Vec<_> = store
+            .read(&stream, 0)
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        contiguous(&recs);
+        let gaps: Vec<&Gap> = recs
+            .iter()
+            .filter_map(|r| match &r.payload {
+                Payload::Gap(g) => Some(g),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        // A refused write may still have reached the disk (its commit failed after the data
+        // was durable): every refused record is either in the journal or counted in the gap.
+        let kept = recs.len() as u64 - 2;
+        assert!(kept >= stored);
+        assert_eq!(gaps[0].lost, Some(lost - (kept - stored)));
+        assert_eq!(
+            (gaps[0].from_ts_ns, gaps[0].to_ts_ns),
+            (stored as i64, 99),
+            "the time span of the refused writes"
+        );
+        assert!(
+            gaps[0].reason.contains("could not write to its disk"),
+            "{}",
+            gaps[0].reason
+        );
     }
 
     fn contiguous(records: &[foodflow_protocol::Record]) {

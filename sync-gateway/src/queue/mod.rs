@@ -201,7 +201,7 @@ impl Queue {
     /// The state, reloaded from the file first when a failed write or a reopen left it behind.
     fn state(&self) -> Result<MutexGuard<'_, State>, QueueError> {
         let mut st = self.lock();
-        let db = self.db.get().map_err(|e| self.io(e))?;
+        let db = self.db.writable().map_err(|e| self.io(e))?;
         let generation = self.db.generation();
         if st.stale || st.generation != generation {
             st.streams = Self::load(&db)?;
@@ -468,7 +468,8 @@ impl Queue {
         for drop in plan {
             let (d, s) = &keys[drop.stream];
             for seq in &drop.seqs {
-                q.remove((d.as_str(), s.as_str(), *seq)).map_err(|e| self.io(e))?;
+                q.remove((d.as_str(), s.as_str(), *seq))
+                    .map_err(|e| self.io(e))?;
             }
             let (first, last) = (drop.seqs[0], drop.seqs[drop.seqs.len() - 1]);
             let sq = st.streams.get_mut(&(d.clone(), s.clone())).ok_or_else(|| {
@@ -743,7 +744,11 @@ mod tests {
         );
         drop(q);
         let q = queue(dir.path(), 1 << 20, 1 << 20);
-        assert_eq!(q.marks(None).unwrap()[0].seq, 120, "in_hwm survives a restart");
+        assert_eq!(
+            q.marks(None).unwrap()[0].seq,
+            120,
+            "in_hwm survives a restart"
+        );
         let b = q.next_batch(1000, 1 << 20).unwrap();
         assert_eq!(b.segments[0].entries[0].seq, 51);
         assert_eq!(b.len(), 70);

@@ -95,6 +95,16 @@ impl Reopenable {
             .ok_or(redb::Error::PreviousIo)
     }
 
+    /// The database for a write, or for reading state to write from: refused (`PreviousIo`)
+    /// while the store is faulted. A faulted handle may still show a commit that failed at the
+    /// disk and that the reopened file will not hold.
+    pub fn writable(&self) -> Result<Arc<Database>, redb::Error> {
+        match self.fault() {
+            Some(_) => Err(redb::Error::PreviousIo),
+            None => self.get(),
+        }
+    }
+
     /// Passes `r` through, marking the store faulted when it failed at the disk.
     pub fn noted<T, E: Into<redb::Error>>(&self, r: Result<T, E>) -> Result<T, redb::Error> {
         r.map_err(|e| {
@@ -171,7 +181,8 @@ impl Reopenable {
         };
         let probe = (|| -> Result<(), redb::Error> {
             let tx = db.begin_write()?;
-            tx.open_table(PROBE)?.insert("probe", self.generation() + 1)?;
+            tx.open_table(PROBE)?
+                .insert("probe", self.generation() + 1)?;
             tx.commit()?;
             Ok(())
         })();
