@@ -309,9 +309,14 @@ impl Store {
         let generation = self.db.generation();
         if self.stale || generation != self.generation {
             let mut streams = load(&db).map_err(w)?;
-            // Keep streams known only in memory (advanced in this run, never written).
+            // Streams the file does not know stay known, with nothing written: a failed first
+            // write may have moved their seq in memory only.
             for (id, st) in self.streams.drain() {
-                streams.entry(id).or_insert(st);
+                streams.entry(id).or_insert(StreamState {
+                    next_seq: 1,
+                    bytes: 0,
+                    ..st
+                });
             }
             self.streams = streams;
             self.generation = generation;
