@@ -38,7 +38,7 @@ FUZZ_SECONDS ?= 120
 fuzz:
 	cd sync-gateway/protocol && cargo +nightly fuzz run decode_batch fuzz/corpus/decode_batch -- -max_total_time=$(FUZZ_SECONDS)
 	cd sync-gateway && cargo +nightly fuzz run config fuzz/corpus/config -- -max_total_time=$(FUZZ_SECONDS)
-	cd cloud-hub && for t in vrplib jobshop plan forecast_csv epcis; do \
+	cd cloud-hub && for t in vrplib jobshop plan forecast_csv epcis login api_body; do \
 		cargo +nightly fuzz run $$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 	cd edge-runtime && for t in profile json_codec sparkplug; do \
 		cargo +nightly fuzz run $$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done

@@ -58,6 +58,15 @@ pub(crate) fn signing_request(
 ) -> Result<(String, SignRequest), ApiError> {
     who.require(permission)?;
     let username = signer(who)?;
+    Ok((username, sign_body(body, what, meanings)?))
+}
+
+/// A signing body: readable, and a meaning from `meanings`.
+pub(crate) fn sign_body(
+    body: &[u8],
+    what: &str,
+    meanings: &[&str],
+) -> Result<SignRequest, ApiError> {
     let req: SignRequest = json_body(body, what)?;
     if !meanings.contains(&req.meaning.as_str()) {
         return Err(bad_request(format!(
@@ -66,7 +75,7 @@ pub(crate) fn signing_request(
             meanings.join(", ")
         )));
     }
-    Ok((username, req))
+    Ok(req)
 }
 
 /// The person who may sign for `who`: users only (a key or a certificate is nobody's

@@ -195,6 +195,23 @@ fn job_of(req: &Request) -> Result<Job, ApiError> {
     Ok(job)
 }
 
+/// A forecast request body and the job it asks for, checked before anything runs.
+fn request_body(body: &[u8]) -> Result<(Request, Job), ApiError> {
+    let req: Request = json_body(body, "forecast request")?;
+    let job = job_of(&req)?;
+    Ok((req, job))
+}
+
+/// A forecast request body as `POST /v1/forecasts` reads it, its CSV panel included. For the
+/// fuzz target: every input is answered with `Ok` or a 400.
+pub(crate) fn fuzz_request(body: &[u8]) -> Result<(), ApiError> {
+    let (req, _) = request_body(body)?;
+    if let Some(csv) = &req.csv {
+        Panel::from_csv(csv).map_err(|e| bad_request(format!("csv: {e}")))?;
+    }
+    Ok(())
+}
+
 /// Stored readings → a panel of daily or weekly totals (or means) per tag.
 fn panel_from_store(s: &AppState, tenant: &TenantId, src: &Source) -> Result<Panel, ApiError> {
     let (from, to) = (
@@ -354,8 +371,7 @@ async fn start(
 ) -> Response {
     let r = async {
         who.require("forecast:run")?;
-        let req: Request = json_body(&body, "forecast request")?;
-        let job = job_of(&req)?;
+        let (req, job) = request_body(&body)?;
         let (s2, tenant) = (s.clone(), who.tenant.clone());
         let panel = match (req.csv, req.source) {
             (Some(csv), None) => {

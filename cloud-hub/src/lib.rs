@@ -11,6 +11,7 @@ pub mod approvals;
 pub mod audit;
 pub mod forecast_cmd;
 pub mod forecasting;
+pub mod fuzz;
 pub mod gateways;
 pub mod identity;
 pub mod jobs;

@@ -314,6 +314,41 @@ struct RiskRequest {
     max_paths: Option<usize>,
 }
 
+fn risk_body(body: &[u8]) -> Result<RiskRequest, ApiError> {
+    let req: RiskRequest = json_body(body, "risk request")?;
+    if let Some((k, v)) = req
+        .supplier_risk
+        .iter()
+        .find(|(_, v)| !(0.0..=1.0).contains(*v))
+    {
+        return Err(bad_request(format!(
+            "supplier_risk[{k:?}] = {v} is not within 0..=1"
+        )));
+    }
+    Ok(req)
+}
+
+/// The trace API's bodies (`kind`: trace grant, recall request, risk request) read and checked
+/// as their handlers do before the graph or the store. For the fuzz target: every input is
+/// answered with `Ok` or a 400.
+pub(crate) fn trace_body(kind: u8, body: &[u8]) -> Result<(), ApiError> {
+    match kind % 3 {
+        0 => {
+            let g: Grant = json_body(body, "trace grant")?;
+            g.check()
+                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", e))?;
+        }
+        1 => {
+            let req: RecallRequest = json_body(body, "recall request")?;
+            query(Direction::Forward, req.depth, &req.from, &req.to)?;
+        }
+        _ => {
+            risk_body(body)?;
+        }
+    }
+    Ok(())
+}
+
 async fn risk_paths(
     State(s): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -321,16 +356,7 @@ async fn risk_paths(
 ) -> Response {
     let r = async {
         who.require("trace:read")?;
-        let req: RiskRequest = json_body(&body, "risk request")?;
-        if let Some((k, v)) = req
-            .supplier_risk
-            .iter()
-            .find(|(_, v)| !(0.0..=1.0).contains(*v))
-        {
-            return Err(bad_request(format!(
-                "supplier_risk[{k:?}] = {v} is not within 0..=1"
-            )));
-        }
+        let req = risk_body(&body)?;
         with_graph(&s, &who, move |g| {
             risk::propagate(
                 g,
