@@ -80,14 +80,14 @@ impl Reopenable {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The database, for one operation: hold it no longer (a held handle delays a reopen).
     /// While the file is being reopened this is `PreviousIo`.
     pub fn get(&self) -> Result<Arc<Database>, redb::Error> {
         self.recover();
+        self.current()
+    }
+
+    fn current(&self) -> Result<Arc<Database>, redb::Error> {
         self.db
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -99,9 +99,10 @@ impl Reopenable {
     /// while the store is faulted. A faulted handle may still show a commit that failed at the
     /// disk and that the reopened file will not hold.
     pub fn writable(&self) -> Result<Arc<Database>, redb::Error> {
+        // One recovery attempt per call: `fault` makes it.
         match self.fault() {
             Some(_) => Err(redb::Error::PreviousIo),
-            None => self.get(),
+            None => self.current(),
         }
     }
 
