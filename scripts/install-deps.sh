@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 # chromium: the browser tests drive Debian's Chromium (never a downloaded browser).
 # GStreamer: headers for the edge's camera sources, plugins for test sources, files and RTSP/V4L2.
 # cmake, g++, libclang-dev: the HiGHS MIP solver is compiled from the sources in its crate.
+# faketime: the clock-fault tests run the real binaries on a wrong, stepping wall clock.
 APT_PACKAGES=(mosquitto mosquitto-clients python3-venv curl chromium
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
-  gstreamer1.0-plugins-good gstreamer1.0-tools cmake g++ libclang-dev)
+  gstreamer1.0-plugins-good gstreamer1.0-tools cmake g++ libclang-dev faketime)
 missing=()
 # Node.js and npm for playwright-core; a Node.js that already brings its own npm is kept.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

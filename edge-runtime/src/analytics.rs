@@ -30,6 +30,9 @@ pub const OEE_STREAM: &str = "analytics/oee";
 /// Without new samples for this long, event time is taken to advance with the wall clock, so
 /// the windows of a source that went quiet still close.
 const IDLE_MS: i64 = 5_000;
+/// How far ahead of this box's clock a sample's time may be. Beyond, it is quarantined: it
+/// would push the watermark (and close every window) into the future.
+const AHEAD_MS: i64 = 60_000;
 
 fn alarm_payload(e: &AlarmEvent) -> Payload {
     let name = match e.transition {
@@ -62,8 +65,14 @@ pub async fn run(
     metrics: Arc<Metrics>,
     mut acks: tokio::sync::mpsc::UnboundedReceiver<AckRequest>,
     board: crate::screen::SharedBoard,
+    clock: Arc<crate::wallclock::ClockWatch>,
     cancel: CancellationToken,
 ) {
+    let quarantined = metrics.counter(
+        "foodflow_analytics_quarantined_total",
+        "Readings stamped more than a minute ahead of this box's clock: not fed to rollups, alarms, OEE or the screen",
+        &[],
+    );
     let samples_total = metrics.counter(
         "foodflow_analytics_samples_total",
         "Numeric readings fed to the analytics",
@@ -87,17 +96,15 @@ pub async fn run(
         .into_iter()
         .map(|(s, _, next)| (s, next))
         .collect();
-    let live = if cfg.rollups {
-        match LiveRollups::start(WindowSpec::standard(), cfg.late_horizon.0 as i64 * 1000) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start the rollup dataflow; rollups are off");
-                None
-            }
+    let late_horizon_ms = cfg.late_horizon.0 as i64 * 1000;
+    let start_rollups = || match LiveRollups::start(WindowSpec::standard(), late_horizon_ms) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the rollup dataflow; rollups are off");
+            None
         }
-    } else {
-        None
     };
+    let mut live = if cfg.rollups { start_rollups() } else { None };
     let mut alarms = Alarms::new(cfg.alarms.clone());
     let mut oee = cfg.oee.as_ref().map(|o| {
         OeeTracker::new(
@@ -138,6 +145,24 @@ pub async fn run(
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
         let mut samples = Vec::new();
+        let now_ms = now_ns() / 1_000_000;
+        if max_ts > now_ms.saturating_add(AHEAD_MS) {
+            // The wall clock went back: event time restarts from the new readings instead
+            // of waiting years for the old watermark (windows open so far are emitted).
+            tracing::warn!(
+                ahead_s = (max_ts - now_ms) / 1000,
+                "the wall clock went back; rollup windows and the screen restart from now"
+            );
+            if let Some(old) = live.take() {
+                let (rest, _, _) = tokio::task::spawn_blocking(move || old.finish())
+                    .await
+                    .unwrap_or_default();
+                append_rollups(&journal, &rollup_stream, rest, &rollups_total).await;
+                live = start_rollups();
+            }
+            max_ts = i64::MIN;
+            crate::screen::lock(&board).clock_went_back();
+        }
         for (stream, _, next) in reader.durable.snapshot() {
             if stream.as_str().starts_with("analytics/") {
                 continue;
@@ -167,6 +192,10 @@ pub async fn run(
                     _ => continue,
                 };
                 let ts_ms = r.source_ts_ns.unwrap_or(ts_ns) / 1_000_000;
+                if ts_ms > now_ms.saturating_add(AHEAD_MS) {
+                    quarantined.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 match &r.value {
                     Value::Text(s) => screen.text(&r.tag, s),
                     v => {
@@ -208,24 +237,18 @@ pub async fn run(
                 max_ts - delay
             };
             live.push(Epoch { samples, watermark });
-            let out: Vec<(i64, Payload)> = live
-                .take()
-                .into_iter()
-                .map(|r| (now_ns(), r.into_payload()))
-                .collect();
-            if !out.is_empty() {
-                rollups_total.fetch_add(out.len() as u64, Ordering::Relaxed);
-                if let Err(e) = journal
-                    .append(rollup_stream.clone(), PriorityClass::Operational, out)
-                    .await
-                {
-                    tracing::error!(error = %e, "cannot journal rollups");
-                }
-            }
+            append_rollups(&journal, &rollup_stream, live.take(), &rollups_total).await;
         }
+        // No shift figures from a clock that cannot be trusted: a 1970 night shift or a
+        // shift years ahead, with its production counted wrong, is worse than none.
+        let clock_trusted = clock.trusted();
         if let Some(t) = oee.as_ref() {
-            let now_ms = now_ns() / 1_000_000;
-            crate::screen::lock(&board).line_status(t.current_state(), t.so_far(now_ms));
+            let shift = if clock_trusted {
+                t.so_far(now_ms)
+            } else {
+                None
+            };
+            crate::screen::lock(&board).line_status(t.current_state(), shift);
         }
         {
             let mut b = crate::screen::lock(&board);
@@ -237,7 +260,12 @@ pub async fn run(
             && last_oee.elapsed() >= oee_every
         {
             last_oee = Instant::now();
-            let (ended, so_far) = t.tick(now_ns() / 1_000_000);
+            let (ended, so_far) = if clock_trusted {
+                t.tick(now_ns() / 1_000_000)
+            } else {
+                t.forget_current();
+                (None, None)
+            };
             let mut items = Vec::new();
             for (name, report) in [("oee.shift_report", ended), ("oee.shift_so_far", so_far)] {
                 if let Some(r) = report {
@@ -292,14 +320,28 @@ pub async fn run(
             pending = rest.len(),
             "edge analytics stopped"
         );
-        let out: Vec<(i64, Payload)> = rest
-            .into_iter()
-            .map(|r| (now_ns(), r.into_payload()))
-            .collect();
-        if !out.is_empty() {
-            let _ = journal
-                .append(rollup_stream, PriorityClass::Operational, out)
-                .await;
-        }
+        append_rollups(&journal, &rollup_stream, rest, &rollups_total).await;
+    }
+}
+
+async fn append_rollups(
+    journal: &Journal,
+    stream: &StreamId,
+    rollups: Vec<foodflow_analytics::Rollup>,
+    total: &std::sync::atomic::AtomicU64,
+) {
+    if rollups.is_empty() {
+        return;
+    }
+    total.fetch_add(rollups.len() as u64, Ordering::Relaxed);
+    let out: Vec<(i64, Payload)> = rollups
+        .into_iter()
+        .map(|r| (now_ns(), r.into_payload()))
+        .collect();
+    if let Err(e) = journal
+        .append(stream.clone(), PriorityClass::Operational, out)
+        .await
+    {
+        tracing::error!(error = %e, "cannot journal rollups");
     }
 }

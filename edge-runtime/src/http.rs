@@ -32,6 +32,8 @@ pub struct HttpState {
     pub operators: Arc<crate::operators::Gate>,
     /// The journal, for health: a box that cannot journal is not healthy.
     pub journal: crate::journal::JournalReader,
+    /// Whether the wall clock can be trusted, and why not.
+    pub clock: Arc<crate::wallclock::ClockWatch>,
 }
 
 /// An acknowledgement's body is a name and a PIN; nothing bigger is read.
@@ -204,7 +206,18 @@ async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {
     let fault = tokio::task::spawn_blocking(move || journal.fault())
         .await
         .unwrap_or_else(|e| Some(e.to_string()));
-    let mut body = serde_json::json!({ "status": "ok", "device": s.device, "sources": sources });
+    // A clock that cannot be trusted is reported, not fatal: the box journals on and its
+    // records keep their claimed times (docs/time.md).
+    let clock = s.clock.assessment();
+    let mut body = serde_json::json!({ "status": "ok", "device": s.device, "sources": sources, "clock": clock });
+    let unsent = s.journal.durable.dropped_unsent();
+    if unsent > 0 {
+        // Not a failure of the box (it journals on), but data lost: said wherever people look.
+        body["journal"] = serde_json::json!({
+            "dropped_unsent": unsent,
+            "why": "the journal's byte quota was reached before the next hop confirmed these records; see the Gap records and add disk or restore the uplink",
+        });
+    }
     let code = match fault {
         Some(why) => {
             body["status"] = "failing".into();

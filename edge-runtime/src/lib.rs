@@ -11,4 +11,5 @@ pub use foodflow_transport::metrics;
 pub mod profile;
 pub mod screen;
 pub mod uplink;
+pub mod wallclock;
 pub use foodflow_protocol::time;

@@ -185,7 +185,11 @@ fn parse_ds(s: &str) -> Option<Ds> {
         return None;
     }
     let mut it = date.split('-');
-    let y = it.next()?.parse().ok()?;
+    // Four-digit years only: calendar arithmetic on years far beyond overflows.
+    let y: i64 = it.next()?.parse().ok()?;
+    if !(1..=9999).contains(&y) {
+        return None;
+    }
     let m: u32 = it.next()?.parse().ok()?;
     let d: u32 = it.next()?.parse().ok()?;
     if it.next().is_some() || !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
@@ -536,6 +540,16 @@ fn to_period(cal: Calendar, ds: Ds) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `forecast_csv` fuzz target: calendar arithmetic on a year of 19 digits
+    /// overflowed.
+    #[test]
+    fn years_beyond_four_digits_are_not_dates() {
+        assert!(parse_ds("9999-12-31").is_some());
+        assert!(parse_ds("1000000000000000000-01-01").is_none());
+        assert!(parse_ds("0-01-01").is_none());
+        assert!(Panel::from_csv("unique_id,ds,y\na,9223372036854775807-01-01,1\n").is_err());
+    }
 
     #[test]
     fn dates_round_trip_through_periods() {

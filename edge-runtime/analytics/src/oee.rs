@@ -507,6 +507,13 @@ impl OeeTracker {
             .map(|s| (s.state, s.ts_ms, s.reason.as_deref()))
     }
 
+    /// Drops the shift occurrence being tracked without reporting it: its times cannot be
+    /// trusted (a wall clock wrong since boot or stepped), and a report of a 1970 night shift
+    /// or of a shift years ahead is worse than none.
+    pub fn forget_current(&mut self) {
+        self.current = None;
+    }
+
     /// At `now_ms`: the report of a shift that ended since the last call (if any), and the
     /// current shift so far (if one is running).
     pub fn tick(&mut self, now_ms: i64) -> (Option<ShiftReport>, Option<ShiftReport>) {

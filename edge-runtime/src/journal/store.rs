@@ -8,16 +8,28 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use foodflow_protocol::{DeviceId, Payload, PriorityClass, Record, StreamId};
 use foodflow_storekit::Reopenable;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
+use super::clock::JournalClock;
+use super::retention::StreamView;
+
 const STREAM_PREFIX: &str = "stream:";
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// Prefix of the meta keys owned by connectors.
 const CONNECTOR_META: &str = "connector:";
+/// Arrivals: (stream, minute of the journal clock) → the stream's next seq after its last
+/// append in that minute, so every record below it arrived before the minute ended. Retention
+/// tells the age of records from these, never from the records' wall-clock stamps, which a
+/// clock step makes wrong. One row per stream and minute, overwritten by each commit.
+const ARRIVALS: TableDefinition<(&str, u64), u64> = TableDefinition::new("arrivals");
+const MINUTE_NS: u64 = 60_000_000_000;
+/// The journal clock as of the last commit.
+const CLOCK_KEY: &str = "clock:ns";
 
 /// A payload with the time the edge observed it (UTC ns).
 pub type Entry = (i64, Payload);
@@ -66,6 +78,8 @@ pub struct StreamState {
     pub next_seq: u64,
     /// Approximate encoded bytes held (persisted at each group commit).
     pub bytes: u64,
+    /// The confirmed position last persisted (see [`Durable::confirm`]).
+    confirmed_saved: u64,
 }
 
 impl StreamState {
@@ -96,16 +110,49 @@ pub struct Store {
     generation: u64,
     stale: bool,
     durable: Arc<Durable>,
+    clock: Arc<JournalClock>,
+    /// Whether records wait for a next hop to confirm them before retention may drop them.
+    upstream: bool,
 }
 
 /// What is durable (fsynced) per stream: the uplink reads no further, because a record that is
 /// only committed without fsync may vanish in a power loss and its seq be given again.
+///
+/// It is also where the uplink reports what the next hop confirmed, which bounds retention.
 pub struct Durable {
     next: Mutex<HashMap<StreamId, (u64, PriorityClass)>>,
     changed: tokio::sync::watch::Sender<u64>,
+    /// Per stream: every seq below this one is confirmed by the next hop.
+    confirmed: Mutex<HashMap<StreamId, u64>>,
+    /// Records the disk budget forced retention to drop before they were confirmed.
+    dropped_unsent: AtomicU64,
 }
 
 impl Durable {
+    /// The next hop holds every record of `stream` up to and including `seq`. Never moves
+    /// back: a next hop that lost its disk has lost what it confirmed, not this journal.
+    pub fn confirm(&self, stream: &StreamId, seq: u64) {
+        let mut m = self.confirmed.lock().unwrap_or_else(|p| p.into_inner());
+        let below = seq.saturating_add(1);
+        let e = m.entry(stream.clone()).or_insert(below);
+        *e = (*e).max(below);
+    }
+
+    /// Every seq of `stream` below this one is confirmed by the next hop.
+    pub fn confirmed_below(&self, stream: &StreamId) -> u64 {
+        let m = self.confirmed.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(stream).copied().unwrap_or(0)
+    }
+
+    /// Records dropped unsent because the disk budget left no choice, since start.
+    pub fn dropped_unsent(&self) -> u64 {
+        self.dropped_unsent.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn note_dropped_unsent(&self, n: u64) {
+        self.dropped_unsent.fetch_add(n, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self) -> Vec<(StreamId, PriorityClass, u64)> {
         let m = self.next.lock().unwrap_or_else(|p| p.into_inner());
         m.iter().map(|(s, (n, c))| (s.clone(), *c, *n)).collect()
@@ -224,6 +271,7 @@ fn decode_value(stream: &str, seq: u64, v: &[u8]) -> Result<(i64, Payload), Jour
 fn init(db: &Database) -> Result<(), redb::Error> {
     let tx = db.begin_write()?;
     tx.open_table(META)?;
+    tx.open_table(ARRIVALS)?;
     tx.commit()?;
     Ok(())
 }
@@ -265,6 +313,7 @@ fn load(db: &Database) -> Result<HashMap<StreamId, StreamState>, redb::Error> {
                 class,
                 next_seq,
                 bytes,
+                confirmed_saved: get_u64(format!("confirmed:{stream}")).unwrap_or(0),
             },
         );
     }
@@ -281,7 +330,11 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| open_err(redb::StorageError::Io(e).into()))?;
         }
         let db = Reopenable::open("edge journal", path, 16 << 20, init).map_err(open_err)?;
-        let streams = load(&*db.get().map_err(open_err)?).map_err(open_err)?;
+        let file = db.get().map_err(open_err)?;
+        let streams = load(&file).map_err(open_err)?;
+        adopt_records_without_arrival(&file, &streams).map_err(open_err)?;
+        let clock = Arc::new(JournalClock::resume(read_clock(&file).map_err(open_err)?));
+        drop(file);
         let durable = Arc::new(Durable {
             next: Mutex::new(
                 streams
@@ -290,6 +343,13 @@ impl Store {
                     .collect(),
             ),
             changed: tokio::sync::watch::Sender::new(0),
+            confirmed: Mutex::new(
+                streams
+                    .iter()
+                    .map(|(id, st)| (id.clone(), st.confirmed_saved))
+                    .collect(),
+            ),
+            dropped_unsent: AtomicU64::new(0),
         });
         Ok(Self {
             generation: db.generation(),
@@ -299,7 +359,20 @@ impl Store {
             device,
             streams,
             durable,
+            clock,
+            upstream: true,
         })
+    }
+
+    /// Declares that no next hop will confirm records (a box without uplink): retention then
+    /// treats every durable record as confirmed.
+    pub fn without_upstream(mut self) -> Self {
+        self.upstream = false;
+        self
+    }
+
+    pub fn clock(&self) -> &Arc<JournalClock> {
+        &self.clock
     }
 
     /// The file for one write, with `streams` reloaded first when a failed write or a reopen
@@ -364,6 +437,7 @@ impl Store {
                 class,
                 next_seq: 1,
                 bytes: 0,
+                confirmed_saved: 0,
             });
     }
 
@@ -409,10 +483,13 @@ impl Store {
         let mut next: HashMap<&StreamId, (u64, u64)> = HashMap::new();
         let mut firsts = Vec::with_capacity(reqs.len());
         let mut classes = Vec::new();
+        let now = self.clock.now_ns();
         let mut tx = db.begin_write().map_err(w)?;
         tx.set_durability(Durability::None).map_err(w)?;
         {
             let mut meta = tx.open_table(META).map_err(w)?;
+            meta.insert(CLOCK_KEY, now.to_be_bytes().as_slice())
+                .map_err(w)?;
             for (stream, class, items) in reqs {
                 let st = &self.streams[*stream];
                 let entry = next.entry(*stream).or_insert((st.next_seq, 0));
@@ -449,6 +526,12 @@ impl Store {
                     (st.bytes + bytes).to_be_bytes().as_slice(),
                 )
                 .map_err(w)?;
+            }
+            let mut arrivals = tx.open_table(ARRIVALS).map_err(w)?;
+            for (stream, (n, _)) in &next {
+                arrivals
+                    .insert((stream.as_str(), now / MINUTE_NS), *n)
+                    .map_err(w)?;
             }
         }
         tx.commit().map_err(w)?;
@@ -611,18 +694,113 @@ impl Store {
         Some((seq, ts, v.value().len() as u64 + 8))
     }
 
-    /// Removes the oldest records of a stream with `ts < before_ns` (at most `max` of them, and
-    /// never more than `max_bytes`).
+    /// What retention sees of every stream; `cutoff` gives a class's age cutoff on the
+    /// journal clock ([`super::retention::age_cutoff`]).
+    pub fn retention_views(
+        &self,
+        cutoff: impl Fn(PriorityClass) -> Option<u64>,
+    ) -> Result<Vec<StreamView>, JournalError> {
+        let rx = self.db.get().map_err(w)?.begin_read().map_err(w)?;
+        let arrivals = rx.open_table(ARRIVALS).map_err(w)?;
+        let mut views = Vec::with_capacity(self.streams.len());
+        for (id, st) in &self.streams {
+            let first_seq = match rx.open_table(st.def()) {
+                Ok(t) => t
+                    .first()
+                    .map_err(w)?
+                    .map_or(st.next_seq, |(k, _)| k.value()),
+                Err(redb::TableError::TableDoesNotExist(_)) => st.next_seq,
+                Err(e) => return Err(w(e)),
+            };
+            let confirmed_below = if self.upstream {
+                self.durable.confirmed_below(id).min(st.next_seq)
+            } else {
+                st.next_seq
+            };
+            let name = id.as_str();
+            // Records below a minute's row arrived before that minute ended.
+            let aged_below = match cutoff(st.class).map(|c| c / MINUTE_NS) {
+                Some(end) if end > 0 => arrivals
+                    .range((name, 0)..=(name, end - 1))
+                    .map_err(w)?
+                    .next_back()
+                    .transpose()
+                    .map_err(w)?
+                    .map_or(0, |(_, below)| below.value()),
+                _ => 0,
+            };
+            let oldest_arrival_ns = arrivals
+                .range((name, 0)..=(name, u64::MAX))
+                .map_err(w)?
+                .next()
+                .transpose()
+                .map_err(w)?
+                .map_or(u64::MAX, |(k, _)| k.value().1.saturating_mul(MINUTE_NS));
+            views.push(StreamView {
+                stream: id.clone(),
+                class: st.class,
+                bytes: st.bytes,
+                first_seq,
+                next_seq: st.next_seq,
+                confirmed_below,
+                aged_below,
+                oldest_arrival_ns,
+            });
+        }
+        Ok(views)
+    }
+
+    /// Persists the confirmed positions the uplink reported since the last call, so that a
+    /// restart before the next hop answers again still knows what may be dropped.
+    pub fn save_confirmed(&mut self) -> Result<(), JournalError> {
+        let r = self.file().and_then(|db| self.save_confirmed_in(&db));
+        self.noted(r)
+    }
+
+    fn save_confirmed_in(&mut self, db: &Database) -> Result<(), JournalError> {
+        let changed: Vec<(StreamId, u64)> = self
+            .streams
+            .iter()
+            .map(|(id, st)| (id, st, self.durable.confirmed_below(id)))
+            .filter(|(_, st, c)| *c > st.confirmed_saved)
+            .map(|(id, _, c)| (id.clone(), c))
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let mut tx = db.begin_write().map_err(w)?;
+        tx.set_durability(Durability::None).map_err(w)?;
+        {
+            let mut meta = tx.open_table(META).map_err(w)?;
+            for (id, c) in &changed {
+                meta.insert(
+                    format!("confirmed:{id}").as_str(),
+                    c.to_be_bytes().as_slice(),
+                )
+                .map_err(w)?;
+            }
+        }
+        tx.commit().map_err(w)?;
+        for (id, c) in changed {
+            if let Some(st) = self.streams.get_mut(&id) {
+                st.confirmed_saved = c;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the oldest records of a stream with `seq < below_seq` (at most `max` of them,
+    /// and never more than `max_bytes`), with the arrival marks only they used.
     pub fn prune_front(
         &mut self,
         stream: &StreamId,
-        before_ns: i64,
+        below_seq: u64,
         max: usize,
         max_bytes: u64,
     ) -> Result<Option<Pruned>, JournalError> {
         let r = self
             .file()
-            .and_then(|db| self.prune_front_in(&db, stream, before_ns, max, max_bytes));
+            .and_then(|db| self.prune_front_in(&db, stream, below_seq, max, max_bytes));
         self.noted(r)
     }
 
@@ -630,7 +808,7 @@ impl Store {
         &mut self,
         db: &Database,
         stream: &StreamId,
-        before_ns: i64,
+        below_seq: u64,
         max: usize,
         max_bytes: u64,
     ) -> Result<Option<Pruned>, JournalError> {
@@ -642,19 +820,15 @@ impl Store {
         {
             let rx = db.begin_read().map_err(w)?;
             let t = rx.open_table(st.def()).map_err(w)?;
-            for kv in t.iter().map_err(w)?.take(max) {
-                let (k, v) = kv.map_err(w)?;
-                let seq = k.value();
-                // Keep the newest record: it carries the stream's next seq across restarts.
-                if seq + 1 >= st.next_seq || bytes >= max_bytes {
+            for kv in t.range(..below_seq).map_err(w)?.take(max) {
+                if bytes >= max_bytes {
                     break;
                 }
+                let (k, v) = kv.map_err(w)?;
+                let seq = k.value();
                 let ts = decode_value(stream.as_str(), seq, v.value())
                     .map(|x| x.0)
                     .unwrap_or(i64::MIN);
-                if ts >= before_ns {
-                    break;
-                }
                 if n == 0 {
                     first = seq;
                 }
@@ -668,6 +842,7 @@ impl Store {
         if n == 0 {
             return Ok(None);
         }
+        let held = st.bytes.saturating_sub(bytes);
         let mut tx = db.begin_write().map_err(w)?;
         tx.set_durability(Durability::None).map_err(w)?;
         {
@@ -675,10 +850,30 @@ impl Store {
             for seq in &victims {
                 t.remove(*seq).map_err(w)?;
             }
+            // Minutes whose records are all gone.
+            let mut arrivals = tx.open_table(ARRIVALS).map_err(w)?;
+            let name = stream.as_str();
+            let mut stale = Vec::new();
+            for kv in arrivals.range((name, 0)..=(name, u64::MAX)).map_err(w)? {
+                let (k, below) = kv.map_err(w)?;
+                if below.value() > last.saturating_add(1) {
+                    break;
+                }
+                stale.push(k.value().1);
+            }
+            for minute in stale {
+                arrivals.remove((name, minute)).map_err(w)?;
+            }
+            let mut meta = tx.open_table(META).map_err(w)?;
+            meta.insert(
+                format!("bytes:{stream}").as_str(),
+                held.to_be_bytes().as_slice(),
+            )
+            .map_err(w)?;
         }
         tx.commit().map_err(w)?;
         if let Some(st) = self.streams.get_mut(stream) {
-            st.bytes = st.bytes.saturating_sub(bytes);
+            st.bytes = held;
         }
         Ok(Some(Pruned {
             first,
@@ -687,6 +882,40 @@ impl Store {
             last_ts_ns: last_ts,
         }))
     }
+}
+
+/// Journals written before arrivals were kept: their records count as arrived in minute 0 of
+/// the journal clock, so they age from the first run of this version on.
+fn adopt_records_without_arrival(
+    db: &Database,
+    streams: &HashMap<StreamId, StreamState>,
+) -> Result<(), redb::Error> {
+    let tx = db.begin_write()?;
+    {
+        let mut arrivals = tx.open_table(ARRIVALS)?;
+        for (id, st) in streams {
+            let name = id.as_str();
+            let known = arrivals
+                .range((name, 0)..=(name, u64::MAX))?
+                .next()
+                .is_some();
+            if !known && st.next_seq > 1 {
+                arrivals.insert((name, 0), st.next_seq)?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The journal clock the file last persisted (0 for a new journal or one older than it).
+fn read_clock(db: &Database) -> Result<u64, redb::Error> {
+    let rx = db.begin_read()?;
+    let meta = rx.open_table(META)?;
+    Ok(meta
+        .get(CLOCK_KEY)?
+        .and_then(|v| v.value().try_into().ok())
+        .map_or(0, u64::from_be_bytes))
 }
 
 #[cfg(test)]

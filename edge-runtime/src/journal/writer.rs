@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use foodflow_protocol::{Gap, Payload, PriorityClass, StreamId};
 use tokio::sync::{mpsc, oneshot};
 
-use super::retention::{self, Action, StreamView};
+use super::retention::{self, Action};
 use super::store::{JournalError, JournalReader, Store};
 use crate::metrics::Metrics;
 use crate::profile::Quotas;
@@ -356,18 +356,24 @@ fn apply_retention(store: &mut Store, quotas: &Quotas, metrics: &Metrics) {
         "Records dropped by retention (each drop is also a Gap record)",
         &[],
     );
+    let unsent = metrics.counter(
+        "foodflow_journal_dropped_unsent_total",
+        "Records the disk budget forced retention to drop before the next hop confirmed them",
+        &[],
+    );
+    if let Err(e) = store.save_confirmed() {
+        tracing::error!(error = %e, "cannot persist the confirmed positions");
+    }
     for _ in 0..64 {
-        let views: Vec<StreamView> = store
-            .streams
-            .iter()
-            .map(|(id, st)| StreamView {
-                stream: id.clone(),
-                class: st.class,
-                bytes: st.bytes,
-                oldest_ts_ns: store.oldest(id).map(|o| o.1),
-            })
-            .collect();
-        match retention::next_action(&views, quotas, now_ns()) {
+        let now = store.clock().now_ns();
+        let views = match store.retention_views(|c| retention::age_cutoff(quotas, c, now)) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "retention cannot read the journal");
+                return;
+            }
+        };
+        match retention::next_action(&views, quotas) {
             None => return,
             Some(Action::OverQuota {
                 class,
@@ -384,13 +390,14 @@ fn apply_retention(store: &mut Store, quotas: &Quotas, metrics: &Metrics) {
             }
             Some(Action::Prune {
                 stream,
-                before_ns,
+                below_seq,
                 max_bytes,
                 reason,
+                unconfirmed,
             }) => {
                 let from_ts = store.oldest(&stream).map(|o| o.1).unwrap_or_default();
                 let class = store.streams.get(&stream).map(|s| s.class);
-                let pruned = store.prune_front(&stream, before_ns, 4096, max_bytes);
+                let pruned = store.prune_front(&stream, below_seq, 4096, max_bytes);
                 let Ok(Some(super::store::Pruned {
                     first,
                     last,
@@ -404,7 +411,13 @@ fn apply_retention(store: &mut Store, quotas: &Quotas, metrics: &Metrics) {
                     return;
                 };
                 dropped.fetch_add(n, Ordering::Relaxed);
-                tracing::info!(%stream, first, last, n, %reason, "retention dropped records");
+                if unconfirmed {
+                    unsent.fetch_add(n, Ordering::Relaxed);
+                    store.reader().durable.note_dropped_unsent(n);
+                    tracing::error!(%stream, first, last, n, %reason, "records dropped before the next hop confirmed them");
+                } else {
+                    tracing::info!(%stream, first, last, n, %reason, "retention dropped records");
+                }
                 let gap = Payload::Gap(Gap {
                     subject: format!("{stream} seq {first}..={last}"),
                     from_ts_ns: from_ts,
@@ -446,32 +459,76 @@ mod tests {
         Quotas::uniform(bytes, age_s)
     }
 
+    /// A journal with one stream, its writer running, and the journal clock at hand.
+    struct Rig {
+        _dir: tempfile::TempDir,
+        path: std::path::PathBuf,
+        stream: StreamId,
+        j: Journal,
+        thread: std::thread::JoinHandle<()>,
+        clock: Arc<crate::journal::JournalClock>,
+    }
+
+    impl Rig {
+        fn start(q: Quotas, upstream: bool) -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("j");
+            let mut store = Store::open(&path, DeviceId::new("d").unwrap()).unwrap();
+            if !upstream {
+                store = store.without_upstream();
+            }
+            let clock = store.clock().clone();
+            let (j, thread) = Journal::start(store, 64, q, Metrics::new()).unwrap();
+            Self {
+                _dir: dir,
+                path,
+                stream: StreamId::new("s").unwrap(),
+                j,
+                thread,
+                clock,
+            }
+        }
+
+        async fn append(&self, n: i64, class: PriorityClass, ts: impl Fn(i64) -> i64) {
+            for i in 0..n {
+                self.j
+                    .append(self.stream.clone(), class, vec![(ts(i), reading(i))])
+                    .await
+                    .unwrap();
+            }
+        }
+
+        /// Runs retention, stops the writer and reads the stream back from the file.
+        async fn finish(self) -> Vec<foodflow_protocol::Record> {
+            self.j.run_retention().await;
+            drop(self.j);
+            self.thread.join().unwrap();
+            let store = Store::open(&self.path, DeviceId::new("d").unwrap()).unwrap();
+            store
+                .read(&self.stream, 0)
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect()
+        }
+    }
+
     async fn run_case(
         q: Quotas,
         ts: impl Fn(i64) -> i64,
         class: PriorityClass,
     ) -> Vec<foodflow_protocol::Record> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("j");
-        let dev = DeviceId::new("d").unwrap();
-        let stream = StreamId::new("s").unwrap();
-        let store = Store::open(&path, dev.clone()).unwrap();
-        let (j, thread) = Journal::start(store, 64, q, Metrics::new()).unwrap();
-        for i in 0..200 {
-            let first = j
-                .append(stream.clone(), class, vec![(ts(i), reading(i))])
-                .await
-                .unwrap();
-            assert_eq!(first, i as u64 + 1, "seq assigned in order from 1");
-        }
-        j.run_retention().await;
-        drop(j);
-        thread.join().unwrap();
-        let store = Store::open(&path, dev).unwrap();
-        store
-            .read(&stream, 0)
-            .unwrap()
-            .map(|r| r.unwrap())
+        let rig = Rig::start(q, false);
+        rig.append(200, class, ts).await;
+        rig.finish().await
+    }
+
+    fn gaps(records: &[foodflow_protocol::Record]) -> Vec<&Gap> {
+        records
+            .iter()
+            .filter_map(|r| match &r.payload {
+                Payload::Gap(g) => Some(g),
+                _ => None,
+            })
             .collect()
     }
 
@@ -611,20 +668,93 @@ mod tests {
         assert_eq!(recs[0].seq, lost + 1);
     }
 
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    /// Age is journal time: 150 readings stamped 1970 and then, ten days of journal time
+    /// later, 50 stamped years ahead; the limit is 7 days and the next hop confirmed all.
     #[tokio::test]
-    async fn age_limit_drops_old_records() {
-        let now = now_ns();
-        let day = 86_400_000_000_000i64;
-        // The first 150 readings are 10 days old, the rest are fresh; the limit is 7 days.
-        let recs = run_case(
-            quotas(1 << 30, 7 * 86_400),
-            |i| if i < 150 { now - 10 * day } else { now },
-            PriorityClass::Telemetry,
-        )
-        .await;
+    async fn age_is_journal_time_not_the_records_stamps() {
+        let rig = Rig::start(quotas(1 << 30, 7 * 86_400), true);
+        rig.append(150, PriorityClass::Telemetry, |i| i).await;
+        rig.clock.skip(10 * DAY);
+        let ahead = now_ns() + 2 * 365 * 86_400_000_000_000;
+        rig.append(50, PriorityClass::Telemetry, |i| ahead + i)
+            .await;
+        rig.j.reader().durable.confirm(&rig.stream, 200);
+        let recs = rig.finish().await;
         contiguous(&recs);
-        assert_eq!(recs[0].seq, 151);
-        assert!(matches!(&recs.last().unwrap().payload, Payload::Gap(g) if g.lost == Some(150)));
+        assert_eq!(recs[0].seq, 151, "the first 150 arrived 10 days ago");
+        assert_eq!(gaps(&recs).len(), 1);
+        assert_eq!(gaps(&recs)[0].lost, Some(150));
+    }
+
+    /// A wall clock that jumps years ahead ages nothing: the journal has not run a day.
+    #[tokio::test]
+    async fn a_clock_step_ages_nothing() {
+        let rig = Rig::start(quotas(1 << 30, 86_400), false);
+        rig.append(50, PriorityClass::Telemetry, |i| i).await;
+        let ahead = now_ns() + 2 * 365 * 86_400_000_000_000;
+        rig.append(50, PriorityClass::Telemetry, |i| ahead + i)
+            .await;
+        let recs = rig.finish().await;
+        assert_eq!(recs.len(), 100);
+        assert!(gaps(&recs).is_empty());
+    }
+
+    /// The uplink confirmed only the first 100 of 200 old records: the rest wait for it.
+    #[tokio::test]
+    async fn age_never_drops_what_the_next_hop_has_not_confirmed() {
+        let rig = Rig::start(quotas(1 << 30, 86_400), true);
+        rig.append(200, PriorityClass::Telemetry, |i| i).await;
+        rig.clock.skip(2 * DAY);
+        rig.j.reader().durable.confirm(&rig.stream, 100);
+        let durable = rig.j.reader().durable.clone();
+        let recs = rig.finish().await;
+        contiguous(&recs);
+        assert_eq!(recs[0].seq, 101);
+        assert_eq!(gaps(&recs)[0].lost, Some(100));
+        assert_eq!(durable.dropped_unsent(), 0);
+    }
+
+    /// A byte quota reached before anything was confirmed drops unsent records: counted, and
+    /// the gap says it is not routine retention.
+    #[tokio::test]
+    async fn the_disk_budget_drops_unsent_records_loudly() {
+        let rig = Rig::start(quotas(3_000, 86_400), true);
+        rig.append(200, PriorityClass::Telemetry, |i| i).await;
+        let durable = rig.j.reader().durable.clone();
+        let recs = rig.finish().await;
+        let g = gaps(&recs);
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert!(
+            g[0].reason.contains("before the next hop confirmed"),
+            "{}",
+            g[0].reason
+        );
+        assert_eq!(g[0].lost, Some(durable.dropped_unsent()));
+        assert!(durable.dropped_unsent() > 0);
+    }
+
+    /// The confirmed position survives a restart: the journal can drop old records before
+    /// the next hop answers again.
+    #[tokio::test]
+    async fn confirmed_positions_survive_a_restart() {
+        let rig = Rig::start(quotas(1 << 30, 86_400), true);
+        rig.append(10, PriorityClass::Telemetry, |i| i).await;
+        rig.j.reader().durable.confirm(&rig.stream, 7);
+        let Rig {
+            _dir,
+            path,
+            stream,
+            j,
+            thread,
+            ..
+        } = rig;
+        j.run_retention().await;
+        drop(j);
+        thread.join().unwrap();
+        let store = Store::open(&path, DeviceId::new("d").unwrap()).unwrap();
+        assert_eq!(store.reader().durable.confirmed_below(&stream), 8);
     }
 
     #[tokio::test]
@@ -641,5 +771,135 @@ mod tests {
             recs.iter()
                 .all(|r| matches!(r.payload, Payload::Reading(_)))
         );
+    }
+
+    mod clock_steps_and_outages {
+        use std::collections::BTreeSet;
+
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::profile::{ByteSize, Duration as Age, Quota};
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            /// `n` records on stream `stream`, stamped by a wall clock that may be anywhere.
+            Append {
+                stream: usize,
+                n: u8,
+                wall: i64,
+            },
+            /// Journal time passes (the box runs on; the wall clock plays no part).
+            Run {
+                minutes: u32,
+            },
+            /// The uplink gets through and the next hop confirms part of what is held.
+            Confirm {
+                stream: usize,
+                percent: u8,
+            },
+            Retention,
+        }
+
+        const YEAR_NS: i64 = 365 * 86_400_000_000_000;
+
+        fn op() -> impl Strategy<Value = Op> {
+            let wall = prop_oneof![
+                Just(0i64),
+                Just(now_ns()),
+                Just(now_ns() + 2 * YEAR_NS),
+                Just(now_ns() - 2 * YEAR_NS),
+                any::<i64>(),
+            ];
+            prop_oneof![
+                4 => (0..3usize, 1..20u8, wall)
+                    .prop_map(|(stream, n, wall)| Op::Append { stream, n, wall }),
+                2 => (0..20_000u32).prop_map(|minutes| Op::Run { minutes }),
+                2 => (0..3usize, 0..=100u8)
+                    .prop_map(|(stream, percent)| Op::Confirm { stream, percent }),
+                3 => Just(Op::Retention),
+            ]
+        }
+
+        fn held(store: &Store, stream: &StreamId) -> BTreeSet<u64> {
+            if !store.streams.contains_key(stream) {
+                return BTreeSet::new();
+            }
+            store
+                .read(stream, 0)
+                .unwrap()
+                .map(|r| r.unwrap().seq)
+                .collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(40))]
+
+            /// Random clock steps, journal time and uplink outages: retention drops only the
+            /// oldest records of a stream, and a record the next hop has not confirmed only
+            /// when the byte quota forces it, each such record counted as dropped unsent.
+            #[test]
+            fn retention_never_drops_an_unconfirmed_record_unless_the_disk_budget_forces_it(
+                ops in proptest::collection::vec(op(), 1..60),
+                tight in any::<bool>(),
+            ) {
+                let dir = tempfile::tempdir().unwrap();
+                let mut store = Store::open(&dir.path().join("j"), DeviceId::new("d").unwrap()).unwrap();
+                let quota = Quota {
+                    max_bytes: ByteSize(if tight { 4_000 } else { 1 << 30 }),
+                    max_age: Age(3_600),
+                };
+                let q = Quotas { critical: quota.clone(), operational: quota.clone(), telemetry: quota };
+                let streams: Vec<(StreamId, PriorityClass)> = vec![
+                    (StreamId::new("a").unwrap(), PriorityClass::Telemetry),
+                    (StreamId::new("b").unwrap(), PriorityClass::Telemetry),
+                    (StreamId::new("c").unwrap(), PriorityClass::Operational),
+                ];
+                let metrics = Metrics::new();
+                let durable = store.reader().durable.clone();
+                for op in ops {
+                    match op {
+                        Op::Append { stream, n, wall } => {
+                            let (id, class) = &streams[stream];
+                            let items: Vec<_> = (0..i64::from(n))
+                                .map(|i| (wall.saturating_add(i), reading(i)))
+                                .collect();
+                            store.append(id, *class, &items).unwrap();
+                            store.flush().unwrap();
+                        }
+                        Op::Run { minutes } => store
+                            .clock()
+                            .skip(Duration::from_secs(u64::from(minutes) * 60)),
+                        Op::Confirm { stream, percent } => {
+                            let id = &streams[stream].0;
+                            let next = store.streams.get(id).map_or(1, |s| s.next_seq);
+                            let upto = (next - 1) * u64::from(percent) / 100;
+                            if upto > 0 {
+                                durable.confirm(id, upto);
+                            }
+                        }
+                        Op::Retention => {
+                            let before: Vec<BTreeSet<u64>> =
+                                streams.iter().map(|(id, _)| held(&store, id)).collect();
+                            let unsent_before = durable.dropped_unsent();
+                            apply_retention(&mut store, &q, &metrics);
+                            let mut unconfirmed_dropped = 0;
+                            for ((id, _), before) in streams.iter().zip(&before) {
+                                let after = held(&store, id);
+                                let gone: Vec<u64> = before.difference(&after).copied().collect();
+                                let oldest: Vec<u64> = before.iter().take(gone.len()).copied().collect();
+                                prop_assert_eq!(&gone, &oldest, "only the oldest records of {}", id);
+                                let confirmed_below = durable.confirmed_below(id);
+                                unconfirmed_dropped += gone.iter().filter(|s| **s >= confirmed_below).count() as u64;
+                            }
+                            prop_assert_eq!(unconfirmed_dropped, durable.dropped_unsent() - unsent_before);
+                            if !tight {
+                                prop_assert_eq!(durable.dropped_unsent(), 0);
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -30,6 +30,18 @@ pub struct Profile {
     pub analytics: Option<AnalyticsSection>,
     #[serde(default)]
     pub http: HttpSection,
+    #[serde(default)]
+    pub clock: ClockSection,
+}
+
+/// How the box judges its wall clock (docs/time.md).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSection {
+    /// Trust the clock only while the kernel reports it synchronised (NTP, PTP). Off by
+    /// default: a plant network without a time server must still run its shifts.
+    #[serde(default)]
+    pub require_sync: bool,
 }
 
 /// Stream analytics at the edge: rollups of every numeric reading and alarm rules.
@@ -142,10 +154,17 @@ pub struct JournalSection {
     /// Most appends made durable by one flush (group commit).
     #[serde(default = "default_group_commit")]
     pub group_commit_max: usize,
+    /// How often retention runs (at least once a second; also once at start).
+    #[serde(default = "default_retention_every")]
+    pub retention_every: Duration,
 }
 
 fn default_group_commit() -> usize {
     8192
+}
+
+fn default_retention_every() -> Duration {
+    Duration(30)
 }
 
 impl Default for JournalSection {
@@ -153,6 +172,7 @@ impl Default for JournalSection {
         Self {
             data_dir: None,
             group_commit_max: default_group_commit(),
+            retention_every: default_retention_every(),
         }
     }
 }

@@ -154,6 +154,16 @@ impl Board {
     }
 
     /// The line's state and the running shift's OEE so far (from the OEE tracker).
+    /// The wall clock went back (a step): what was shown carries times ahead of every new
+    /// reading, so it is replaced by the next ones instead of freezing the screen.
+    pub fn clock_went_back(&mut self) {
+        for v in self.tags.values_mut() {
+            v.last_ms = i64::MIN;
+            v.points.clear();
+        }
+        self.counts.clear();
+    }
+
     pub fn line_status(
         &mut self,
         state: Option<(LineState, i64, Option<&str>)>,

@@ -94,6 +94,7 @@ pub fn snapshot(s: &HttpState) -> serde_json::Value {
             "configured": true,
             "connected": c == 1,
             "pending": m("foodflow_uplink_pending_records").unwrap_or(0),
+            "dropped_unsent": s.journal.durable.dropped_unsent(),
             "last_success_ms": m("foodflow_uplink_last_success_unix_ms").filter(|v| *v > 0),
         }),
     };
@@ -104,6 +105,7 @@ pub fn snapshot(s: &HttpState) -> serde_json::Value {
         "board": s.board.as_ref().map(|b| lock(b).clone()),
         "sources": sources,
         "uplink": uplink,
+        "clock": s.clock.assessment(),
                 "vision": match &s.vision {
             Some(v) => serde_json::json!({"cameras": v.lock().unwrap_or_else(|p| p.into_inner()).cameras}),
             None => serde_json::json!({"cameras": {}, "message": "no cameras in this box's profile"}),

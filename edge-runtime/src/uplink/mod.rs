@@ -88,6 +88,19 @@ fn pending_records(reader: &JournalReader, marks: &HashMap<StreamId, u64>) -> u6
         .sum()
 }
 
+/// The marks as this journal last heard them (persisted across restarts).
+fn confirmed_marks(reader: &JournalReader) -> HashMap<StreamId, u64> {
+    reader
+        .durable
+        .snapshot()
+        .into_iter()
+        .map(|(s, _, _)| {
+            let below = reader.durable.confirmed_below(&s);
+            (s, below.saturating_sub(1))
+        })
+        .collect()
+}
+
 /// A receiver ahead of the journal means the journal was replaced (new data directory): its
 /// new records reuse seqs the receiver already holds and would be taken for duplicates. This is
 /// not repaired automatically (it needs the stream's seq to jump past the receiver's mark
@@ -121,11 +134,13 @@ fn warn_if_behind(reader: &JournalReader, marks: &HashMap<StreamId, u64>, metric
     }
 }
 
+/// Takes in the next hop's marks; they are also what retention may drop.
 fn absorb(marks: &mut HashMap<StreamId, u64>, reader: &JournalReader, got: &[StreamMark]) {
     for m in got {
         if &m.device == reader.device() {
             let e = marks.entry(m.stream.clone()).or_insert(0);
             *e = (*e).max(m.seq);
+            reader.durable.confirm(&m.stream, *e);
         }
     }
 }
@@ -241,6 +256,12 @@ pub async fn run(
                     marks = Some(fresh);
                 }
                 Err(e) => {
+                    // The backlog shows while the next hop cannot be asked, from what this
+                    // journal knows was confirmed.
+                    pending.store(
+                        pending_records(&reader, &confirmed_marks(&reader)),
+                        Ordering::Relaxed,
+                    );
                     let wait = fail(&e, &mut backoff, &mut up, &metrics, &connected);
                     tokio::select! { _ = tokio::time::sleep(wait) => {}, _ = cancel.cancelled() => break }
                 }

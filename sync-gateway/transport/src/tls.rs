@@ -273,12 +273,14 @@ pub fn explain_rustls(err: &rustls::Error) -> String {
             "the client presented no certificate (mutual TLS is required)".into()
         }
         Error::InvalidCertificate(c) => match c {
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                format!("the client certificate has expired ({c:?}); issue a new one")
-            }
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                "the client certificate is not valid yet (check the clock)".into()
-            }
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => format!(
+                "the client certificate has expired by this server's clock ({c:?}); issue a new \
+                 one, or check this server's clock if the certificate is recent"
+            ),
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => format!(
+                "the client certificate is not valid yet by this server's clock ({c:?}): this \
+                 server's clock is behind (check its time sync)"
+            ),
             CertificateError::Revoked => {
                 "the client certificate is revoked (listed in the CA's CRL)".into()
             }
@@ -293,6 +295,14 @@ pub fn explain_rustls(err: &rustls::Error) -> String {
             other => format!("the client certificate is invalid: {other:?}"),
         },
         Error::PeerIncompatible(p) => format!("incompatible client (TLS 1.3 is required): {p:?}"),
+        // rustls clients send this alert for a certificate outside its validity on *their*
+        // clock, "not valid yet" included: most often the client's clock is wrong.
+        Error::AlertReceived(rustls::AlertDescription::CertificateExpired) => {
+            "the client refused this server's certificate as expired or not yet valid by the \
+             client's clock: check the client's clock first (a box without RTC battery boots at \
+             1970), then whether the server certificate really expired"
+                .into()
+        }
         other => format!("{other}"),
     }
 }
@@ -305,9 +315,12 @@ pub fn explain_client_error(err: &(dyn std::error::Error + 'static)) -> Option<S
         chain.push_str(&format!("{e} | {e:?} | "));
         cur = e.source();
     }
-    let hint = if chain.contains("CertificateExpired") || chain.contains("certificate has expired")
-    {
-        "the server refused our client certificate: it has expired; issue a new one"
+    let hint = if chain.contains("NotValidYet") {
+        "the server's certificate is not valid yet by this box's clock: this box's clock is \
+         behind (not set since boot? check NTP); nothing is lost, uploads resume once it is set"
+    } else if chain.contains("CertificateExpired") || chain.contains("certificate has expired") {
+        "the server refused our client certificate as expired by its clock: issue a new one, \
+         or check the server's clock if the certificate is recent"
     } else if chain.contains("CertificateRevoked") {
         "the server refused our client certificate: it is revoked"
     } else if chain.contains("UnknownCA") || chain.contains("BadCertificate") {
@@ -319,7 +332,8 @@ pub fn explain_client_error(err: &(dyn std::error::Error + 'static)) -> Option<S
     } else if chain.contains("NotValidForName") {
         "the server's certificate does not name the host we connected to"
     } else if chain.contains("Expired") {
-        "the server's certificate has expired"
+        "the server's certificate has expired by this box's clock: renew it, or check this \
+         box's clock if the certificate is recent (a clock years ahead expires everything)"
     } else {
         return None;
     };

@@ -4,6 +4,7 @@
 //! end-to-end checker (lost / duplicated / reordered records).
 
 pub mod conveyor;
+pub mod kit;
 pub mod mqtt_devices;
 pub mod opcua_server;
 pub mod peers;

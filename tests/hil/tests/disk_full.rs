@@ -4,12 +4,12 @@
 //! a small tmpfs (mounting needs root; elsewhere the tests say why they skip).
 
 use std::collections::BTreeSet;
-use std::io::BufRead;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use foodflow_hil::peers::{Mosquitto, Proc, bin};
+use foodflow_hil::kit::{get, metric_total, publish, run, start, wait_for};
+use foodflow_hil::peers::{Mosquitto, bin};
 use foodflow_protocol::batch::Entry;
 use foodflow_protocol::{
     Batch, DeviceId, Event, Payload, PriorityClass, Segment, Severity, StreamId,
@@ -25,76 +25,6 @@ fn small_disk(test: &str) -> Option<SmallDisk> {
             eprintln!("SKIP {test}: {why}");
             None
         }
-    }
-}
-
-fn run(program: &str, args: &[&str]) {
-    let out = Command::new(bin(program).unwrap())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Starts a service and waits for its ready line (a JSON object with `ready`); its log goes
-/// to `log`, shown when the line does not come.
-fn start(mut cmd: Command, log: &Path) -> (Proc, serde_json::Value) {
-    let mut child: Child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = std::io::BufReader::new(out).lines();
-        for line in lines.by_ref() {
-            let Ok(line) = line else { break };
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-                && v.get("ready").is_some()
-            {
-                let _ = tx.send(v);
-                break;
-            }
-        }
-        lines.for_each(drop);
-    });
-    let proc = Proc(child);
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(v) => (proc, v),
-        Err(_) => panic!(
-            "{:?} did not get ready:\n{}",
-            cmd.get_program(),
-            std::fs::read_to_string(log).unwrap_or_default()
-        ),
-    }
-}
-
-/// `GET url` → (status, body).
-fn get(url: &str) -> (u16, String) {
-    let o = Command::new("curl")
-        .args(["-sS", "-m", "10", "-w", "\n%{http_code}", url])
-        .output()
-        .unwrap();
-    let t = String::from_utf8_lossy(&o.stdout).to_string();
-    let (body, code) = t.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_owned())
-}
-
-/// Waits until `ok`; panics with `what` and the service's log when it does not come.
-fn wait_for(what: &str, log: &Path, within: Duration, mut ok: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !ok() {
-        assert!(
-            t0.elapsed() < within,
-            "{what}: not within {within:?}; log:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -259,39 +189,6 @@ async fn a_full_disk_under_the_gateway_queue_is_reported_and_nothing_acknowledge
     assert_eq!(seqs, (1..=stored).collect::<Vec<_>>());
 }
 
-async fn publish(port: u16, ids: std::ops::Range<u64>, bytes: usize) {
-    use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Outgoing, Packet, QoS};
-    let mut opts = MqttOptions::new(format!("disk-pub-{}", ids.start), "127.0.0.1", port);
-    opts.set_max_packet_size(1 << 20, 1 << 20);
-    let (client, mut ev) = AsyncClient::new(opts, 1000);
-    let n = ids.end - ids.start;
-    let poll = tokio::spawn(async move {
-        // Until the broker has every message (its PUBACKs).
-        let mut acked = 0;
-        while acked < n {
-            match ev.poll().await {
-                Ok(MqttEvent::Incoming(Packet::PubAck(_))) => acked += 1,
-                Ok(MqttEvent::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-        acked
-    });
-    for i in ids {
-        let body = serde_json::json!({"id": format!("m-{i}"), "tag": "t", "value": "v".repeat(bytes), "ts": 1_700_000_000_000u64 + i});
-        client
-            .publish("plant/x/json/t", QoS::AtLeastOnce, false, body.to_string())
-            .await
-            .unwrap();
-    }
-    let acked = tokio::time::timeout(Duration::from_secs(30), poll)
-        .await
-        .expect("the broker acknowledges every message")
-        .unwrap();
-    assert_eq!(acked, n);
-    let _ = client.disconnect().await;
-}
-
 /// The origin ids journaled in the MQTT stream, read offline with `foodflow-edge journal dump`.
 fn journaled_ids(data: &Path) -> Vec<String> {
     let out = Command::new(bin("foodflow-edge").unwrap())
@@ -387,20 +284,14 @@ async fn a_full_disk_under_the_edge_journal_is_reported_and_nothing_acknowledged
     let metrics = || get(&format!("{http}/metrics")).1;
     // Every message is either journaled now or recognised as one journaled by a write that
     // failed only after its commit (the broker's resend is then acknowledged without a record).
-    let total = |m: &str, name: &str| -> u64 {
-        m.lines()
-            .filter(|l| l.starts_with(name))
-            .filter_map(|l| l.rsplit_once(' ')?.1.trim().parse::<f64>().ok())
-            .sum::<f64>() as u64
-    };
     wait_for(
         "every message journaled",
         &w.join("edge.log"),
         Duration::from_secs(60),
         || {
             let m = metrics();
-            total(&m, "foodflow_journal_records_total")
-                + total(&m, "foodflow_ingest_redelivered_duplicates_total")
+            metric_total(&m, "foodflow_journal_records_total")
+                + metric_total(&m, "foodflow_ingest_redelivered_duplicates_total")
                 >= 70
         },
     );

@@ -6,6 +6,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use foodflow_hil::kit::{hub_records, origin_ids};
 use foodflow_hil::peers::{Mosquitto, Proc, bin, free_port, wait_for_port};
 use foodflow_transport::SyncClient;
 use foodflow_transport::tls::TlsFiles;
@@ -27,29 +28,10 @@ async fn publish(port: u16, from: u64, n: u64) {
     poll.abort();
 }
 
-async fn ids_at_hub(c: &SyncClient) -> Vec<String> {
-    let v = c
-        .get_json("/v1/devices/box-1/streams/mqtt/x/records?limit=10000")
-        .await
-        .unwrap_or_default();
-    v["records"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|r| {
-                    r["payload"]["reading"]["origin_id"]
-                        .as_str()
-                        .map(String::from)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 async fn wait_ids(c: &SyncClient, n: usize) -> Vec<String> {
     let t = Instant::now();
     loop {
-        let ids = ids_at_hub(c).await;
+        let ids = origin_ids(&hub_records(c, "box-1", "mqtt/x").await);
         if ids.len() >= n || t.elapsed() > Duration::from_secs(30) {
             return ids;
         }

@@ -364,6 +364,9 @@ fn parse_vrplib(text: &str) -> Result<Instance, InstanceError> {
                     let n: usize = num(value, no, "DIMENSION")?;
                     limits::check("DIMENSION", n, limits::MAX_NODES)
                         .map_err(|m| err(Some(no), m))?;
+                    if n == 0 {
+                        return Err(err(Some(no), "DIMENSION must be at least 1 (the depot)"));
+                    }
                     dim = Some(n);
                     coords = vec![None; n];
                     demand = vec![0; n];
@@ -673,6 +676,16 @@ mod tests {
         assert_eq!(
             (i.ready[3], i.due[3], i.service[3], i.service[0]),
             (10.0, 20.0, 1.0, 0.0)
+        );
+    }
+
+    /// Found by the `vrplib` fuzz target: no node at all, not even the depot.
+    #[test]
+    fn an_instance_without_a_depot_is_refused() {
+        let text = SMALL.replace("DIMENSION : 4", "DIMENSION : 0");
+        assert_eq!(
+            Instance::parse(&text).unwrap_err().to_string(),
+            "line 3: DIMENSION must be at least 1 (the depot)"
         );
     }
 

@@ -13,6 +13,7 @@ use foodflow_edge::journal::{Journal, Store};
 use foodflow_edge::metrics::Metrics;
 use foodflow_edge::profile;
 use foodflow_edge::uplink;
+use foodflow_edge::wallclock::ClockWatch;
 use foodflow_transport::SyncClient;
 use foodflow_transport::tls::TlsFiles;
 use tokio_util::sync::CancellationToken;
@@ -82,7 +83,11 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
     }
 
     let metrics = Metrics::new();
-    let store = Store::open(&data_dir.join("journal.redb"), p.device.id.clone())?;
+    let mut store = Store::open(&data_dir.join("journal.redb"), p.device.id.clone())?;
+    if p.uplink.is_none() {
+        // Nothing upstream will ever confirm a record: retention must not wait for it.
+        store = store.without_upstream();
+    }
     let reader = store.reader();
     let (journal, writer) = Journal::start(
         store,
@@ -116,6 +121,8 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
     let sources = Arc::new(Sources::default());
     let cancel = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
+    let clock = ClockWatch::open(&data_dir, p.clock.require_sync);
+    tasks.spawn(clock.clone().run(metrics.clone(), cancel.clone()));
 
     for src in p.mqtt.clone() {
         let stats = SourceStats::new(&metrics, &src.name, "mqtt");
@@ -152,6 +159,7 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
             metrics.clone(),
             rx,
             board.clone(),
+            clock.clone(),
             cancel.clone(),
         ));
     }
@@ -234,8 +242,9 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
     {
         let j = journal.clone();
         let c = cancel.clone();
+        let every = Duration::from_secs(p.journal.retention_every.0.max(1));
         tasks.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            let mut tick = tokio::time::interval(every);
             loop {
                 tokio::select! {
                     _ = c.cancelled() => return,
@@ -267,6 +276,7 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
         vision: vision_board,
         operators: Arc::new(foodflow_edge::operators::Gate::new(&data_dir)),
         journal: journal.reader().clone(),
+        clock: clock.clone(),
     });
     let http_cancel = cancel.clone();
     tasks.spawn(async move {

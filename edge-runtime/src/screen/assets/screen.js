@@ -166,7 +166,8 @@ function renderUplink(s, now) {
   } else {
     set("uplink-state", u.connected ? "✓ connected" : "✗ disconnected (kept locally)");
     $("uplink-state").className = u.connected ? "ok" : "bad";
-    set("backlog", `${u.pending} records`);
+    set("backlog", `${u.pending} records` + (u.dropped_unsent > 0 ? ` · ${u.dropped_unsent} dropped unsent (disk budget)` : ""));
+    $("backlog").className = u.dropped_unsent > 0 ? "bad" : "";
     set("last-sync", fmtAgo(u.last_success_ms, now));
   }
   const ul = $("sources");
@@ -235,6 +236,16 @@ function render(s) {
     set("tags-note", "Analytics is not configured in this box's profile: no live tags or alarms.");
   }
   renderUplink(s, now);
+  renderClock(s.clock);
+}
+
+// A clock that cannot be trusted is said first: times on this screen may be wrong, and no
+// shift figures are shown (a 1970 night shift would be worse than none).
+function renderClock(c) {
+  const untrusted = Boolean(c) && !c.trusted;
+  $("clock-warning").hidden = !untrusted;
+  set("clock-warning", untrusted ? `⚠ Clock not synchronised: ${c.why}` : "");
+  if (untrusted) set("oee-parts", "No shift figures while the clock is not synchronised.");
 }
 
 function connect() {

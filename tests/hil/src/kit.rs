@@ -1,0 +1,204 @@
+//! The kit the rig's tests share for driving real binaries: start a service and wait for its
+//! ready line, poll until a condition holds (with the service's log when it does not), plain
+//! HTTP probes, MQTT publishing that counts the broker's acknowledgements.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::peers::{Proc, bin};
+
+/// Runs a FoodFlow binary to completion; panics with its stderr when it fails.
+pub fn run(program: &str, args: &[&str]) {
+    let out = Command::new(bin(program).unwrap())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Starts a service and waits for its ready line (a JSON object with `ready`) on stdout; its
+/// log goes to `log`, shown when the line does not come.
+pub fn start(mut cmd: Command, log: &Path) -> (Proc, serde_json::Value) {
+    let mut child: Child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(out).lines();
+        for line in lines.by_ref() {
+            let Ok(line) = line else { break };
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                && v.get("ready").is_some()
+            {
+                let _ = tx.send(v);
+                break;
+            }
+        }
+        lines.for_each(drop);
+    });
+    let proc = Proc(child);
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(v) => (proc, v),
+        Err(_) => panic!(
+            "{:?} did not get ready:\n{}",
+            cmd.get_program(),
+            std::fs::read_to_string(log).unwrap_or_default()
+        ),
+    }
+}
+
+/// `GET url` → (status, body); status 0 when nothing answered.
+pub fn get(url: &str) -> (u16, String) {
+    let o = Command::new("curl")
+        .args(["-sS", "-m", "10", "-w", "\n%{http_code}", url])
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&o.stdout).to_string();
+    let (body, code) = t.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+/// Waits until `ok`; panics with `what` and the service's log when it does not come.
+pub fn wait_for(what: &str, log: &Path, within: Duration, mut ok: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !ok() {
+        assert!(
+            t0.elapsed() < within,
+            "{what}: not within {within:?}; log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The sum of a metric's samples (all label sets) in a Prometheus text page.
+pub fn metric_total(page: &str, name: &str) -> u64 {
+    page.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with([' ', '{']))
+        })
+        .filter_map(|l| l.rsplit_once(' ')?.1.trim().parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+/// Publishes JSON readings `{"id": "m-<i>", "tag": "t", "value": …, "ts": …}` for every `i`
+/// in `ids` with QoS 1 on `plant/x/json/t`, and waits until the broker acknowledged each.
+pub async fn publish(port: u16, ids: std::ops::Range<u64>, bytes: usize) {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
+    let mut opts = MqttOptions::new(format!("kit-pub-{}", ids.start), "127.0.0.1", port);
+    opts.set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut ev) = AsyncClient::new(opts, 1000);
+    let n = ids.end - ids.start;
+    let poll = tokio::spawn(async move {
+        let mut acked = 0;
+        while acked < n {
+            match ev.poll().await {
+                Ok(Event::Incoming(Packet::PubAck(_))) => acked += 1,
+                Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        acked
+    });
+    for i in ids {
+        let body = serde_json::json!({"id": format!("m-{i}"), "tag": "t", "value": "v".repeat(bytes), "ts": 1_700_000_000_000u64 + i});
+        client
+            .publish("plant/x/json/t", QoS::AtLeastOnce, false, body.to_string())
+            .await
+            .unwrap();
+    }
+    let acked = tokio::time::timeout(Duration::from_secs(30), poll)
+        .await
+        .expect("the broker acknowledges every message")
+        .unwrap();
+    assert_eq!(acked, n);
+    let _ = client.disconnect().await;
+}
+
+/// libfaketime's preload library from the Debian package, where installed.
+pub fn libfaketime() -> Option<PathBuf> {
+    let lib = std::fs::read_dir("/usr/lib")
+        .ok()?
+        .flatten()
+        .map(|d| d.path().join("faketime/libfaketime.so.1"))
+        .find(|p| p.exists());
+    lib.or_else(|| {
+        let p = PathBuf::from("/usr/lib/faketime/libfaketime.so.1");
+        p.exists().then_some(p)
+    })
+}
+
+/// A wall clock for a child process that tests can step while it runs: libfaketime reads
+/// the offset from a file on every call. The monotonic clock stays real, as it does when NTP
+/// steps a real box.
+pub struct FakeClock {
+    lib: PathBuf,
+    file: PathBuf,
+}
+
+impl FakeClock {
+    /// `None` (say why and skip) where libfaketime is not installed.
+    pub fn new(dir: &Path) -> Option<Self> {
+        let lib = libfaketime()?;
+        let c = Self {
+            lib,
+            file: dir.join("faketime"),
+        };
+        c.set_offset_s(0);
+        Some(c)
+    }
+
+    /// Sets the wall clock `s` seconds away from the true time (negative: behind).
+    pub fn set_offset_s(&self, s: i64) {
+        // Renamed into place: the library must never read a half-written file.
+        let tmp = self.file.with_extension("new");
+        std::fs::write(&tmp, format!("{s:+}s\n")).unwrap();
+        std::fs::rename(&tmp, &self.file).unwrap();
+    }
+
+    /// Runs `cmd` on this clock.
+    pub fn apply(&self, cmd: &mut Command) {
+        cmd.env("LD_PRELOAD", &self.lib)
+            .env("FAKETIME_TIMESTAMP_FILE", &self.file)
+            .env("FAKETIME_NO_CACHE", "1")
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+    }
+}
+
+/// The records a hub holds for one device stream (the first 10,000), read with a gateway's
+/// certificate; none while the hub cannot be asked.
+pub async fn hub_records(
+    hub: &foodflow_transport::SyncClient,
+    device: &str,
+    stream: &str,
+) -> Vec<serde_json::Value> {
+    let v = hub
+        .get_json(&format!(
+            "/v1/devices/{device}/streams/{stream}/records?limit=10000"
+        ))
+        .await
+        .unwrap_or_default();
+    v["records"].as_array().cloned().unwrap_or_default()
+}
+
+/// The origin ids of the readings among `records`, in order.
+pub fn origin_ids(records: &[serde_json::Value]) -> Vec<String> {
+    records
+        .iter()
+        .filter_map(|r| {
+            r["payload"]["reading"]["origin_id"]
+                .as_str()
+                .map(String::from)
+        })
+        .collect()
+}

@@ -1,0 +1,205 @@
+//! Clock faults on a plant box: the real edge runs on a wrong wall clock (libfaketime) that
+//! the test steps while it runs, with a real hub and Mosquitto. A box without an RTC battery
+//! boots at 1970 and NTP later steps it to the true time; not one message the broker
+//! acknowledged may be lost on the way to the hub, whether the step comes while the edge
+//! runs or before it restarts.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use foodflow_hil::kit::{
+    FakeClock, get, hub_records, metric_total, origin_ids, publish, run, start, wait_for,
+};
+use foodflow_hil::peers::{Mosquitto, Proc, bin};
+use foodflow_transport::SyncClient;
+use foodflow_transport::tls::TlsFiles;
+
+/// Seconds from now back to 1970-01-02: the wall clock of a box that booted without RTC.
+fn to_1970() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    -(now - 86_400)
+}
+
+struct Edge {
+    _proc: Proc,
+    http: String,
+}
+
+impl Edge {
+    fn metrics(&self) -> String {
+        get(&format!("{}/metrics", self.http)).1
+    }
+
+    fn health(&self) -> serde_json::Value {
+        serde_json::from_str(&get(&format!("{}/healthz", self.http)).1).unwrap_or_default()
+    }
+
+    /// Until the broker granted the subscription: nothing published is dropped unheard.
+    fn wait_subscribed(&self, log: &Path) {
+        wait_for(
+            "the MQTT subscription",
+            log,
+            Duration::from_secs(20),
+            || self.health()["sources"][0]["items"].as_u64() == Some(1),
+        );
+    }
+
+    fn wait_journaled(&self, n: u64, log: &Path) {
+        wait_for(
+            "every message journaled",
+            log,
+            Duration::from_secs(30),
+            || metric_total(&self.metrics(), "foodflow_journal_records_total") >= n,
+        );
+    }
+}
+
+async fn wait_at_hub(hub: &SyncClient, n: usize, within: Duration) -> Vec<serde_json::Value> {
+    let t0 = Instant::now();
+    loop {
+        let records = hub_records(hub, "box-1", "mqtt/x").await;
+        if origin_ids(&records).len() >= n || t0.elapsed() > within {
+            return records;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_box_booting_at_1970_loses_nothing_when_ntp_steps_its_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path();
+    let Some(clock) = FakeClock::new(w) else {
+        eprintln!(
+            "SKIP a_box_booting_at_1970: libfaketime is not installed (Debian package faketime)"
+        );
+        return;
+    };
+    let pki = w.join("pki");
+    let p = pki.to_str().unwrap();
+    run("foodflow-hub", &["pki", "init", "--dir", p]);
+    for args in [["--device", "box-1"], ["--gateway", "reader"]] {
+        let mut a = vec![
+            "pki",
+            "issue",
+            "--dir",
+            p,
+            "--tenant",
+            "t1",
+            "--host",
+            "127.0.0.1",
+        ];
+        a.extend(args);
+        run("foodflow-hub", &a);
+    }
+    let mosquitto = Mosquitto::start(w).unwrap();
+    let mut cmd = Command::new(bin("foodflow-hub").unwrap());
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+        .args([
+            "--data-dir",
+            w.join("hub").to_str().unwrap(),
+            "--pki-dir",
+            p,
+        ]);
+    let (_hub, ready) = start(cmd, &w.join("hub.log"));
+    let api = ready["api"].as_str().unwrap().to_owned();
+    let hub = SyncClient::new(
+        &api,
+        &TlsFiles::in_dir(&pki, "reader"),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let profile = w.join("edge.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "device: {{ id: box-1, site: s, role: line-edge }}\n\
+             hardware: {{ arch: x86_64, execution_providers: [cpu] }}\n\
+             journal: {{ data_dir: {w}/edge, retention_every: 1s }}\n\
+             mqtt:\n  - name: b\n    broker: mqtt://127.0.0.1:{mq}\n    client_id: edge-box-1\n\
+             \x20   subscriptions:\n\
+             \x20     - {{ topic: plant/x/json/#, codec: json, stream: mqtt/x, json: {{ tag_path: /tag, value_path: /value, timestamp_path: /ts, timestamp_format: unix_ms, id_path: /id }} }}\n\
+             uplink: {{ gateway: '{api}', client_cert: {p}/box-1.pem, client_key: {p}/box-1.key, ca: {p}/ca.pem }}\n",
+            w = w.display(),
+            mq = mosquitto.port,
+        ),
+    )
+    .unwrap();
+    let log = w.join("edge.log");
+    let edge = |on_fake_clock: bool| {
+        let mut cmd = Command::new(bin("foodflow-edge").unwrap());
+        cmd.args(["run", "--profile", profile.to_str().unwrap()])
+            .args(["--http", "127.0.0.1:0"]);
+        if on_fake_clock {
+            clock.apply(&mut cmd);
+        }
+        let (proc, ready) = start(cmd, &log);
+        let e = Edge {
+            _proc: proc,
+            http: ready["http"].as_str().unwrap().to_owned(),
+        };
+        e.wait_subscribed(&log);
+        e
+    };
+
+    // Boot at 1970: the hub's certificate is not valid yet on this clock, nothing goes up.
+    clock.set_offset_s(to_1970());
+    let e = edge(true);
+    publish(mosquitto.port, 0..200, 10).await;
+    e.wait_journaled(200, &log);
+    assert!(hub_records(&hub, "box-1", "mqtt/x").await.is_empty());
+    let h = e.health();
+    assert_eq!(h["clock"]["trusted"], false, "{h}");
+    assert!(
+        h["clock"]["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("not set since boot")),
+        "{h}"
+    );
+    wait_for(
+        "the uplink names the clock as the cause and shows the backlog",
+        &log,
+        Duration::from_secs(30),
+        || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("not valid yet by this box's clock")
+                && metric_total(&e.metrics(), "foodflow_uplink_pending_records") == 200
+        },
+    );
+
+    // NTP steps the clock to the true time while the box runs (retention runs every second):
+    // the records stamped 1970 are not "56 years old", they are unsent.
+    clock.set_offset_s(0);
+    wait_for(
+        "the clock trusted once set",
+        &log,
+        Duration::from_secs(10),
+        || e.health()["clock"]["trusted"] == true,
+    );
+    let records = wait_at_hub(&hub, 200, Duration::from_secs(60)).await;
+    let expected: Vec<String> = (0..200).map(|i| format!("m-{i}")).collect();
+    assert_eq!(origin_ids(&records), expected);
+    drop(e);
+
+    // The next boot is at 1970 again; the box is stopped before anything goes up and started
+    // again once NTP has set the clock (retention runs at start).
+    clock.set_offset_s(to_1970());
+    let e = edge(true);
+    publish(mosquitto.port, 200..300, 10).await;
+    e.wait_journaled(100, &log);
+    drop(e);
+    let _e = edge(false);
+    let records = wait_at_hub(&hub, 300, Duration::from_secs(60)).await;
+    let expected: Vec<String> = (0..300).map(|i| format!("m-{i}")).collect();
+    assert_eq!(origin_ids(&records), expected, "every acknowledged message");
+    let gaps: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["payload"].get("gap").is_some())
+        .collect();
+    assert!(gaps.is_empty(), "nothing was dropped: {gaps:?}");
+}
