@@ -67,6 +67,52 @@ pub fn get(url: &str) -> (u16, String) {
     (code.trim().parse().unwrap_or(0), body.to_owned())
 }
 
+/// A running `foodflow-edge` and its HTTP address (from its ready line).
+pub struct Edge {
+    _proc: Proc,
+    pub http: String,
+}
+
+impl Edge {
+    /// Starts `cmd` (a `foodflow-edge run … --http 127.0.0.1:0`) and waits for its ready line.
+    pub fn start(cmd: Command, log: &Path) -> Self {
+        let (proc, ready) = start(cmd, log);
+        Self {
+            _proc: proc,
+            http: ready["http"].as_str().unwrap_or_default().to_owned(),
+        }
+    }
+
+    pub fn health(&self) -> serde_json::Value {
+        serde_json::from_str(&get(&format!("{}/healthz", self.http)).1).unwrap_or_default()
+    }
+
+    pub fn metrics(&self) -> String {
+        get(&format!("{}/metrics", self.http)).1
+    }
+
+    /// Until the broker granted the first source's subscription: a message published before
+    /// it would be dropped unheard (an open port is not readiness).
+    pub fn wait_subscribed(&self, log: &Path) {
+        wait_for(
+            "the MQTT subscription",
+            log,
+            Duration::from_secs(20),
+            || self.health()["sources"][0]["items"].as_u64() == Some(1),
+        );
+    }
+
+    /// Until this run journaled at least `n` records.
+    pub fn wait_journaled(&self, n: u64, log: &Path) {
+        wait_for(
+            "the messages journaled",
+            log,
+            Duration::from_secs(30),
+            || metric_total(&self.metrics(), "foodflow_journal_records_total") >= n,
+        );
+    }
+}
+
 /// Waits until `ok`; panics with `what` and the service's log when it does not come.
 pub fn wait_for(what: &str, log: &Path, within: Duration, mut ok: impl FnMut() -> bool) {
     let t0 = Instant::now();

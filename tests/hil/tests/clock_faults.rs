@@ -4,14 +4,13 @@
 //! acknowledged may be lost on the way to the hub, whether the step comes while the edge
 //! runs or before it restarts.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use foodflow_hil::kit::{
-    FakeClock, get, hub_records, metric_total, origin_ids, publish, run, start, wait_for,
+    Edge, FakeClock, hub_records, metric_total, origin_ids, publish, run, start, wait_for,
 };
-use foodflow_hil::peers::{Mosquitto, Proc, bin};
+use foodflow_hil::peers::{Mosquitto, bin};
 use foodflow_transport::SyncClient;
 use foodflow_transport::tls::TlsFiles;
 
@@ -22,40 +21,6 @@ fn to_1970() -> i64 {
         .unwrap()
         .as_secs() as i64;
     -(now - 86_400)
-}
-
-struct Edge {
-    _proc: Proc,
-    http: String,
-}
-
-impl Edge {
-    fn metrics(&self) -> String {
-        get(&format!("{}/metrics", self.http)).1
-    }
-
-    fn health(&self) -> serde_json::Value {
-        serde_json::from_str(&get(&format!("{}/healthz", self.http)).1).unwrap_or_default()
-    }
-
-    /// Until the broker granted the subscription: nothing published is dropped unheard.
-    fn wait_subscribed(&self, log: &Path) {
-        wait_for(
-            "the MQTT subscription",
-            log,
-            Duration::from_secs(20),
-            || self.health()["sources"][0]["items"].as_u64() == Some(1),
-        );
-    }
-
-    fn wait_journaled(&self, n: u64, log: &Path) {
-        wait_for(
-            "every message journaled",
-            log,
-            Duration::from_secs(30),
-            || metric_total(&self.metrics(), "foodflow_journal_records_total") >= n,
-        );
-    }
 }
 
 async fn wait_at_hub(hub: &SyncClient, n: usize, within: Duration) -> Vec<serde_json::Value> {
@@ -137,11 +102,7 @@ async fn a_box_booting_at_1970_loses_nothing_when_ntp_steps_its_clock() {
         if on_fake_clock {
             clock.apply(&mut cmd);
         }
-        let (proc, ready) = start(cmd, &log);
-        let e = Edge {
-            _proc: proc,
-            http: ready["http"].as_str().unwrap().to_owned(),
-        };
+        let e = Edge::start(cmd, &log);
         e.wait_subscribed(&log);
         e
     };
