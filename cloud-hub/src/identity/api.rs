@@ -174,6 +174,7 @@ async fn login(
             ten: l.tenant.clone(),
             perms: perms.iter().cloned().collect(),
             iat: now,
+            nbf: now,
             exp: now + auth.ttl_s,
             jti: super::random_hex(12),
         };

@@ -26,6 +26,10 @@ pub struct Claims {
     /// as they are now.
     pub perms: Vec<String>,
     pub iat: i64,
+    /// Not before (Unix s); checked with the skew budget, so a token from a hub whose clock is
+    /// ahead of this one's by more is refused. Tokens from before it existed have none.
+    #[serde(default)]
+    pub nbf: i64,
     pub exp: i64,
     pub jti: String,
 }
@@ -44,6 +48,10 @@ pub enum TokenError {
     Audience(String),
     #[error("token expired; log in again")]
     Expired,
+    #[error(
+        "token not valid yet: it was issued on a clock ahead of this hub's by more than the skew budget"
+    )]
+    NotYetValid,
 }
 
 pub struct Keys {
@@ -164,6 +172,11 @@ impl Keys {
         if claims.exp <= now_s {
             return Err(TokenError::Expired);
         }
+        let budget =
+            i64::try_from(foodflow_transport::tls::CLOCK_SKEW_BUDGET.as_secs()).unwrap_or(0);
+        if claims.nbf > now_s.saturating_add(budget) {
+            return Err(TokenError::NotYetValid);
+        }
         Ok(claims)
     }
 }
@@ -180,9 +193,26 @@ mod tests {
             ten: "acme".into(),
             perms: vec!["trace:read".into()],
             iat: 100,
+            nbf: 100,
             exp,
             jti: "j1".into(),
         }
+    }
+
+    /// A token from a hub whose clock is ahead: accepted within the skew budget, refused
+    /// beyond it.
+    #[test]
+    fn not_before_is_checked_with_the_skew_budget() {
+        let k = Keys::generate();
+        let budget = foodflow_transport::tls::CLOCK_SKEW_BUDGET.as_secs() as i64;
+        let mut c = claims(1_000_000);
+        c.nbf = 10_000;
+        let t = k.sign(&c);
+        assert!(k.verify(&t, 10_000 - budget).is_ok());
+        assert_eq!(
+            k.verify(&t, 10_000 - budget - 1),
+            Err(TokenError::NotYetValid)
+        );
     }
 
     #[test]

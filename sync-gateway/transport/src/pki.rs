@@ -220,7 +220,9 @@ impl Pki {
             p.not_before = now - Duration::days(30);
             p.not_after = now - Duration::days(1);
         } else {
-            p.not_before = now - Duration::minutes(5);
+            // Valid on a clock up to the skew budget behind this one.
+            let budget = i64::try_from(crate::tls::CLOCK_SKEW_BUDGET.as_secs()).unwrap_or(0);
+            p.not_before = now - Duration::seconds(budget);
             p.not_after = now + Duration::days(req.days.max(1));
         }
         let serial = random_serial();
@@ -333,6 +335,49 @@ mod tests {
     use super::*;
     use crate::identity::TenantId;
     use foodflow_protocol::DeviceId;
+
+    /// A client certificate issued on a clock ahead of the server's: accepted within the skew
+    /// budget, refused as not valid yet beyond it.
+    #[test]
+    fn a_server_behind_the_issuer_accepts_certificates_within_the_skew_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki::init(dir.path(), "test").unwrap();
+        pki.issue(&IssueRequest {
+            identity: Identity {
+                role: Role::Server,
+                tenant: TenantId::new("hub").unwrap(),
+                id: DeviceId::new("hub").unwrap(),
+            },
+            hosts: vec!["127.0.0.1".into()],
+            days: 30,
+            expired: false,
+        })
+        .unwrap();
+        let tls =
+            crate::tls::ServerTls::load(crate::tls::TlsFiles::in_dir(dir.path(), "hub")).unwrap();
+        let (_, verifier, _) = tls.config();
+        let issued_ahead = |minutes: i64| {
+            let issuer = pki.issuer().unwrap();
+            let key = KeyPair::generate().unwrap();
+            let mut p = CertificateParams::default();
+            p.distinguished_name.push(DnType::CommonName, "line-1");
+            p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            let now = OffsetDateTime::now_utc();
+            p.not_before = now + Duration::minutes(minutes);
+            p.not_after = now + Duration::days(1);
+            p.use_authority_key_identifier_extension = true;
+            p.signed_by(&key, &issuer).unwrap().der().clone()
+        };
+        let budget = crate::tls::CLOCK_SKEW_BUDGET.as_secs() as i64 / 60;
+        crate::tls::ServerTls::verify_chain(&*verifier, &[issued_ahead(budget - 2)]).unwrap();
+        let e = crate::tls::ServerTls::verify_chain(&*verifier, &[issued_ahead(budget + 2)])
+            .unwrap_err();
+        assert!(
+            crate::tls::explain_rustls(&e).contains("not valid yet by this server's clock"),
+            "{e:?}"
+        );
+    }
 
     #[test]
     fn issues_certificates_that_carry_their_identity() {

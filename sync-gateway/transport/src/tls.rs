@@ -99,6 +99,12 @@ impl TlsFiles {
     }
 }
 
+/// The skew budget between the clocks of the tiers (docs/time.md): certificates are issued
+/// backdated by it, a server accepts a client certificate that is not yet valid by at most
+/// this much on its clock, and the hub checks a token's `nbf` with it. It covers a box or a hub
+/// whose clock is up to this far behind the issuer's.
+pub const CLOCK_SKEW_BUDGET: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// A server TLS configuration that follows changes of its CRL file, so a revocation takes
 /// effect for the next connection without a restart.
 pub struct ServerTls {
@@ -211,9 +217,26 @@ impl ServerTls {
         let Some((ee, rest)) = certs.split_first() else {
             return Err(rustls::Error::NoCertificatesPresented);
         };
-        verifier
-            .verify_client_cert(ee, rest, rustls_pki_types::UnixTime::now())
-            .map(|_| ())
+        let now = rustls_pki_types::UnixTime::now();
+        match verifier.verify_client_cert(ee, rest, now) {
+            Err(
+                e @ rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::NotValidYet
+                    | rustls::CertificateError::NotValidYetContext { .. },
+                ),
+            ) => {
+                // This server's clock may be behind the issuer's, within the budget.
+                let later =
+                    rustls_pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+                        now.as_secs().saturating_add(CLOCK_SKEW_BUDGET.as_secs()),
+                    ));
+                verifier
+                    .verify_client_cert(ee, rest, later)
+                    .map(|_| ())
+                    .map_err(|_| e)
+            }
+            r => r.map(|_| ()),
+        }
     }
 
     /// The configuration for the next handshake (rebuilt if the CRL changed; on a broken new
