@@ -248,3 +248,70 @@ pub fn origin_ids(records: &[serde_json::Value]) -> Vec<String> {
         })
         .collect()
 }
+
+/// A hub on run-time ports with its own development PKI (tenant `t1`): a device certificate
+/// per name in `devices`, and a `reader` gateway certificate for reading what the hub holds.
+pub struct Hub {
+    _proc: Proc,
+    pub api: String,
+    pub pki: PathBuf,
+    pub reader: foodflow_transport::SyncClient,
+}
+
+impl Hub {
+    pub fn start(dir: &Path, devices: &[&str]) -> Self {
+        let pki = dir.join("pki");
+        let p = pki.to_str().unwrap_or_default();
+        run("foodflow-hub", &["pki", "init", "--dir", p]);
+        let ids = devices
+            .iter()
+            .map(|d| ("--device", *d))
+            .chain([("--gateway", "reader")]);
+        for (role, id) in ids {
+            let a = ["pki", "issue", "--dir", p, "--tenant", "t1", role, id];
+            run("foodflow-hub", &[&a[..], &["--host", "127.0.0.1"]].concat());
+        }
+        let mut cmd = Command::new(bin("foodflow-hub").unwrap());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+            .args(["--pki-dir", p, "--data-dir"])
+            .arg(dir.join("hub"));
+        let (proc, ready) = start(cmd, &dir.join("hub.log"));
+        let api = ready["api"].as_str().unwrap_or_default().to_owned();
+        let reader = foodflow_transport::SyncClient::new(
+            &api,
+            &foodflow_transport::tls::TlsFiles::in_dir(&pki, "reader"),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        Self {
+            _proc: proc,
+            api,
+            pki,
+            reader,
+        }
+    }
+
+    /// A profile for the edge `box-1`: one MQTT source (JSON on `plant/x/json/#`, ids from
+    /// `/id`, stream `mqtt/x`; what [`publish`] sends) and an uplink to this hub.
+    /// `journal_extra` goes into the journal section (`, key: value`).
+    pub fn edge_profile(&self, dir: &Path, mqtt_port: u16, journal_extra: &str) -> PathBuf {
+        let profile = dir.join("edge.yaml");
+        std::fs::write(
+            &profile,
+            format!(
+                "device: {{ id: box-1, site: s, role: line-edge }}\n\
+                 hardware: {{ arch: x86_64, execution_providers: [cpu] }}\n\
+                 journal: {{ data_dir: {w}/edge{journal_extra} }}\n\
+                 mqtt:\n  - name: b\n    broker: mqtt://127.0.0.1:{mqtt_port}\n    client_id: edge-box-1\n\
+                 \x20   subscriptions:\n\
+                 \x20     - {{ topic: plant/x/json/#, codec: json, stream: mqtt/x, json: {{ tag_path: /tag, value_path: /value, timestamp_path: /ts, timestamp_format: unix_ms, id_path: /id }} }}\n\
+                 uplink: {{ gateway: '{api}', client_cert: {p}/box-1.pem, client_key: {p}/box-1.key, ca: {p}/ca.pem }}\n",
+                w = dir.display(),
+                api = self.api,
+                p = self.pki.display(),
+            ),
+        )
+        .unwrap();
+        profile
+    }
+}

@@ -8,11 +8,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use foodflow_hil::kit::{
-    Edge, FakeClock, hub_records, metric_total, origin_ids, publish, run, start, wait_for,
+    Edge, FakeClock, Hub, hub_records, metric_total, origin_ids, publish, wait_for,
 };
 use foodflow_hil::peers::{Mosquitto, bin};
 use foodflow_transport::SyncClient;
-use foodflow_transport::tls::TlsFiles;
 
 /// Seconds from now back to 1970-01-02: the wall clock of a box that booted without RTC.
 fn to_1970() -> i64 {
@@ -44,56 +43,9 @@ async fn a_box_booting_at_1970_loses_nothing_when_ntp_steps_its_clock() {
         );
         return;
     };
-    let pki = w.join("pki");
-    let p = pki.to_str().unwrap();
-    run("foodflow-hub", &["pki", "init", "--dir", p]);
-    for args in [["--device", "box-1"], ["--gateway", "reader"]] {
-        let mut a = vec![
-            "pki",
-            "issue",
-            "--dir",
-            p,
-            "--tenant",
-            "t1",
-            "--host",
-            "127.0.0.1",
-        ];
-        a.extend(args);
-        run("foodflow-hub", &a);
-    }
+    let hub = Hub::start(w, &["box-1"]);
     let mosquitto = Mosquitto::start(w).unwrap();
-    let mut cmd = Command::new(bin("foodflow-hub").unwrap());
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
-        .args([
-            "--data-dir",
-            w.join("hub").to_str().unwrap(),
-            "--pki-dir",
-            p,
-        ]);
-    let (_hub, ready) = start(cmd, &w.join("hub.log"));
-    let api = ready["api"].as_str().unwrap().to_owned();
-    let hub = SyncClient::new(
-        &api,
-        &TlsFiles::in_dir(&pki, "reader"),
-        Duration::from_secs(10),
-    )
-    .unwrap();
-    let profile = w.join("edge.yaml");
-    std::fs::write(
-        &profile,
-        format!(
-            "device: {{ id: box-1, site: s, role: line-edge }}\n\
-             hardware: {{ arch: x86_64, execution_providers: [cpu] }}\n\
-             journal: {{ data_dir: {w}/edge, retention_every: 1s }}\n\
-             mqtt:\n  - name: b\n    broker: mqtt://127.0.0.1:{mq}\n    client_id: edge-box-1\n\
-             \x20   subscriptions:\n\
-             \x20     - {{ topic: plant/x/json/#, codec: json, stream: mqtt/x, json: {{ tag_path: /tag, value_path: /value, timestamp_path: /ts, timestamp_format: unix_ms, id_path: /id }} }}\n\
-             uplink: {{ gateway: '{api}', client_cert: {p}/box-1.pem, client_key: {p}/box-1.key, ca: {p}/ca.pem }}\n",
-            w = w.display(),
-            mq = mosquitto.port,
-        ),
-    )
-    .unwrap();
+    let profile = hub.edge_profile(w, mosquitto.port, ", retention_every: 1s");
     let log = w.join("edge.log");
     let edge = |on_fake_clock: bool| {
         let mut cmd = Command::new(bin("foodflow-edge").unwrap());
@@ -112,7 +64,7 @@ async fn a_box_booting_at_1970_loses_nothing_when_ntp_steps_its_clock() {
     let e = edge(true);
     publish(mosquitto.port, 0..200, 10).await;
     e.wait_journaled(200, &log);
-    assert!(hub_records(&hub, "box-1", "mqtt/x").await.is_empty());
+    assert!(hub_records(&hub.reader, "box-1", "mqtt/x").await.is_empty());
     let h = e.health();
     assert_eq!(h["clock"]["trusted"], false, "{h}");
     assert!(
@@ -142,7 +94,7 @@ async fn a_box_booting_at_1970_loses_nothing_when_ntp_steps_its_clock() {
         Duration::from_secs(10),
         || e.health()["clock"]["trusted"] == true,
     );
-    let records = wait_at_hub(&hub, 200, Duration::from_secs(60)).await;
+    let records = wait_at_hub(&hub.reader, 200, Duration::from_secs(60)).await;
     let expected: Vec<String> = (0..200).map(|i| format!("m-{i}")).collect();
     assert_eq!(origin_ids(&records), expected);
     drop(e);
@@ -155,7 +107,7 @@ async fn a_box_booting_at_1970_loses_nothing_when_ntp_steps_its_clock() {
     e.wait_journaled(100, &log);
     drop(e);
     let _e = edge(false);
-    let records = wait_at_hub(&hub, 300, Duration::from_secs(60)).await;
+    let records = wait_at_hub(&hub.reader, 300, Duration::from_secs(60)).await;
     let expected: Vec<String> = (0..300).map(|i| format!("m-{i}")).collect();
     assert_eq!(origin_ids(&records), expected, "every acknowledged message");
     let gaps: Vec<&serde_json::Value> = records
