@@ -70,7 +70,7 @@ pub async fn run(
 ) {
     let quarantined = metrics.counter(
         "foodflow_analytics_quarantined_total",
-        "Readings stamped more than a minute ahead of this box's clock: not fed to rollups, alarms, OEE or the screen",
+        "Readings stamped more than a minute ahead of this box's clock: kept out of rollups and OEE (the screen and alarms take them at their arrival time)",
         &[],
     );
     let samples_total = metrics.counter(
@@ -191,11 +191,16 @@ pub async fn run(
                     }
                     _ => continue,
                 };
-                let ts_ms = r.source_ts_ns.unwrap_or(ts_ns) / 1_000_000;
-                if ts_ms > now_ms.saturating_add(AHEAD_MS) {
+                let source_ms = r.source_ts_ns.unwrap_or(ts_ns) / 1_000_000;
+                // A device clock ahead must not stop the screen or an alarm: those go on with
+                // the time the box received the reading; rollups and OEE do not take it.
+                let ahead = source_ms > now_ms.saturating_add(AHEAD_MS);
+                let ts_ms = if ahead {
                     quarantined.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
+                    ts_ns / 1_000_000
+                } else {
+                    source_ms
+                };
                 match &r.value {
                     Value::Text(s) => screen.text(&r.tag, s),
                     v => {
@@ -204,7 +209,7 @@ pub async fn run(
                         }
                     }
                 }
-                if let Some(t) = oee.as_mut() {
+                if let Some(t) = oee.as_mut().filter(|_| !ahead) {
                     let text = match &r.value {
                         Value::Text(s) => Some(s.as_str()),
                         _ => None,
@@ -215,11 +220,13 @@ pub async fn run(
                     continue;
                 };
                 events.extend(alarms.observe(&r.tag, ts_ms, value));
-                samples.push(Sample {
-                    series: r.tag,
-                    ts_ms,
-                    value,
-                });
+                if !ahead {
+                    samples.push(Sample {
+                        series: r.tag,
+                        ts_ms,
+                        value,
+                    });
+                }
             }
         }
         if !samples.is_empty() {

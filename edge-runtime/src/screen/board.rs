@@ -269,6 +269,24 @@ mod tests {
         assert!(b.tags_not_shown > 0);
     }
 
+    /// A value stamped by a clock years ahead holds a tile until the clock goes back; then
+    /// the tile takes the new values again instead of freezing.
+    #[test]
+    fn a_clock_that_went_back_does_not_freeze_the_tiles() {
+        let mut b = Board::new(None);
+        let two_years = 2 * 365 * 86_400_000;
+        b.number("oven", two_years, 1.0);
+        b.number("oven", 1_000, 2.0);
+        assert_eq!(
+            b.tags["oven"].last, 1.0,
+            "older readings never replace newer ones"
+        );
+        b.clock_went_back();
+        b.number("oven", 1_000, 3.0);
+        assert_eq!(b.tags["oven"].last, 3.0);
+        assert_eq!(b.tags["oven"].points.len(), 1);
+    }
+
     #[test]
     fn alarms_come_and_go() {
         let mut b = Board::new(None);
