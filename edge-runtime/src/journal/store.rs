@@ -149,7 +149,7 @@ impl Durable {
         self.dropped_unsent.load(Ordering::Relaxed)
     }
 
-    pub(super) fn note_dropped_unsent(&self, n: u64) {
+    fn note_dropped_unsent(&self, n: u64) {
         self.dropped_unsent.fetch_add(n, Ordering::Relaxed);
     }
 
@@ -369,6 +369,10 @@ impl Store {
     pub fn without_upstream(mut self) -> Self {
         self.upstream = false;
         self
+    }
+
+    pub(super) fn note_dropped_unsent(&self, n: u64) {
+        self.durable.note_dropped_unsent(n);
     }
 
     pub fn clock(&self) -> &Arc<JournalClock> {

@@ -413,7 +413,7 @@ fn apply_retention(store: &mut Store, quotas: &Quotas, metrics: &Metrics) {
                 dropped.fetch_add(n, Ordering::Relaxed);
                 if unconfirmed {
                     unsent.fetch_add(n, Ordering::Relaxed);
-                    store.reader().durable.note_dropped_unsent(n);
+                    store.note_dropped_unsent(n);
                     tracing::error!(%stream, first, last, n, %reason, "records dropped before the next hop confirmed them");
                 } else {
                     tracing::info!(%stream, first, last, n, %reason, "retention dropped records");

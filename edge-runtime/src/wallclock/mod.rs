@@ -98,7 +98,7 @@ impl ClockWatch {
     }
 
     pub fn trusted(&self) -> bool {
-        self.assessment().trusted
+        self.lock().trusted()
     }
 
     /// Watches until cancelled: a reading a second, the last-known-good time persisted once a

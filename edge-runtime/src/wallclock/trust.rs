@@ -123,29 +123,46 @@ impl Trust {
         change
     }
 
+    /// Why the clock is not trusted, without words: cheap enough for every loop that asks.
+    fn doubt(&self) -> Option<Doubt> {
+        match (self.prev, self.correction) {
+            (None, _) => Some(Doubt::NotRead),
+            (Some(r), None) => Some(Doubt::NotSet { wall_ns: r.wall_ns }),
+            (Some(_), Some(c)) if c.saturating_abs() > self.policy.tolerance_ns => {
+                Some(Doubt::Stepped { correction_ns: c })
+            }
+            _ if self.policy.require_sync && self.synchronised != Some(true) => {
+                Some(Doubt::Unsynchronised)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn trusted(&self) -> bool {
+        self.doubt().is_none()
+    }
+
     pub fn assessment(&self) -> Assessment {
-        let tol = self.policy.tolerance_ns;
-        let why = match (self.prev, self.correction) {
-            (None, _) => Some("the clock has not been read yet".to_owned()),
-            (Some(r), None) => Some(format!(
+        let why = self.doubt().map(|d| match d {
+            Doubt::NotRead => "the clock has not been read yet".to_owned(),
+            Doubt::NotSet { wall_ns } => format!(
                 "wall clock {} is before {}: not set since boot (no RTC battery, no time server yet?)",
-                foodflow_protocol::time::format_rfc3339(r.wall_ns),
+                foodflow_protocol::time::format_rfc3339(wall_ns),
                 if self.last_good_ns.is_some_and(|t| t > self.policy.floor_ns) {
                     "the last known good time of this box"
                 } else {
                     "the release date of this software"
                 }
-            )),
-            (Some(_), Some(c)) if c.saturating_abs() > tol => Some(format!(
+            ),
+            Doubt::Stepped { correction_ns } => format!(
                 "wall clock stepped by {} s; times are corrected on the monotonic clock until \
                  it steps back",
-                -c / 1_000_000_000
-            )),
-            _ if self.policy.require_sync && self.synchronised != Some(true) => {
-                Some("the kernel reports the clock as not synchronised (no NTP or PTP)".to_owned())
+                -correction_ns / 1_000_000_000
+            ),
+            Doubt::Unsynchronised => {
+                "the kernel reports the clock as not synchronised (no NTP or PTP)".to_owned()
             }
-            _ => None,
-        };
+        });
         Assessment {
             trusted: why.is_none(),
             why,
@@ -158,9 +175,16 @@ impl Trust {
 
     /// The time to persist as last known good, while the clock is trusted.
     pub fn last_good(&self) -> Option<i64> {
-        let a = self.assessment();
-        a.trusted.then(|| self.prev.map(|r| r.wall_ns)).flatten()
+        self.prev.filter(|_| self.trusted()).map(|r| r.wall_ns)
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Doubt {
+    NotRead,
+    NotSet { wall_ns: i64 },
+    Stepped { correction_ns: i64 },
+    Unsynchronised,
 }
 
 #[cfg(test)]

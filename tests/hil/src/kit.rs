@@ -291,27 +291,56 @@ impl Hub {
         }
     }
 
-    /// A profile for the edge `box-1`: one MQTT source (JSON on `plant/x/json/#`, ids from
-    /// `/id`, stream `mqtt/x`; what [`publish`] sends) and an uplink to this hub.
-    /// `journal_extra` goes into the journal section (`, key: value`).
+    /// [`edge_profile`] with an uplink to this hub.
     pub fn edge_profile(&self, dir: &Path, mqtt_port: u16, journal_extra: &str) -> PathBuf {
-        let profile = dir.join("edge.yaml");
-        std::fs::write(
-            &profile,
-            format!(
-                "device: {{ id: box-1, site: s, role: line-edge }}\n\
-                 hardware: {{ arch: x86_64, execution_providers: [cpu] }}\n\
-                 journal: {{ data_dir: {w}/edge{journal_extra} }}\n\
-                 mqtt:\n  - name: b\n    broker: mqtt://127.0.0.1:{mqtt_port}\n    client_id: edge-box-1\n\
-                 \x20   subscriptions:\n\
-                 \x20     - {{ topic: plant/x/json/#, codec: json, stream: mqtt/x, json: {{ tag_path: /tag, value_path: /value, timestamp_path: /ts, timestamp_format: unix_ms, id_path: /id }} }}\n\
-                 uplink: {{ gateway: '{api}', client_cert: {p}/box-1.pem, client_key: {p}/box-1.key, ca: {p}/ca.pem }}\n",
-                w = dir.display(),
-                api = self.api,
-                p = self.pki.display(),
-            ),
-        )
-        .unwrap();
-        profile
+        edge_profile(dir, &dir.join("edge"), mqtt_port, journal_extra, Some(self))
     }
+
+    /// Waits (up to `within`) until the hub holds `n` readings of `box-1`'s MQTT stream;
+    /// returns the stream's records as they are then.
+    pub async fn wait_for_readings(&self, n: usize, within: Duration) -> Vec<serde_json::Value> {
+        let t0 = Instant::now();
+        loop {
+            let records = hub_records(&self.reader, "box-1", "mqtt/x").await;
+            if origin_ids(&records).len() >= n || t0.elapsed() > within {
+                return records;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Writes `dir/edge.yaml` for the edge `box-1`: its journal in `data`, one MQTT source (JSON
+/// on `plant/x/json/#`, ids from `/id`, stream `mqtt/x`: what [`publish`] sends), an uplink to
+/// `hub` if given. `journal_extra` goes into the journal section (`, key: value`).
+pub fn edge_profile(
+    dir: &Path,
+    data: &Path,
+    mqtt_port: u16,
+    journal_extra: &str,
+    hub: Option<&Hub>,
+) -> PathBuf {
+    let uplink = hub.map_or(String::new(), |h| {
+        format!(
+            "uplink: {{ gateway: '{api}', client_cert: {p}/box-1.pem, client_key: {p}/box-1.key, ca: {p}/ca.pem }}\n",
+            api = h.api,
+            p = h.pki.display(),
+        )
+    });
+    let profile = dir.join("edge.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "device: {{ id: box-1, site: s, role: line-edge }}\n\
+             hardware: {{ arch: x86_64, execution_providers: [cpu] }}\n\
+             journal: {{ data_dir: {data}{journal_extra} }}\n\
+             mqtt:\n  - name: b\n    broker: mqtt://127.0.0.1:{mqtt_port}\n    client_id: edge-box-1\n\
+             \x20   subscriptions:\n\
+             \x20     - {{ topic: plant/x/json/#, codec: json, stream: mqtt/x, json: {{ tag_path: /tag, value_path: /value, timestamp_path: /ts, timestamp_format: unix_ms, id_path: /id }} }}\n\
+             {uplink}",
+            data = data.display(),
+        ),
+    )
+    .unwrap();
+    profile
 }

@@ -5,13 +5,12 @@
 //! runs or before it restarts.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use foodflow_hil::kit::{
     Edge, FakeClock, Hub, hub_records, metric_total, origin_ids, publish, wait_for,
 };
 use foodflow_hil::peers::{Mosquitto, bin};
-use foodflow_transport::SyncClient;
 
 /// Seconds from now back to 1970-01-02: the wall clock of a box that booted without RTC.
 fn to_1970() -> i64 {
@@ -20,17 +19,6 @@ fn to_1970() -> i64 {
         .unwrap()
         .as_secs() as i64;
     -(now - 86_400)
-}
-
-async fn wait_at_hub(hub: &SyncClient, n: usize, within: Duration) -> Vec<serde_json::Value> {
-    let t0 = Instant::now();
-    loop {
-        let records = hub_records(hub, "box-1", "mqtt/x").await;
-        if origin_ids(&records).len() >= n || t0.elapsed() > within {
-            return records;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -94,7 +82,7 @@ async fn a_box_booting_at_1970_loses_nothing_when_ntp_steps_its_clock() {
         Duration::from_secs(10),
         || e.health()["clock"]["trusted"] == true,
     );
-    let records = wait_at_hub(&hub.reader, 200, Duration::from_secs(60)).await;
+    let records = hub.wait_for_readings(200, Duration::from_secs(60)).await;
     let expected: Vec<String> = (0..200).map(|i| format!("m-{i}")).collect();
     assert_eq!(origin_ids(&records), expected);
     drop(e);
@@ -107,7 +95,7 @@ async fn a_box_booting_at_1970_loses_nothing_when_ntp_steps_its_clock() {
     e.wait_journaled(100, &log);
     drop(e);
     let _e = edge(false);
-    let records = wait_at_hub(&hub.reader, 300, Duration::from_secs(60)).await;
+    let records = hub.wait_for_readings(300, Duration::from_secs(60)).await;
     let expected: Vec<String> = (0..300).map(|i| format!("m-{i}")).collect();
     assert_eq!(origin_ids(&records), expected, "every acknowledged message");
     let gaps: Vec<&serde_json::Value> = records

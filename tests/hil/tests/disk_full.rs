@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use foodflow_hil::kit::{get, metric_total, publish, run, start, wait_for};
+use foodflow_hil::kit::{edge_profile, get, metric_total, publish, run, start, wait_for};
 use foodflow_hil::peers::{Mosquitto, bin};
 use foodflow_protocol::batch::Entry;
 use foodflow_protocol::{
@@ -221,21 +221,7 @@ async fn a_full_disk_under_the_edge_journal_is_reported_and_nothing_acknowledged
     let w = dir.path();
     let mosquitto = Mosquitto::start(w).unwrap();
     let data = disk.path().join("edge");
-    let profile = w.join("edge.yaml");
-    std::fs::write(
-        &profile,
-        format!(
-            "device: {{ id: box-1, site: s, role: line-edge }}\n\
-             hardware: {{ arch: x86_64, execution_providers: [cpu] }}\n\
-             journal: {{ data_dir: {data} }}\n\
-             mqtt:\n  - name: b\n    broker: mqtt://127.0.0.1:{mq}\n    client_id: edge-box-1\n\
-             \x20   subscriptions:\n\
-             \x20     - {{ topic: plant/x/json/#, codec: json, stream: mqtt/x, json: {{ tag_path: /tag, value_path: /value, timestamp_path: /ts, timestamp_format: unix_ms, id_path: /id }} }}\n",
-            data = data.display(),
-            mq = mosquitto.port,
-        ),
-    )
-    .unwrap();
+    let profile = edge_profile(w, &data, mosquitto.port, "", None);
     let mut cmd = Command::new(bin("foodflow-edge").unwrap());
     cmd.args(["run", "--profile", profile.to_str().unwrap()])
         .args(["--http", "127.0.0.1:0"]);

@@ -4,22 +4,10 @@
 //! straight to the hub (the same sync API a gateway serves).
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use foodflow_hil::kit::{Edge, Hub, hub_records, origin_ids, publish};
+use foodflow_hil::kit::{Edge, Hub, origin_ids, publish};
 use foodflow_hil::peers::{Mosquitto, bin};
-use foodflow_transport::SyncClient;
-
-async fn wait_ids(c: &SyncClient, n: usize) -> Vec<String> {
-    let t = Instant::now();
-    loop {
-        let ids = origin_ids(&hub_records(c, "box-1", "mqtt/x").await);
-        if ids.len() >= n || t.elapsed() > Duration::from_secs(30) {
-            return ids;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn new_journal_continues_after_the_hubs_mark() {
@@ -37,18 +25,21 @@ async fn new_journal_continues_after_the_hubs_mark() {
         e.wait_subscribed(&log);
         e
     };
-    let reader = &hub.reader;
+    let within = Duration::from_secs(30);
 
     let e = edge();
     publish(mosquitto.port, 0..100, 1).await;
-    assert_eq!(wait_ids(reader, 100).await.len(), 100);
+    assert_eq!(
+        origin_ids(&hub.wait_for_readings(100, within).await).len(),
+        100
+    );
     drop(e);
 
     // The box gets a blank data directory.
     std::fs::remove_dir_all(w.join("edge")).unwrap();
     let _e = edge();
     publish(mosquitto.port, 100..150, 1).await;
-    let ids = wait_ids(reader, 150).await;
+    let ids = origin_ids(&hub.wait_for_readings(150, within).await);
     assert_eq!(
         ids.len(),
         150,
