@@ -101,6 +101,7 @@ fn readings(device: &str, stream: &str, tag: &str, first: u64, ts: &[(i64, f64)]
                         source_ts_ns: None,
                         origin_id: None,
                     }),
+                    clock: None,
                 })
                 .collect(),
         }],

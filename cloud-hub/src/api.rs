@@ -32,6 +32,8 @@ pub struct AppState {
     pub optimizations: Arc<crate::optimization::Optimizations>,
     /// Forecast and optimisation jobs run here, never on the async or blocking pools.
     pub jobs: crate::jobs::JobRunner,
+    /// Around the hub's time: records stamped outside it are flagged `clock_suspect`.
+    pub time_window: crate::timecheck::TimeWindow,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -218,6 +220,26 @@ async fn post_batch(
             Err(e) => return store_error(StoreError::Read(e.to_string())),
         };
         batch = Batch { segments };
+    }
+    let checked = s
+        .time_window
+        .check(&mut batch.segments, foodflow_protocol::time::now_ns());
+    for (reason, n) in [
+        ("edge_untrusted", checked.untrusted),
+        ("outside_window", checked.outside_window),
+    ] {
+        if n > 0 {
+            count(
+                &s.metrics,
+                "foodflow_hub_clock_suspect_total",
+                "Records received with a suspect time, by reason (edge_untrusted: the edge did not trust its clock; outside_window: outside the hub's window)",
+                reason,
+                n,
+            );
+        }
+    }
+    if checked.outside_window > 0 {
+        tracing::warn!(peer = %peer.identity, records = checked.outside_window, "records stamped outside the hub's time window: stored flagged clock_suspect (is the device's or the hub's clock wrong?)");
     }
     let store = s.store.clone();
     let tenant = peer.identity.tenant.clone();
@@ -480,16 +502,17 @@ pub(crate) async fn series(
         store
             .tenant(&tenant)
             .scan_time(&device, &stream, from, to, &mut |r| d.add(r))
-            .map(|_| d)
+            .map(|doubtful| (d, doubtful))
     })
     .await;
     match r {
-        Ok(Ok(d)) => {
+        Ok(Ok((d, doubtful))) => {
             let skipped = d.skipped_non_numeric;
             axum::Json(serde_json::json!({
                 "step_ns": step_ns,
                 "series": d.finish(),
                 "skipped_non_numeric": skipped,
+                "clock_suspect_excluded": doubtful,
             }))
             .into_response()
         }

@@ -23,4 +23,5 @@ pub mod portal;
 pub mod progress;
 pub mod series;
 pub mod store;
+pub mod timecheck;
 pub mod trace;

@@ -387,6 +387,14 @@ struct ServeArgs {
     /// Jobs one tenant may have queued or running at once (more: 429 queue_full).
     #[arg(long, env = "FOODFLOW_HUB_JOBS_PER_TENANT", default_value_t = 16)]
     jobs_per_tenant: usize,
+    /// Records stamped further back than this many seconds before the hub's time are stored
+    /// flagged `clock_suspect` (default: 366 days).
+    #[arg(long, env = "FOODFLOW_HUB_CLOCK_WINDOW_PAST_S")]
+    clock_window_past_s: Option<u32>,
+    /// Records stamped further ahead than this many seconds of the hub's time are stored
+    /// flagged `clock_suspect` (default: the clock skew budget, 900).
+    #[arg(long, env = "FOODFLOW_HUB_CLOCK_WINDOW_FUTURE_S")]
+    clock_window_future_s: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -752,6 +760,15 @@ fn pki(cmd: PkiCmd) -> Result<()> {
     Ok(())
 }
 
+fn time_window(a: &ServeArgs) -> foodflow_hub::timecheck::TimeWindow {
+    let d = foodflow_hub::timecheck::TimeWindow::default();
+    let ns = |s: Option<u32>, default: i64| s.map_or(default, |s| i64::from(s) * 1_000_000_000);
+    foodflow_hub::timecheck::TimeWindow {
+        past_ns: ns(a.clock_window_past_s, d.past_ns),
+        future_ns: ns(a.clock_window_future_s, d.future_ns),
+    }
+}
+
 async fn serve(a: ServeArgs) -> Result<()> {
     let files = TlsFiles::in_dir(&a.pki_dir, &a.name);
     let tls = ServerTls::load(files).context("loading the hub's TLS files")?;
@@ -771,6 +788,7 @@ async fn serve(a: ServeArgs) -> Result<()> {
         forecasts: Arc::default(),
         optimizations: Arc::default(),
         jobs: foodflow_hub::jobs::JobRunner::new(a.job_workers, a.jobs_per_tenant),
+        time_window: time_window(&a),
     };
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await

@@ -59,7 +59,10 @@ impl Downsampler {
             self.skipped_non_numeric += 1;
             return;
         };
-        let ts = reading.source_ts_ns.unwrap_or(r.ts_ns);
+        // The time the store filtered by (the caller passes only records that have one).
+        let Some(ts) = r.observed_time() else {
+            return;
+        };
         let bucket = self.from_ns + (ts - self.from_ns).div_euclid(self.step_ns) * self.step_ns;
         let b = self
             .buckets
@@ -107,6 +110,7 @@ mod tests {
             stream: StreamId::new("s").unwrap(),
             seq,
             ts_ns: ts,
+            clock: None,
             payload: Payload::Reading(Reading {
                 tag: tag.into(),
                 value: v,

@@ -34,6 +34,7 @@ fn batch(values: &[(u64, f64)]) -> Vec<u8> {
                             source_ts_ns: Some(ts),
                             origin_id: None,
                         }),
+                        clock: None,
                     }
                 })
                 .collect(),

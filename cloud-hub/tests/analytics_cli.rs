@@ -117,6 +117,7 @@ async fn replay_and_oee_over_stored_history() {
                             anomaly_score: None,
                             frame_ref: None,
                         }),
+                        clock: None,
                     })
                     .collect(),
             },
@@ -131,6 +132,7 @@ async fn replay_and_oee_over_stored_history() {
                         seq: i as u64 + 1,
                         ts_ns,
                         payload,
+                        clock: None,
                     })
                     .collect(),
             },
@@ -145,6 +147,7 @@ async fn replay_and_oee_over_stored_history() {
                         seq: i as u64 + 1,
                         ts_ns,
                         payload,
+                        clock: None,
                     })
                     .collect(),
             },

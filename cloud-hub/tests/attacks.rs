@@ -99,8 +99,9 @@ fn segment(device: &str, stream: &str, seqs: &[u64], payload: impl Fn(u64) -> Pa
             .iter()
             .map(|&seq| Entry {
                 seq,
-                ts_ns: 1_700_000_000_000_000_000 + seq as i64,
+                ts_ns: foodflow_protocol::time::now_ns(),
                 payload: payload(seq),
+                clock: None,
             })
             .collect(),
     }

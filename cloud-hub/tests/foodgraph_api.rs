@@ -224,6 +224,7 @@ async fn foodgraph_over_the_hub_api() {
                     seq: 1,
                     ts_ns: 1,
                     payload: Payload::Trace { epcis: doc },
+                    clock: None,
                 },
                 Entry {
                     seq: 2,
@@ -231,6 +232,7 @@ async fn foodgraph_over_the_hub_api() {
                     payload: Payload::Trace {
                         epcis: "{\"type\":\"Nope\"}".into(),
                     },
+                    clock: None,
                 },
             ],
         }],

@@ -76,6 +76,7 @@ fn apply(view: &dyn TenantStore, tenant: &str, op: &Op) {
                     seq: start + i,
                     ts_ns: 1_000 + (start + i) as i64,
                     payload: mark(tenant),
+                    clock: None,
                 })
                 .collect();
             view.ingest(&[Segment {

@@ -70,7 +70,7 @@ pub async fn run(
 ) {
     let quarantined = metrics.counter(
         "foodflow_analytics_quarantined_total",
-        "Readings stamped more than a minute ahead of this box's clock: kept out of rollups and OEE (the screen and alarms take them at their arrival time)",
+        "Readings stamped more than a minute ahead of this box's clock, or on a box clock wrong by an amount not known yet: kept out of rollups and OEE (the screen and alarms take them at their arrival time)",
         &[],
     );
     let samples_total = metrics.counter(
@@ -175,31 +175,36 @@ pub async fn run(
                     continue;
                 }
             };
-            if let Some((seq, _, _)) = rows.last() {
-                cursors.insert(stream.clone(), seq + 1);
+            if let Some(last) = rows.last() {
+                cursors.insert(stream.clone(), last.seq + 1);
             }
             // One lock of the screen's board per batch read, not per reading.
             let mut screen = crate::screen::lock(&board);
-            for (_, ts_ns, payload) in rows {
-                let r = match payload {
+            for row in rows {
+                // The edge time on the trusted timeline: re-based where the journal knows
+                // the clock's error, none where it is wrong and the error not known yet.
+                let edge_ns = row.clock.map_or(Some(row.ts_ns), |c| c.corrected_ts_ns);
+                let r = match row.payload {
                     Payload::Reading(r) => r,
                     Payload::Detection(d) => {
-                        if let Some(t) = oee.as_mut() {
-                            t.observe_detection(ts_ns / 1_000_000, &d);
+                        if let (Some(t), Some(ns)) = (oee.as_mut(), edge_ns) {
+                            t.observe_detection(ns / 1_000_000, &d);
                         }
                         continue;
                     }
                     _ => continue,
                 };
-                let source_ms = r.source_ts_ns.unwrap_or(ts_ns) / 1_000_000;
-                // A device clock ahead must not stop the screen or an alarm: those go on with
-                // the time the box received the reading; rollups and OEE do not take it.
-                let ahead = source_ms > now_ms.saturating_add(AHEAD_MS);
-                let ts_ms = if ahead {
-                    quarantined.fetch_add(1, Ordering::Relaxed);
-                    ts_ns / 1_000_000
-                } else {
-                    source_ms
+                let source_ms = r.source_ts_ns.or(edge_ns).map(|t| t / 1_000_000);
+                // A device clock ahead, or a box clock wrong by an amount not known yet, must
+                // not stop the screen or an alarm: those go on with the time the box received
+                // the reading; rollups and OEE do not take it.
+                let doubtful = source_ms.is_none_or(|ms| ms > now_ms.saturating_add(AHEAD_MS));
+                let ts_ms = match source_ms {
+                    Some(ms) if !doubtful => ms,
+                    _ => {
+                        quarantined.fetch_add(1, Ordering::Relaxed);
+                        row.ts_ns / 1_000_000
+                    }
                 };
                 match &r.value {
                     Value::Text(s) => screen.text(&r.tag, s),
@@ -209,7 +214,7 @@ pub async fn run(
                         }
                     }
                 }
-                if let Some(t) = oee.as_mut().filter(|_| !ahead) {
+                if let Some(t) = oee.as_mut().filter(|_| !doubtful) {
                     let text = match &r.value {
                         Value::Text(s) => Some(s.as_str()),
                         _ => None,
@@ -220,7 +225,7 @@ pub async fn run(
                     continue;
                 };
                 events.extend(alarms.observe(&r.tag, ts_ms, value));
-                if !ahead {
+                if !doubtful {
                     samples.push(Sample {
                         series: r.tag,
                         ts_ms,

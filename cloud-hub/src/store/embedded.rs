@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use foodflow_protocol::{DeviceId, Payload, PriorityClass, Record, Segment, StreamId, StreamMark};
+use foodflow_protocol::{
+    ClockNote, DeviceId, Payload, PriorityClass, Record, Segment, StreamId, StreamMark,
+};
 use foodflow_storekit::Reopenable;
 use foodflow_transport::TenantId;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
@@ -20,6 +22,8 @@ type HeadKey<'a> = (&'a str, &'a str, &'a str);
 type Head = (u64, u64, u8, i64);
 /// (tenant, device, stream) → head of the stream
 const HEADS: TableDefinition<HeadKey, Head> = TableDefinition::new("heads");
+/// (tenant, device, stream) → records stored with a suspect time.
+const SUSPECT: TableDefinition<HeadKey, u64> = TableDefinition::new("clock_suspect");
 /// (tenant, key) → value
 const SETTINGS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("settings");
 /// (tenant, seq) → EPCIS event (FoodGraph JSON), in capture order.
@@ -48,12 +52,9 @@ fn class_of(code: u8) -> PriorityClass {
     }
 }
 
-fn encode(ts_ns: i64, payload: &Payload) -> Vec<u8> {
-    let body = payload.encode();
-    let mut v = Vec::with_capacity(8 + body.len());
-    v.extend_from_slice(&ts_ns.to_be_bytes());
-    v.extend_from_slice(&body);
-    v
+/// The stored value: the record as sent, with its clock note where its time is in doubt.
+fn encode(ts_ns: i64, payload: &Payload, clock: Option<&ClockNote>) -> Vec<u8> {
+    foodflow_protocol::stored::encode(ts_ns, payload, clock)
 }
 
 fn wr<E: std::fmt::Display>(e: E) -> StoreError {
@@ -69,6 +70,7 @@ fn init(db: &Database) -> Result<(), redb::Error> {
     let tx = db.begin_write()?;
     tx.open_table(RECORDS)?;
     tx.open_table(HEADS)?;
+    tx.open_table(SUSPECT)?;
     tx.open_table(SETTINGS)?;
     tx.open_table(EPCIS)?;
     tx.open_table(AUDIT)?;
@@ -164,18 +166,14 @@ fn decode(device: &DeviceId, stream: &StreamId, seq: u64, v: &[u8]) -> Result<Re
         seq,
         why,
     };
-    if v.len() < 8 {
-        return Err(corrupt("shorter than its header".into()));
-    }
-    let mut ts = [0u8; 8];
-    ts.copy_from_slice(&v[..8]);
-    let payload = Payload::decode(&v[8..]).map_err(|e| corrupt(e.to_string()))?;
+    let (ts_ns, payload, clock) = foodflow_protocol::stored::decode(v).map_err(corrupt)?;
     Ok(Record {
         device: device.clone(),
         stream: stream.clone(),
         seq,
-        ts_ns: i64::from_be_bytes(ts),
+        ts_ns,
         payload,
+        clock,
     })
 }
 
@@ -240,6 +238,7 @@ impl TenantStore for Tenant<'_> {
         let t = self.tenant.as_str();
         let rx = self.db()?.begin_read().map_err(rd)?;
         let heads = rx.open_table(HEADS).map_err(rd)?;
+        let suspect = rx.open_table(SUSPECT).map_err(rd)?;
         let mut out = Vec::new();
         let lo = (t, device.as_str(), "");
         let hi = (t, device.as_str(), "\u{10ffff}");
@@ -250,12 +249,14 @@ impl TenantStore for Tenant<'_> {
                 continue;
             };
             let (hwm, records, class, last_ts_ns) = v.value();
+            let clock_suspect = suspect.get(k.value()).map_err(rd)?.map_or(0, |v| v.value());
             out.push(StreamInfo {
                 stream,
                 class: class_of(class),
                 high_water_mark: hwm,
                 records,
-                last_ts_ns,
+                last_ts_ns: (last_ts_ns != i64::MIN).then_some(last_ts_ns),
+                clock_suspect,
             });
         }
         Ok(out)
@@ -304,7 +305,7 @@ impl TenantStore for Tenant<'_> {
                 hwm += 1;
                 count += 1;
                 last_ts = last_ts.max(*ts);
-                let v = encode(*ts, payload);
+                let v = encode(*ts, payload, None);
                 records
                     .insert((t, device.as_str(), stream.as_str(), hwm), v.as_slice())
                     .map_err(wr)?;
@@ -414,24 +415,25 @@ impl TenantStore for Tenant<'_> {
         from_ns: i64,
         to_ns: i64,
         f: &mut dyn FnMut(&Record),
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         let t = self.tenant.as_str();
         let rx = self.db()?.begin_read().map_err(rd)?;
         let table = rx.open_table(RECORDS).map_err(rd)?;
         let lo = (t, device.as_str(), stream.as_str(), 0u64);
         let hi = (t, device.as_str(), stream.as_str(), u64::MAX);
+        let mut doubtful = 0;
         for kv in table.range(lo..=hi).map_err(rd)? {
             let (k, v) = kv.map_err(rd)?;
-            let bytes = v.value();
-            if bytes.len() >= 8 {
-                let ts = i64::from_be_bytes(bytes[..8].try_into().unwrap_or([0; 8]));
-                if ts < from_ns || ts >= to_ns {
-                    continue;
-                }
+            // Every record is decoded: the time to filter by may be the source's, inside the
+            // payload.
+            let r = decode(device, stream, k.value().3, v.value())?;
+            match r.observed_time() {
+                Some(t) if (from_ns..to_ns).contains(&t) => f(&r),
+                Some(_) => {}
+                None => doubtful += 1,
             }
-            f(&decode(device, stream, k.value().3, bytes)?);
         }
-        Ok(())
+        Ok(doubtful)
     }
 }
 
@@ -462,6 +464,7 @@ fn ingest_in(
     {
         let mut records = tx.open_table(RECORDS).map_err(wr)?;
         let mut heads = tx.open_table(HEADS).map_err(wr)?;
+        let mut suspect = tx.open_table(SUSPECT).map_err(wr)?;
         for seg in segments {
             let key = (t, seg.device.as_str(), seg.stream.as_str());
             let (mut hwm, mut count, mut class, mut last_ts) = heads
@@ -472,12 +475,13 @@ fn ingest_in(
             let before = hwm;
             foodflow_protocol::seq::check_jumps(seg, hwm)?;
             out.before.push(before);
+            let mut suspects = 0u64;
             for e in &seg.entries {
                 if e.seq <= hwm {
                     out.duplicates += 1;
                     continue;
                 }
-                let v = encode(e.ts_ns, &e.payload);
+                let v = encode(e.ts_ns, &e.payload, e.clock.as_ref());
                 records
                     .insert(
                         (t, seg.device.as_str(), seg.stream.as_str(), e.seq),
@@ -486,7 +490,12 @@ fn ingest_in(
                     .map_err(wr)?;
                 hwm = e.seq;
                 count += 1;
-                last_ts = last_ts.max(e.ts_ns);
+                // A suspect time never moves the stream's last time: a clock years ahead
+                // would hide for years that the device went quiet.
+                if let Some(ts) = ClockNote::time_to_believe(e.clock, e.ts_ns) {
+                    last_ts = last_ts.max(ts);
+                }
+                suspects += u64::from(e.clock.is_some_and(|c| c.suspect()));
                 out.accepted += 1;
             }
             class = class.min(class_code(seg.class));
@@ -496,6 +505,12 @@ fn ingest_in(
                 heads
                     .insert(key, (hwm, count, class, last_ts))
                     .map_err(wr)?;
+                if suspects > 0 {
+                    let held = suspect.get(key).map_err(wr)?.map_or(0, |v| v.value());
+                    suspect
+                        .insert(key, held.saturating_add(suspects))
+                        .map_err(wr)?;
+                }
             }
             marks.insert((seg.device.clone(), seg.stream.clone()), hwm);
         }
@@ -616,6 +631,7 @@ mod tests {
                     payload: Payload::Trace {
                         epcis: format!("e{seq}"),
                     },
+                    clock: None,
                 })
                 .collect(),
         }

@@ -55,7 +55,11 @@ pub struct StreamInfo {
     /// Highest seq committed.
     pub high_water_mark: u64,
     pub records: u64,
-    pub last_ts_ns: i64,
+    /// The latest edge time to believe (records with a suspect time never move it); `None`
+    /// while there is none.
+    pub last_ts_ns: Option<i64>,
+    /// Records stored with a suspect time (`clock_suspect`, docs/time.md).
+    pub clock_suspect: u64,
 }
 
 /// A seq range query: `from..=to`, at most `limit` records.
@@ -146,8 +150,9 @@ pub trait TenantStore {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v))
     }
-    /// Calls `f` for every record of the stream with `from_ns <= ts < to_ns` (time filter on
-    /// the edge observation time), in seq order.
+    /// Calls `f` for every record of the stream observed at `from_ns <= t < to_ns`, in seq
+    /// order, where `t` is [`Record::observed_time`] (the one time charts also bucket by).
+    /// Returns how many records were left out because their time is suspect and uncorrected.
     fn scan_time(
         &self,
         device: &DeviceId,
@@ -155,7 +160,7 @@ pub trait TenantStore {
         from_ns: i64,
         to_ns: i64,
         f: &mut dyn FnMut(&Record),
-    ) -> Result<(), StoreError>;
+    ) -> Result<u64, StoreError>;
 }
 
 /// The JSON setting stored under exactly `key`; `what` names it when it cannot be read.

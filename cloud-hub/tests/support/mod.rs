@@ -271,6 +271,7 @@ pub async fn upload_readings(
                         source_ts_ns: None,
                         origin_id: None,
                     }),
+                    clock: None,
                 })
                 .collect(),
         }],

@@ -4,7 +4,7 @@
 //! next hop confirmed, with a `Gap` record for every knowing drop. The journal knows no
 //! protocol.
 
-mod clock;
+pub mod clock;
 pub mod retention;
 mod store;
 mod writer;

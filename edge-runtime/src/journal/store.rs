@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use foodflow_protocol::{DeviceId, Payload, PriorityClass, Record, StreamId};
+use foodflow_protocol::{ClockNote, DeviceId, Payload, PriorityClass, Record, StreamId};
 use foodflow_storekit::Reopenable;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
-use super::clock::JournalClock;
+use super::clock::{JournalClock, Untrusted, WallTrust};
 use super::retention::StreamView;
 
 const STREAM_PREFIX: &str = "stream:";
@@ -30,6 +30,10 @@ const ARRIVALS: TableDefinition<(&str, u64), u64> = TableDefinition::new("arriva
 const MINUTE_NS: u64 = 60_000_000_000;
 /// The journal clock as of the last commit.
 const CLOCK_KEY: &str = "clock:ns";
+/// How many times this journal was opened: the run of the edge that stamped a record.
+const RUNS_KEY: &str = "clock:runs";
+/// `clock:set:{run}` → how far off every wall time of that run was before its clock was set.
+const SET_PREFIX: &str = "clock:set:";
 
 /// A payload with the time the edge observed it (UTC ns).
 pub type Entry = (i64, Payload);
@@ -111,6 +115,11 @@ pub struct Store {
     stale: bool,
     durable: Arc<Durable>,
     clock: Arc<JournalClock>,
+    /// The wall clock's state, stamped on each record taken while it is in doubt.
+    wall: Arc<WallTrust>,
+    /// This run of the edge, and whether its clock's error (once known) is persisted.
+    run: u64,
+    run_error_saved: bool,
     /// Whether records wait for a next hop to confirm them before retention may drop them.
     upstream: bool,
 }
@@ -164,8 +173,16 @@ impl Durable {
     }
 }
 
-/// One durable record as read: seq, observation time (UTC ns), payload.
-pub type Row = (u64, i64, Payload);
+/// One durable record as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub seq: u64,
+    /// When the edge observed it (UTC ns), as its clock said.
+    pub ts_ns: i64,
+    pub payload: Payload,
+    /// Where the clock was in doubt: the flag, and the corrected time once known.
+    pub clock: Option<ClockNote>,
+}
 
 /// A read-only view of the journal for other threads (the uplink): reads only durable records.
 #[derive(Clone)]
@@ -173,6 +190,8 @@ pub struct JournalReader {
     db: Arc<Reopenable>,
     device: DeviceId,
     pub durable: Arc<Durable>,
+    wall: Arc<WallTrust>,
+    run: u64,
 }
 
 impl JournalReader {
@@ -227,6 +246,7 @@ impl JournalReader {
             Err(e) => return Err(w(e)),
         };
         let mut bytes = 0;
+        let mut errors = RunErrors::new(&self.wall, self.run);
         for kv in table.range(from..until).map_err(w)? {
             if out.len() >= max || bytes >= max_bytes {
                 break;
@@ -234,37 +254,57 @@ impl JournalReader {
             let (k, v) = kv.map_err(w)?;
             let seq = k.value();
             bytes += v.value().len();
-            let (ts, payload) = decode_value(stream.as_str(), seq, v.value())?;
-            out.push((seq, ts, payload));
+            let (ts_ns, payload, mark) = decode_value(stream.as_str(), seq, v.value())?;
+            let clock = mark.map(|m| m.note(ts_ns, |run| errors.get(&rx, run)));
+            out.push(Row {
+                seq,
+                ts_ns,
+                payload,
+                clock,
+            });
         }
         Ok((out, bytes))
     }
 }
 
-fn encode_value(ts_ns: i64, payload: &Payload) -> Vec<u8> {
-    let body = payload.encode();
-    let mut v = Vec::with_capacity(8 + body.len());
-    v.extend_from_slice(&ts_ns.to_be_bytes());
-    v.extend_from_slice(&body);
-    v
+/// The errors of this and earlier runs' clocks, looked up once per read.
+struct RunErrors<'a> {
+    wall: &'a WallTrust,
+    run: u64,
+    seen: HashMap<u64, Option<i64>>,
 }
 
-fn decode_value(stream: &str, seq: u64, v: &[u8]) -> Result<(i64, Payload), JournalError> {
-    let corrupt = |why: String| JournalError::Corrupt {
+impl<'a> RunErrors<'a> {
+    fn new(wall: &'a WallTrust, run: u64) -> Self {
+        Self {
+            wall,
+            run,
+            seen: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, rx: &redb::ReadTransaction, run: u64) -> Option<i64> {
+        if run == self.run {
+            return self.wall.since_start();
+        }
+        *self.seen.entry(run).or_insert_with(|| {
+            let meta = rx.open_table(META).ok()?;
+            let v = meta.get(format!("{SET_PREFIX}{run}").as_str()).ok()??;
+            Some(i64::from_be_bytes(v.value().try_into().ok()?))
+        })
+    }
+}
+
+fn decode_value(
+    stream: &str,
+    seq: u64,
+    v: &[u8],
+) -> Result<(i64, Payload, Option<Untrusted>), JournalError> {
+    foodflow_protocol::stored::decode(v).map_err(|why| JournalError::Corrupt {
         stream: stream.to_owned(),
         seq,
         why,
-    };
-    if v.len() < 8 {
-        return Err(corrupt(format!(
-            "value is {} bytes, shorter than its header",
-            v.len()
-        )));
-    }
-    let mut ts = [0u8; 8];
-    ts.copy_from_slice(&v[..8]);
-    let payload = Payload::decode(&v[8..]).map_err(|e| corrupt(e.to_string()))?;
-    Ok((i64::from_be_bytes(ts), payload))
+    })
 }
 
 /// Creates the tables a fresh or reopened journal needs.
@@ -334,6 +374,7 @@ impl Store {
         let streams = load(&file).map_err(open_err)?;
         adopt_records_without_arrival(&file, &streams).map_err(open_err)?;
         let clock = Arc::new(JournalClock::resume(read_clock(&file).map_err(open_err)?));
+        let run = next_run(&file).map_err(open_err)?;
         drop(file);
         let durable = Arc::new(Durable {
             next: Mutex::new(
@@ -360,6 +401,9 @@ impl Store {
             streams,
             durable,
             clock,
+            wall: Arc::default(),
+            run,
+            run_error_saved: false,
             upstream: true,
         })
     }
@@ -377,6 +421,11 @@ impl Store {
 
     pub fn clock(&self) -> &Arc<JournalClock> {
         &self.clock
+    }
+
+    /// The wall clock's state the journal stamps records with (the clock watcher sets it).
+    pub fn wall(&self) -> &Arc<WallTrust> {
+        &self.wall
     }
 
     /// The file for one write, with `streams` reloaded first when a failed write or a reopen
@@ -430,6 +479,8 @@ impl Store {
             db: self.db.clone(),
             device: self.device.clone(),
             durable: self.durable.clone(),
+            wall: self.wall.clone(),
+            run: self.run,
         }
     }
 
@@ -488,12 +539,21 @@ impl Store {
         let mut firsts = Vec::with_capacity(reqs.len());
         let mut classes = Vec::new();
         let now = self.clock.now_ns();
+        let judge = self.wall.judge(self.run);
+        let run_error = self.wall.since_start().filter(|_| !self.run_error_saved);
         let mut tx = db.begin_write().map_err(w)?;
         tx.set_durability(Durability::None).map_err(w)?;
         {
             let mut meta = tx.open_table(META).map_err(w)?;
             meta.insert(CLOCK_KEY, now.to_be_bytes().as_slice())
                 .map_err(w)?;
+            if let Some(e) = run_error {
+                meta.insert(
+                    format!("{SET_PREFIX}{}", self.run).as_str(),
+                    e.to_be_bytes().as_slice(),
+                )
+                .map_err(w)?;
+            }
             for (stream, class, items) in reqs {
                 let st = &self.streams[*stream];
                 let entry = next.entry(*stream).or_insert((st.next_seq, 0));
@@ -508,7 +568,8 @@ impl Store {
                 firsts.push(entry.0);
                 let mut table = tx.open_table(st.def()).map_err(w)?;
                 for (ts, payload) in items.iter() {
-                    let v = encode_value(*ts, payload);
+                    let mark = judge.mark(*ts);
+                    let v = foodflow_protocol::stored::encode(*ts, payload, mark.as_ref());
                     entry.1 += v.len() as u64 + 8;
                     table.insert(entry.0, v.as_slice()).map_err(w)?;
                     entry.0 += 1;
@@ -539,6 +600,7 @@ impl Store {
             }
         }
         tx.commit().map_err(w)?;
+        self.run_error_saved |= run_error.is_some();
         for (stream, (n, bytes)) in next {
             if let Some(st) = self.streams.get_mut(stream) {
                 st.next_seq = n;
@@ -671,16 +733,18 @@ impl Store {
         let range = table.range(from_seq..).map_err(w)?;
         let name = stream.to_string();
         let stream = stream.clone();
+        let mut errors = RunErrors::new(&self.wall, self.run);
         Ok(range.map(move |kv| {
             let (k, v) = kv.map_err(w)?;
             let seq = k.value();
-            let (ts_ns, payload) = decode_value(&name, seq, v.value())?;
+            let (ts_ns, payload, mark) = decode_value(&name, seq, v.value())?;
             Ok(Record {
                 device: self.device.clone(),
                 stream: stream.clone(),
                 seq,
                 ts_ns,
                 payload,
+                clock: mark.map(|m| m.note(ts_ns, |run| errors.get(&rx, run))),
             })
         }))
     }
@@ -692,9 +756,7 @@ impl Store {
         let t = rx.open_table(st.def()).ok()?;
         let (k, v) = t.first().ok()??;
         let seq = k.value();
-        let ts = decode_value(stream.as_str(), seq, v.value())
-            .map(|x| x.0)
-            .ok()?;
+        let ts = foodflow_protocol::stored::ts_of(v.value())?;
         Some((seq, ts, v.value().len() as u64 + 8))
     }
 
@@ -830,9 +892,7 @@ impl Store {
                 }
                 let (k, v) = kv.map_err(w)?;
                 let seq = k.value();
-                let ts = decode_value(stream.as_str(), seq, v.value())
-                    .map(|x| x.0)
-                    .unwrap_or(i64::MIN);
+                let ts = foodflow_protocol::stored::ts_of(v.value()).unwrap_or(i64::MIN);
                 if n == 0 {
                     first = seq;
                 }
@@ -913,6 +973,23 @@ fn adopt_records_without_arrival(
 }
 
 /// The journal clock the file last persisted (0 for a new journal or one older than it).
+/// Counts this opening of the journal as a new run and returns its number.
+fn next_run(db: &Database) -> Result<u64, redb::Error> {
+    let tx = db.begin_write()?;
+    let run = {
+        let mut meta = tx.open_table(META)?;
+        let last = meta
+            .get(RUNS_KEY)?
+            .and_then(|v| v.value().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(0);
+        let run = last.saturating_add(1);
+        meta.insert(RUNS_KEY, run.to_be_bytes().as_slice())?;
+        run
+    };
+    tx.commit()?;
+    Ok(run)
+}
+
 fn read_clock(db: &Database) -> Result<u64, redb::Error> {
     let rx = db.begin_read()?;
     let meta = rx.open_table(META)?;
@@ -959,5 +1036,56 @@ mod tests {
         assert_eq!(st.streams[&s].next_seq, 503);
         let seqs: Vec<u64> = st.read(&s, 0).unwrap().map(|r| r.unwrap().seq).collect();
         assert_eq!(seqs, vec![501, 502]);
+    }
+
+    #[test]
+    fn records_stamped_in_doubt_are_flagged_and_re_based_once_the_error_is_known() {
+        use super::super::clock::WallState;
+        const S: i64 = 1_000_000_000;
+        let true_now = 1_796_000_000 * S;
+        let boot = 86_400 * S;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.redb");
+        let s = StreamId::new("mqtt/a").unwrap();
+        let ev = |ts: i64| (ts, trace(0).1);
+        let mut st = Store::open(&path, DeviceId::new("d").unwrap()).unwrap();
+        st.append(&s, PriorityClass::Critical, &[ev(true_now - 10 * S)])
+            .unwrap();
+        // Then a restart at 1970: a run whose clock is wrong and the error unknown.
+        drop(st);
+        let mut st = Store::open(&path, DeviceId::new("d").unwrap()).unwrap();
+        st.wall()
+            .observe(WallState::Unknown, boot, std::time::Instant::now());
+        st.append(&s, PriorityClass::Critical, &[ev(boot), ev(boot + 1)])
+            .unwrap();
+        st.flush().unwrap();
+        let reader = st.reader();
+        let rows = |r: &JournalReader| r.read(&s, 1, 10, 10, 1 << 20).unwrap().0;
+        let clocks: Vec<_> = rows(&reader).iter().map(|r| r.clock).collect();
+        assert_eq!(clocks[0], None, "stamped while trusted");
+        assert!(clocks[1].unwrap().untrusted);
+        assert_eq!(clocks[1].unwrap().corrected_ts_ns, None, "not known yet");
+        // NTP sets the clock: the error of this run is known, and persisted with the next
+        // commit, so that it holds after a restart too.
+        let by = true_now - boot;
+        st.wall().set_since_start(by);
+        st.wall()
+            .observe(WallState::Trusted, true_now, std::time::Instant::now());
+        st.append(&s, PriorityClass::Critical, &[ev(true_now)])
+            .unwrap();
+        st.flush().unwrap();
+        let check = |r: &JournalReader| {
+            let rows = rows(r);
+            assert_eq!(rows.len(), 4);
+            assert_eq!(rows[1].clock.unwrap().corrected_ts_ns, Some(true_now));
+            assert_eq!(rows[2].clock.unwrap().corrected_ts_ns, Some(true_now + 1));
+            assert_eq!(rows[3].clock, None);
+        };
+        check(&reader);
+        drop((st, reader));
+        let st = Store::open(&path, DeviceId::new("d").unwrap()).unwrap();
+        check(&st.reader());
+        let via_dump: Vec<_> = st.read(&s, 0).unwrap().map(|r| r.unwrap().clock).collect();
+        assert_eq!(via_dump[1].unwrap().corrected_ts_ns, Some(true_now));
     }
 }

@@ -61,10 +61,11 @@ pub fn next_batch(
         bytes += size;
         let entries: Vec<Entry> = rows
             .into_iter()
-            .map(|(seq, ts_ns, payload)| Entry {
-                seq,
-                ts_ns,
-                payload,
+            .map(|r| Entry {
+                seq: r.seq,
+                ts_ns: r.ts_ns,
+                payload: r.payload,
+                clock: r.clock,
             })
             .collect();
         batch.segments.push(Segment {

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::journal::clock::{WallState, WallTrust};
 use crate::metrics::Metrics;
 use crate::time::now_ns;
 use trust::{Assessment, Change, Reading, Trust, TrustPolicy};
@@ -57,11 +58,14 @@ pub struct ClockWatch {
     trust: Mutex<Trust>,
     origin: Instant,
     last_good_file: PathBuf,
+    /// Where the journal learns the verdict, to flag and re-base records stamped in doubt.
+    wall: Arc<WallTrust>,
 }
 
 impl ClockWatch {
-    /// Reads the persisted last-known-good time from `data_dir` and takes the first reading.
-    pub fn open(data_dir: &Path, require_sync: bool) -> Arc<Self> {
+    /// Reads the persisted last-known-good time from `data_dir` and takes the first reading;
+    /// every verdict goes to `wall` too.
+    pub fn open(data_dir: &Path, require_sync: bool, wall: Arc<WallTrust>) -> Arc<Self> {
         let last_good_file = data_dir.join(LAST_GOOD_FILE);
         let last_good = std::fs::read_to_string(&last_good_file)
             .ok()
@@ -75,6 +79,7 @@ impl ClockWatch {
             trust: Mutex::new(Trust::new(policy, last_good)),
             origin: Instant::now(),
             last_good_file,
+            wall,
         });
         w.observe();
         w
@@ -85,12 +90,28 @@ impl ClockWatch {
     }
 
     fn observe(&self) -> Option<Change> {
+        let synchronised = kernel_synchronised();
+        let at = Instant::now();
+        let wall_ns = now_ns();
         let r = Reading {
-            wall_ns: now_ns(),
-            mono_ns: u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX),
-            synchronised: kernel_synchronised(),
+            wall_ns,
+            mono_ns: u64::try_from(at.duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX),
+            synchronised,
         };
-        self.lock().observe(r)
+        let mut t = self.lock();
+        let change = t.observe(r);
+        let state = match (t.trusted(), t.correction()) {
+            (true, _) => WallState::Trusted,
+            (false, Some(c)) if c != 0 => WallState::Corrected(c),
+            // Wrong since start, or not synchronised where sync is required: no better time.
+            (false, _) => WallState::Unknown,
+        };
+        drop(t);
+        if let Some(Change::Set { by_ns }) = change {
+            self.wall.set_since_start(by_ns);
+        }
+        self.wall.observe(state, wall_ns, at);
+        change
     }
 
     pub fn assessment(&self) -> Assessment {

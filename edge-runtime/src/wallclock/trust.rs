@@ -142,6 +142,11 @@ impl Trust {
         self.doubt().is_none()
     }
 
+    /// What to add to a wall time taken now to put it on the trusted timeline, where known.
+    pub fn correction(&self) -> Option<i64> {
+        self.correction
+    }
+
     pub fn assessment(&self) -> Assessment {
         let why = self.doubt().map(|d| match d {
             Doubt::NotRead => "the clock has not been read yet".to_owned(),

@@ -1,11 +1,15 @@
 //! The sync batch: what one hop uploads to the next in one request, and the answer it gets.
 //!
-//! Wire form (version 1):
+//! Wire form:
 //!
 //! ```text
 //! "FFSB" | version u8 | flags u8 | reserved u16 (0) | body_len u32 LE | body
 //! body = zstd( postcard( Vec<Segment> ) )          flags bit 0 = zstd
 //! ```
+//!
+//! Version 2 adds a [`ClockNote`] to each entry. A batch none of whose records has a note is
+//! written as version 1, byte for byte as before, so a sender only needs a newer receiver for
+//! records whose time is in doubt; the decoder reads both.
 //!
 //! `body_len` is the size of the decompressed body, so the decoder knows before it inflates
 //! anything whether the batch is within [`Limits`]; a zip bomb or a lying header is an error,
@@ -14,10 +18,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DeviceId, Payload, PriorityClass, Record, StreamId};
+use crate::{ClockNote, DeviceId, Payload, PriorityClass, Record, StreamId};
 
 pub const MAGIC: [u8; 4] = *b"FFSB";
-pub const VERSION: u8 = 1;
+/// The newest version this build writes and reads (it reads every older one too).
+pub const VERSION: u8 = 2;
 const HEADER_LEN: usize = 12;
 const FLAG_ZSTD: u8 = 0b1;
 
@@ -48,6 +53,92 @@ pub struct Entry {
     pub seq: u64,
     pub ts_ns: i64,
     pub payload: Payload,
+    /// Only where the record's time is in doubt (version 2).
+    pub clock: Option<ClockNote>,
+}
+
+impl Entry {
+    /// An entry whose time is not in doubt.
+    pub fn new(seq: u64, ts_ns: i64, payload: Payload) -> Self {
+        Self {
+            seq,
+            ts_ns,
+            payload,
+            clock: None,
+        }
+    }
+}
+
+/// Version 1 of the body, without clock notes: written by reference, read into [`Segment`].
+mod v1 {
+    use serde::ser::{SerializeSeq, SerializeTuple};
+    use serde::{Deserialize, Serialize, Serializer};
+
+    use crate::{DeviceId, Payload, PriorityClass, StreamId};
+
+    pub struct Body<'a>(pub &'a [super::Segment]);
+
+    impl Serialize for Body<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut seq = s.serialize_seq(Some(self.0.len()))?;
+            for seg in self.0 {
+                seq.serialize_element(&(
+                    &seg.device,
+                    &seg.stream,
+                    &seg.class,
+                    Entries(&seg.entries),
+                ))?;
+            }
+            seq.end()
+        }
+    }
+
+    struct Entries<'a>(&'a [super::Entry]);
+
+    impl Serialize for Entries<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut seq = s.serialize_seq(Some(self.0.len()))?;
+            for e in self.0 {
+                seq.serialize_element(&Entry(e))?;
+            }
+            seq.end()
+        }
+    }
+
+    struct Entry<'a>(&'a super::Entry);
+
+    impl Serialize for Entry<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut t = s.serialize_tuple(3)?;
+            t.serialize_element(&self.0.seq)?;
+            t.serialize_element(&self.0.ts_ns)?;
+            t.serialize_element(&self.0.payload)?;
+            t.end()
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub struct Segment {
+        device: DeviceId,
+        stream: StreamId,
+        class: PriorityClass,
+        entries: Vec<(u64, i64, Payload)>,
+    }
+
+    impl From<Segment> for super::Segment {
+        fn from(s: Segment) -> Self {
+            Self {
+                device: s.device,
+                stream: s.stream,
+                class: s.class,
+                entries: s
+                    .entries
+                    .into_iter()
+                    .map(|(seq, ts_ns, payload)| super::Entry::new(seq, ts_ns, payload))
+                    .collect(),
+            }
+        }
+    }
 }
 
 /// Consecutive records of one stream, in increasing `seq` (not necessarily contiguous: a hop
@@ -73,7 +164,7 @@ pub enum BatchError {
     #[error("batch does not start with \"FFSB\" (got {0:02x?}): not a FoodFlow sync batch")]
     BadMagic([u8; 4]),
     #[error(
-        "batch version {0} is not supported (this build reads version {VERSION}); upgrade the receiver"
+        "batch version {0} is not supported (this build reads versions 1 to {VERSION}); upgrade the receiver"
     )]
     Version(u8),
     #[error("batch header has unknown flags {0:#04x} or a non-zero reserved field")]
@@ -118,6 +209,7 @@ impl Batch {
                 seq: e.seq,
                 ts_ns: e.ts_ns,
                 payload: e.payload.clone(),
+                clock: e.clock,
             })
         })
     }
@@ -125,7 +217,16 @@ impl Batch {
     /// Encodes with zstd at `level` (1 is fast and already shrinks telemetry 5–10×).
     pub fn encode(&self, level: i32) -> Vec<u8> {
         // postcard cannot fail on these types (see `Payload::encode`).
-        let body = postcard::to_stdvec(&self.segments).unwrap_or_default();
+        let noted = self
+            .segments
+            .iter()
+            .any(|s| s.entries.iter().any(|e| e.clock.is_some()));
+        let (version, body) = if noted {
+            (VERSION, postcard::to_stdvec(&self.segments))
+        } else {
+            (1, postcard::to_stdvec(&v1::Body(&self.segments)))
+        };
+        let body = body.unwrap_or_default();
         let packed = zstd::bulk::compress(&body, level);
         let (flags, data) = match packed {
             Ok(p) => (FLAG_ZSTD, p),
@@ -133,7 +234,7 @@ impl Batch {
         };
         let mut out = Vec::with_capacity(HEADER_LEN + data.len());
         out.extend_from_slice(&MAGIC);
-        out.push(VERSION);
+        out.push(version);
         out.push(flags);
         out.extend_from_slice(&[0, 0]);
         out.extend_from_slice(&(body.len() as u32).to_le_bytes());
@@ -149,8 +250,9 @@ impl Batch {
         if magic != MAGIC {
             return Err(BatchError::BadMagic(magic));
         }
-        if bytes[4] != VERSION {
-            return Err(BatchError::Version(bytes[4]));
+        let version = bytes[4];
+        if !(1..=VERSION).contains(&version) {
+            return Err(BatchError::Version(version));
         }
         let flags = bytes[5];
         if flags & !FLAG_ZSTD != 0 || bytes[6] != 0 || bytes[7] != 0 {
@@ -178,8 +280,14 @@ impl Batch {
                 actual: body.len(),
             });
         }
-        let (segments, rest): (Vec<Segment>, &[u8]) =
-            postcard::take_from_bytes(body).map_err(|e| BatchError::Body(e.to_string()))?;
+        let body_err = |e: postcard::Error| BatchError::Body(e.to_string());
+        let (segments, rest): (Vec<Segment>, &[u8]) = if version == 1 {
+            let (v1, rest): (Vec<v1::Segment>, &[u8]) =
+                postcard::take_from_bytes(body).map_err(body_err)?;
+            (v1.into_iter().map(Segment::from).collect(), rest)
+        } else {
+            postcard::take_from_bytes(body).map_err(body_err)?
+        };
         if !rest.is_empty() {
             return Err(BatchError::Body(format!(
                 "{} bytes left over after the last segment",
@@ -294,6 +402,7 @@ mod tests {
                         seq,
                         ts_ns: seq as i64 * 1000,
                         payload: reading(seq),
+                        clock: None,
                     })
                     .collect(),
             }],
@@ -308,6 +417,50 @@ mod tests {
         assert!(bytes.len() * 3 < raw, "zstd: {} of {raw}", bytes.len());
         assert_eq!(Batch::decode(&bytes, &Limits::default()).unwrap(), b);
         assert_eq!(b.records().count(), 1000);
+    }
+
+    #[test]
+    fn a_batch_without_clock_notes_is_version_1_as_before_and_with_one_version_2() {
+        let b = sample(50);
+        let bytes = b.encode(1);
+        assert_eq!(bytes[4], 1);
+        // Version 1's body is what the entries were before notes: (seq, ts_ns, payload).
+        #[derive(Serialize)]
+        struct OldSegment<'a> {
+            device: &'a DeviceId,
+            stream: &'a StreamId,
+            class: PriorityClass,
+            entries: Vec<(u64, i64, &'a Payload)>,
+        }
+        let s = &b.segments[0];
+        let old = vec![OldSegment {
+            device: &s.device,
+            stream: &s.stream,
+            class: s.class,
+            entries: s
+                .entries
+                .iter()
+                .map(|e| (e.seq, e.ts_ns, &e.payload))
+                .collect(),
+        }];
+        let old_body = postcard::to_stdvec(&old).unwrap();
+        let inflated = zstd::bulk::decompress(&bytes[HEADER_LEN..], 1 << 20).unwrap();
+        assert_eq!(inflated, old_body);
+
+        let mut noted = b.clone();
+        noted.segments[0].entries[3].clock = Some(ClockNote {
+            untrusted: true,
+            corrected_ts_ns: Some(42),
+            ..ClockNote::default()
+        });
+        let bytes = noted.encode(1);
+        assert_eq!(bytes[4], 2);
+        let back = Batch::decode(&bytes, &Limits::default()).unwrap();
+        assert_eq!(back, noted);
+        let r: Vec<Record> = back.records().collect();
+        assert_eq!(r[3].clock.and_then(|c| c.corrected_ts_ns), Some(42));
+        assert_eq!(r[3].edge_time(), Some(42));
+        assert_eq!(r[2].clock, None);
     }
 
     #[test]
@@ -406,6 +559,7 @@ mod tests {
                 seq: 7,
                 ts_ns: -1,
                 payload,
+                clock: None,
             }],
         };
         let kinds = vec![
@@ -553,6 +707,7 @@ mod tests {
                                 seq,
                                 ts_ns,
                                 payload,
+                                clock: None,
                             }
                         })
                         .collect(),

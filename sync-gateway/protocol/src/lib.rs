@@ -8,12 +8,13 @@ pub mod batch;
 mod ids;
 mod record;
 pub mod seq;
+pub mod stored;
 pub mod time;
 
 pub use batch::{Batch, BatchError, Limits, Segment, StreamMark, SyncAck, SyncRefusal};
 pub use ids::{DeviceId, IdError, StreamId};
 pub use record::{
-    BoundingBox, DecodeError, Detection, Event, Gap, Kind, Payload, PriorityClass, Quality,
-    Reading, Record, Rollup, Severity, Value,
+    BoundingBox, ClockNote, DecodeError, Detection, Event, Gap, Kind, Payload, PriorityClass,
+    Quality, Reading, Record, Rollup, Severity, Value,
 };
 pub use seq::{MAX_SEQ_JUMP, SeqJump};

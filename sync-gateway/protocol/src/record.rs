@@ -9,14 +9,90 @@ pub struct Record {
     pub stream: StreamId,
     /// Gap-free per (device, stream), starting at 1, assigned at durable append.
     pub seq: u64,
-    /// When the edge observed it, UTC nanoseconds since the Unix epoch.
+    /// When the edge observed it, UTC nanoseconds since the Unix epoch, as the edge's clock
+    /// said (the claimed time: see [`ClockNote`] for records whose clock was in doubt).
     pub ts_ns: i64,
     pub payload: Payload,
+    /// Present only where the time is in doubt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockNote>,
 }
 
 impl Record {
     pub fn kind(&self) -> Kind {
         self.payload.kind()
+    }
+
+    /// The edge time to believe: re-based where the edge knows its error, `None` for a suspect
+    /// time nobody could correct (docs/time.md).
+    pub fn edge_time(&self) -> Option<i64> {
+        ClockNote::time_to_believe(self.clock, self.ts_ns)
+    }
+
+    /// When the value was taken: the source's own time where it sends one, else the edge time
+    /// to believe. Charts and forecasts filter and bucket by this one time.
+    pub fn observed_time(&self) -> Option<i64> {
+        match &self.payload {
+            Payload::Reading(Reading {
+                source_ts_ns: Some(t),
+                ..
+            }) => Some(*t),
+            _ => self.edge_time(),
+        }
+    }
+}
+
+/// Why a record's edge time is in doubt, and what is known instead. The edge sets `untrusted`
+/// (and `corrected_ts_ns` once it knows its clock's error); the hub sets `received_ts_ns` and
+/// `outside_window` where the claimed time is too far from its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct ClockNote {
+    /// The edge's clock was not trusted when it stamped the record.
+    #[serde(default)]
+    pub untrusted: bool,
+    /// The claimed time re-based onto the trusted timeline with the monotonic clock.
+    #[serde(default)]
+    pub corrected_ts_ns: Option<i64>,
+    /// When the hub received the record (its own clock).
+    #[serde(default)]
+    pub received_ts_ns: Option<i64>,
+    /// The claimed time (or the corrected one, where given) lay outside the hub's window.
+    #[serde(default)]
+    pub outside_window: bool,
+}
+
+impl ClockNote {
+    /// Whether the claimed time must not be taken as true (`clock_suspect` in the API).
+    pub fn suspect(&self) -> bool {
+        self.untrusted || self.outside_window
+    }
+
+    /// The edge time to believe of a record claimed at `claimed_ns` with `note`: re-based
+    /// where the edge knows its error, `None` for a suspect time nobody could correct.
+    pub fn time_to_believe(note: Option<Self>, claimed_ns: i64) -> Option<i64> {
+        match note {
+            None => Some(claimed_ns),
+            Some(c) if c.outside_window => None,
+            Some(c) => c.corrected_ts_ns.or((!c.untrusted).then_some(claimed_ns)),
+        }
+    }
+}
+
+/// JSON readers get the verdict too (`clock_suspect`); the binary form keeps only the four
+/// fields, in order.
+impl Serialize for ClockNote {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let human = s.is_human_readable();
+        let mut st = s.serialize_struct("ClockNote", if human { 5 } else { 4 })?;
+        if human {
+            st.serialize_field("clock_suspect", &self.suspect())?;
+        }
+        st.serialize_field("untrusted", &self.untrusted)?;
+        st.serialize_field("corrected_ts_ns", &self.corrected_ts_ns)?;
+        st.serialize_field("received_ts_ns", &self.received_ts_ns)?;
+        st.serialize_field("outside_window", &self.outside_window)?;
+        st.end()
     }
 }
 
@@ -284,9 +360,29 @@ mod tests {
             seq: 1,
             ts_ns: 5,
             payload: reading(),
+            clock: None,
         };
         let j = serde_json::to_value(&r).unwrap();
         assert_eq!(j["payload"]["reading"]["value"]["float"], 181.5);
         assert_eq!(r.kind(), Kind::Reading);
+        assert!(
+            j.get("clock").is_none(),
+            "no note where the time is not in doubt"
+        );
+    }
+
+    #[test]
+    fn a_clock_note_says_suspect_in_json_and_keeps_its_binary_form() {
+        let n = ClockNote {
+            outside_window: true,
+            received_ts_ns: Some(3),
+            ..ClockNote::default()
+        };
+        let j = serde_json::to_value(n).unwrap();
+        assert_eq!(j["clock_suspect"], true);
+        assert_eq!(serde_json::from_value::<ClockNote>(j).unwrap(), n);
+        let bin = postcard::to_stdvec(&n).unwrap();
+        assert_eq!(postcard::from_bytes::<ClockNote>(&bin).unwrap(), n);
+        assert_eq!(bin.len(), 5, "flag, none, some(3), flag");
     }
 }

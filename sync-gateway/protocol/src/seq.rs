@@ -63,6 +63,7 @@ mod tests {
                         source_ts_ns: None,
                         origin_id: None,
                     }),
+                    clock: None,
                 })
                 .collect(),
         }

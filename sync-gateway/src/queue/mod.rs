@@ -134,19 +134,8 @@ pub struct Queue {
     me: DeviceId,
 }
 
-fn encode(ts_ns: i64, payload: &Payload) -> Vec<u8> {
-    let body = payload.encode();
-    let mut v = Vec::with_capacity(8 + body.len());
-    v.extend_from_slice(&ts_ns.to_be_bytes());
-    v.extend_from_slice(&body);
-    v
-}
-
 fn ts_of(v: &[u8]) -> i64 {
-    v.get(..8)
-        .and_then(|b| b.try_into().ok())
-        .map(i64::from_be_bytes)
-        .unwrap_or(0)
+    foodflow_protocol::stored::ts_of(v).unwrap_or(0)
 }
 
 /// The observation time of a stream's oldest queued record.
@@ -261,7 +250,11 @@ impl Queue {
                     .iter()
                     .map(|e| {
                         (e.seq > hwm).then(|| {
-                            let v = encode(e.ts_ns, &e.payload);
+                            let v = foodflow_protocol::stored::encode(
+                                e.ts_ns,
+                                &e.payload,
+                                e.clock.as_ref(),
+                            );
                             grow[class_code(seg.class) as usize] += v.len() as u64 + KEY_OVERHEAD;
                             v
                         })
@@ -510,7 +503,11 @@ impl Queue {
                 ..Default::default()
             });
         for gap in gaps {
-            let v = encode(now, &Payload::Gap(gap));
+            let v = foodflow_protocol::stored::encode::<foodflow_protocol::ClockNote>(
+                now,
+                &Payload::Gap(gap),
+                None,
+            );
             gq.in_hwm += 1;
             q.insert((self.me.as_str(), GAP_STREAM, gq.in_hwm), v.as_slice())
                 .map_err(|e| self.io(e))?;
@@ -578,12 +575,13 @@ impl Queue {
                 }
                 let (k, v) = kv.map_err(wr)?;
                 let raw = v.value();
-                let payload = Payload::decode(raw.get(8..).unwrap_or_default())
+                let (ts_ns, payload, clock) = foodflow_protocol::stored::decode(raw)
                     .map_err(|e| QueueError::Corrupt(format!("{d}/{s}#{}: {e}", k.value().2)))?;
                 seg.entries.push(Entry {
                     seq: k.value().2,
-                    ts_ns: ts_of(raw),
+                    ts_ns,
                     payload,
+                    clock,
                 });
                 n += 1;
                 bytes += raw.len();
@@ -696,6 +694,7 @@ mod tests {
                         source_ts_ns: None,
                         origin_id: None,
                     }),
+                    clock: None,
                 })
                 .collect(),
         }

@@ -312,6 +312,7 @@ fn main() {
                                 seq,
                                 ts_ns: seq as i64,
                                 payload: reading(seq, seq as i64),
+                                clock: None,
                             })
                             .collect(),
                     }],

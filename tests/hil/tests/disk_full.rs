@@ -42,6 +42,7 @@ fn event_batch(seq: u64, bytes: usize) -> Vec<u8> {
                     name: format!("e{seq}"),
                     message: "x".repeat(bytes),
                 }),
+                clock: None,
             }],
         }],
     }

@@ -36,6 +36,7 @@ fn batch(device: &str, seqs: std::ops::RangeInclusive<u64>) -> Vec<u8> {
                     payload: Payload::Trace {
                         epcis: format!("{{\"eventID\":\"e{seq}\"}}"),
                     },
+                    clock: None,
                 })
                 .collect(),
         }],

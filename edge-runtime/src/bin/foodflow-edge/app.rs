@@ -89,6 +89,8 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
         store = store.without_upstream();
     }
     let reader = store.reader();
+    // Watched before anything is journaled, so that the first record is already judged.
+    let clock = ClockWatch::open(&data_dir, p.clock.require_sync, store.wall().clone());
     let (journal, writer) = Journal::start(
         store,
         p.journal.group_commit_max,
@@ -121,7 +123,6 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
     let sources = Arc::new(Sources::default());
     let cancel = CancellationToken::new();
     let mut tasks = tokio::task::JoinSet::new();
-    let clock = ClockWatch::open(&data_dir, p.clock.require_sync);
     tasks.spawn(clock.clone().run(metrics.clone(), cancel.clone()));
 
     for src in p.mqtt.clone() {
