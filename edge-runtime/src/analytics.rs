@@ -253,13 +253,10 @@ pub async fn run(
         }
         // No shift figures from a clock that cannot be trusted: a 1970 night shift or a
         // shift years ahead, with its production counted wrong, is worse than none.
-        let clock_trusted = clock.trusted();
+        // The time shifts are cut by, from a fresh reading of a trusted clock only.
+        let trusted_ms = clock.trusted_now_ns().map(|ns| ns / 1_000_000);
         if let Some(t) = oee.as_ref() {
-            let shift = if clock_trusted {
-                t.so_far(now_ms)
-            } else {
-                None
-            };
+            let shift = trusted_ms.and_then(|ms| t.so_far(ms));
             crate::screen::lock(&board).line_status(t.current_state(), shift);
         }
         {
@@ -272,11 +269,12 @@ pub async fn run(
             && last_oee.elapsed() >= oee_every
         {
             last_oee = Instant::now();
-            let (ended, so_far) = if clock_trusted {
-                t.tick(now_ns() / 1_000_000)
-            } else {
-                t.forget_current();
-                (None, None)
+            let (ended, so_far) = match trusted_ms {
+                Some(ms) => t.tick(ms),
+                None => {
+                    t.forget_current();
+                    (None, None)
+                }
             };
             let mut items = Vec::new();
             for (name, report) in [("oee.shift_report", ended), ("oee.shift_so_far", so_far)] {

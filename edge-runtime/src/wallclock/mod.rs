@@ -89,7 +89,9 @@ impl ClockWatch {
         self.trust.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn observe(&self) -> Option<Change> {
+    /// Takes a reading: the verdict is as fresh as the last reading, so those who act on it
+    /// take one first ([`ClockWatch::trusted_now_ns`]). Returns the reading's wall time.
+    fn observe(&self) -> i64 {
         let synchronised = kernel_synchronised();
         let at = Instant::now();
         let wall_ns = now_ns();
@@ -107,19 +109,33 @@ impl ClockWatch {
             (false, _) => WallState::Unknown,
         };
         drop(t);
-        if let Some(Change::Set { by_ns }) = change {
-            self.wall.set_since_start(by_ns);
+        match change {
+            Some(Change::Stepped { by_ns }) => tracing::warn!(
+                step_s = by_ns as f64 / 1e9,
+                "the wall clock stepped; times are corrected on the monotonic clock until it steps back"
+            ),
+            Some(Change::Set { by_ns }) => {
+                self.wall.set_since_start(by_ns);
+                tracing::warn!(
+                    step_s = by_ns as f64 / 1e9,
+                    "the wall clock was set (it was wrong since boot)"
+                );
+            }
+            None => {}
         }
         self.wall.observe(state, wall_ns, at);
-        change
+        wall_ns
     }
 
     pub fn assessment(&self) -> Assessment {
         self.lock().assessment()
     }
 
-    pub fn trusted(&self) -> bool {
-        self.lock().trusted()
+    /// The wall time now, if the clock is trusted now (a fresh reading: a shift report must
+    /// not be cut on a clock that stepped a moment ago).
+    pub fn trusted_now_ns(&self) -> Option<i64> {
+        let wall = self.observe();
+        self.lock().trusted().then_some(wall)
     }
 
     /// Watches until cancelled: a reading a second, the last-known-good time persisted once a
@@ -134,17 +150,7 @@ impl ClockWatch {
                 _ = cancel.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            match self.observe() {
-                Some(Change::Stepped { by_ns }) => tracing::warn!(
-                    step_s = by_ns as f64 / 1e9,
-                    "the wall clock stepped; times are corrected on the monotonic clock until it steps back"
-                ),
-                Some(Change::Set { by_ns }) => tracing::warn!(
-                    step_s = by_ns as f64 / 1e9,
-                    "the wall clock was set (it was wrong since boot)"
-                ),
-                None => {}
-            }
+            self.observe();
             let a = self.assessment();
             if a.steps > m.steps.load(Ordering::Relaxed) {
                 m.steps.store(a.steps, Ordering::Relaxed);

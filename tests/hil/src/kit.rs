@@ -91,14 +91,14 @@ impl Edge {
         get(&format!("{}/metrics", self.http)).1
     }
 
-    /// Until the broker granted the first source's subscription: a message published before
-    /// it would be dropped unheard (an open port is not readiness).
+    /// Until the broker granted the subscriptions of [`edge_profile`]: a message published
+    /// before would be dropped unheard (an open port is not readiness).
     pub fn wait_subscribed(&self, log: &Path) {
         wait_for(
-            "the MQTT subscription",
+            "the MQTT subscriptions",
             log,
             Duration::from_secs(20),
-            || self.health()["sources"][0]["items"].as_u64() == Some(1),
+            || self.health()["sources"][0]["items"].as_u64() == Some(PROFILE_SUBSCRIPTIONS),
         );
     }
 
@@ -140,11 +140,34 @@ pub fn metric_total(page: &str, name: &str) -> u64 {
 /// Publishes JSON readings `{"id": "m-<i>", "tag": "t", "value": …, "ts": …}` for every `i`
 /// in `ids` with QoS 1 on `plant/x/json/t`, and waits until the broker acknowledged each.
 pub async fn publish(port: u16, ids: std::ops::Range<u64>, bytes: usize) {
+    let bodies = ids.clone().map(|i| {
+        serde_json::json!({"id": format!("m-{i}"), "tag": "t", "value": "v".repeat(bytes), "ts": 1_700_000_000_000u64 + i})
+    });
+    publish_on(port, ids.start, "plant/x/json/t", bodies).await;
+}
+
+/// Publishes numeric readings `{"id": "n-<i>", "tag": "n", "value": i}` without a source
+/// time (the box's clock stamps them) on `plant/x/num/n` (stream `mqtt/n` of
+/// [`edge_profile`]), QoS 1, and waits until the broker acknowledged each.
+pub async fn publish_numbers(port: u16, ids: std::ops::Range<u64>) {
+    let bodies = ids
+        .clone()
+        .map(|i| serde_json::json!({"id": format!("n-{i}"), "tag": "n", "value": i}));
+    publish_on(port, ids.start, "plant/x/num/n", bodies).await;
+}
+
+async fn publish_on(
+    port: u16,
+    first: u64,
+    topic: &str,
+    bodies: impl Iterator<Item = serde_json::Value>,
+) {
     use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
-    let mut opts = MqttOptions::new(format!("kit-pub-{}", ids.start), "127.0.0.1", port);
+    let mut opts = MqttOptions::new(format!("kit-pub-{first}"), "127.0.0.1", port);
     opts.set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut ev) = AsyncClient::new(opts, 1000);
-    let n = ids.end - ids.start;
+    let bodies: Vec<serde_json::Value> = bodies.collect();
+    let n = bodies.len() as u64;
     let poll = tokio::spawn(async move {
         let mut acked = 0;
         while acked < n {
@@ -156,10 +179,9 @@ pub async fn publish(port: u16, ids: std::ops::Range<u64>, bytes: usize) {
         }
         acked
     });
-    for i in ids {
-        let body = serde_json::json!({"id": format!("m-{i}"), "tag": "t", "value": "v".repeat(bytes), "ts": 1_700_000_000_000u64 + i});
+    for body in bodies {
         client
-            .publish("plant/x/json/t", QoS::AtLeastOnce, false, body.to_string())
+            .publish(topic, QoS::AtLeastOnce, false, body.to_string())
             .await
             .unwrap();
     }
@@ -260,6 +282,11 @@ pub struct Hub {
 
 impl Hub {
     pub fn start(dir: &Path, devices: &[&str]) -> Self {
+        Self::start_on(dir, devices, None)
+    }
+
+    /// As [`Hub::start`], the server on `clock` (its PKI is made on the true time).
+    pub fn start_on(dir: &Path, devices: &[&str], clock: Option<&FakeClock>) -> Self {
         let pki = dir.join("pki");
         let p = pki.to_str().unwrap_or_default();
         run("foodflow-hub", &["pki", "init", "--dir", p]);
@@ -273,8 +300,12 @@ impl Hub {
         }
         let mut cmd = Command::new(bin("foodflow-hub").unwrap());
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+            .args(["--public", "127.0.0.1:0"])
             .args(["--pki-dir", p, "--data-dir"])
             .arg(dir.join("hub"));
+        if let Some(c) = clock {
+            c.apply(&mut cmd);
+        }
         let (proc, ready) = start(cmd, &dir.join("hub.log"));
         let api = ready["api"].as_str().unwrap_or_default().to_owned();
         let reader = foodflow_transport::SyncClient::new(
@@ -296,23 +327,40 @@ impl Hub {
         edge_profile(dir, &dir.join("edge"), mqtt_port, journal_extra, Some(self))
     }
 
-    /// Waits (up to `within`) until the hub holds `n` readings of `box-1`'s MQTT stream;
-    /// returns the stream's records as they are then.
-    pub async fn wait_for_readings(&self, n: usize, within: Duration) -> Vec<serde_json::Value> {
+    /// The records of one of `box-1`'s streams, waiting (up to `within`) until `done` says
+    /// they are complete; the records as they are then.
+    pub async fn wait_for_records(
+        &self,
+        stream: &str,
+        within: Duration,
+        mut done: impl FnMut(&[serde_json::Value]) -> bool,
+    ) -> Vec<serde_json::Value> {
         let t0 = Instant::now();
         loop {
-            let records = hub_records(&self.reader, "box-1", "mqtt/x").await;
-            if origin_ids(&records).len() >= n || t0.elapsed() > within {
+            let records = hub_records(&self.reader, "box-1", stream).await;
+            if done(&records) || t0.elapsed() > within {
                 return records;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+
+    /// Waits (up to `within`) until the hub holds `n` readings of `box-1`'s MQTT stream;
+    /// returns the stream's records as they are then.
+    pub async fn wait_for_readings(&self, n: usize, within: Duration) -> Vec<serde_json::Value> {
+        self.wait_for_records("mqtt/x", within, |r| origin_ids(r).len() >= n)
+            .await
+    }
 }
 
+/// The MQTT subscriptions [`edge_profile`] writes.
+pub const PROFILE_SUBSCRIPTIONS: u64 = 2;
+
 /// Writes `dir/edge.yaml` for the edge `box-1`: its journal in `data`, one MQTT source (JSON
-/// on `plant/x/json/#`, ids from `/id`, stream `mqtt/x`: what [`publish`] sends), an uplink to
-/// `hub` if given. `journal_extra` goes into the journal section (`, key: value`).
+/// on `plant/x/json/#`, ids from `/id`, stream `mqtt/x`: what [`publish`] sends; numbers
+/// without source time on `plant/x/num/#`, stream `mqtt/n`: [`publish_numbers`]), an uplink
+/// to `hub` if given. `journal_extra` goes into the journal section (`, key: value`); tests
+/// append further top-level sections to the file.
 pub fn edge_profile(
     dir: &Path,
     data: &Path,
@@ -337,6 +385,7 @@ pub fn edge_profile(
              mqtt:\n  - name: b\n    broker: mqtt://127.0.0.1:{mqtt_port}\n    client_id: edge-box-1\n\
              \x20   subscriptions:\n\
              \x20     - {{ topic: plant/x/json/#, codec: json, stream: mqtt/x, json: {{ tag_path: /tag, value_path: /value, timestamp_path: /ts, timestamp_format: unix_ms, id_path: /id }} }}\n\
+             \x20     - {{ topic: plant/x/num/#, codec: json, stream: mqtt/n, json: {{ tag_path: /tag, value_path: /value, id_path: /id }} }}\n\
              {uplink}",
             data = data.display(),
         ),

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use foodflow_hil::kit::{edge_profile, get, metric_total, publish, run, start, wait_for};
+use foodflow_hil::kit::{
+    PROFILE_SUBSCRIPTIONS, edge_profile, get, metric_total, publish, run, start, wait_for,
+};
 use foodflow_hil::peers::{Mosquitto, bin};
 use foodflow_protocol::batch::Entry;
 use foodflow_protocol::{
@@ -240,7 +242,7 @@ async fn a_full_disk_under_the_edge_journal_is_reported_and_nothing_acknowledged
         "the MQTT subscription",
         &w.join("edge.log"),
         Duration::from_secs(20),
-        || health().1["sources"][0]["items"].as_u64() == Some(1),
+        || health().1["sources"][0]["items"].as_u64() == Some(PROFILE_SUBSCRIPTIONS),
     );
     publish(mosquitto.port, 0..5, 100).await;
 
