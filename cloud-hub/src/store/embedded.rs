@@ -696,4 +696,98 @@ mod tests {
         a.scan_time(&d1, &s, 20, 41, &mut |_| n += 1).unwrap();
         assert_eq!(n, 3, "ts 20, 30, 40");
     }
+
+    #[test]
+    fn suspect_times_are_kept_flagged_never_move_last_ts_and_charts_use_one_time() {
+        use foodflow_protocol::{Quality, Reading, Value};
+        const S: i64 = 1_000_000_000;
+        let now = 1_796_000_000 * S;
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let t = TenantId::new("acme").unwrap();
+        let view = store.tenant(&t);
+        let reading = |seq: u64, ts_ns: i64, source: Option<i64>, clock: Option<ClockNote>| Entry {
+            clock,
+            ..Entry::new(
+                seq,
+                ts_ns,
+                Payload::Reading(Reading {
+                    tag: "t".into(),
+                    value: Value::Float(seq as f64),
+                    quality: Quality::Good,
+                    status_code: 0,
+                    source_ts_ns: source,
+                    origin_id: None,
+                }),
+            )
+        };
+        let two_years = 2 * 365 * 86_400 * S;
+        let flagged = |corrected| ClockNote {
+            untrusted: true,
+            corrected_ts_ns: corrected,
+            received_ts_ns: Some(now),
+            outside_window: false,
+        };
+        let mut segment = seg("d1", &[]);
+        segment.entries = vec![
+            reading(1, now - 10 * S, None, None),
+            // Two years ahead, re-based by the edge.
+            reading(
+                2,
+                now - 5 * S + two_years,
+                None,
+                Some(flagged(Some(now - 5 * S))),
+            ),
+            // Two years ahead, caught by the hub's window only.
+            reading(
+                3,
+                now + two_years,
+                None,
+                Some(ClockNote {
+                    outside_window: true,
+                    received_ts_ns: Some(now),
+                    ..ClockNote::default()
+                }),
+            ),
+            // The edge's time is in doubt, the source's own is not.
+            reading(4, 86_400 * S, Some(now - 2 * S), Some(flagged(None))),
+            // Edge time 1 s ago, source time an hour ago: one time for filter and bucket.
+            reading(5, now - S, Some(now - 3600 * S), None),
+        ];
+        view.ingest(&[segment]).unwrap();
+        let d1 = DeviceId::new("d1").unwrap();
+        let s = StreamId::new("s/1").unwrap();
+        let info = &view.streams(&d1).unwrap()[0];
+        assert_eq!(info.last_ts_ns, Some(now - S), "no suspect time moves it");
+        assert_eq!(info.clock_suspect, 3);
+        let all = view
+            .records(
+                &d1,
+                &s,
+                SeqRange {
+                    from: 0,
+                    to: u64::MAX,
+                    limit: 10,
+                },
+            )
+            .unwrap();
+        assert_eq!(all[2].clock.unwrap().received_ts_ns, Some(now), "kept");
+        assert_eq!(all[2].ts_ns, now + two_years, "the claim kept as sent");
+        let mut seen = Vec::new();
+        let doubtful = view
+            .scan_time(&d1, &s, now - 60 * S, now, &mut |r| seen.push(r.seq))
+            .unwrap();
+        assert_eq!(
+            seen,
+            vec![1, 2, 4],
+            "by the time to believe: corrected or the source's"
+        );
+        assert_eq!(doubtful, 1, "the one with no time to believe");
+        let mut seen = Vec::new();
+        view.scan_time(&d1, &s, now - 7200 * S, now - 1800 * S, &mut |r| {
+            seen.push(r.seq)
+        })
+        .unwrap();
+        assert_eq!(seen, vec![5], "filtered by the time the chart buckets by");
+    }
 }

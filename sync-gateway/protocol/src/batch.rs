@@ -615,16 +615,26 @@ mod tests {
             all.segments.push(seg(k));
         }
         let valid = all.encode(3);
-        let raw_body = postcard::to_stdvec(&all.segments).unwrap();
+        let raw_body = postcard::to_stdvec(&v1::Body(&all.segments)).unwrap();
         let mut raw = MAGIC.to_vec();
-        raw.extend_from_slice(&[VERSION, 0, 0, 0]);
+        raw.extend_from_slice(&[1, 0, 0, 0]);
         raw.extend_from_slice(&(raw_body.len() as u32).to_le_bytes());
         raw.extend_from_slice(&raw_body);
         let mut corrupt = valid.clone();
         let mid = corrupt.len() / 2;
         corrupt[mid] ^= 0x5a;
+        let mut noted = all.clone();
+        for (i, e) in noted.segments[0].entries.iter_mut().enumerate() {
+            e.clock = (i % 3 == 0).then_some(ClockNote {
+                untrusted: true,
+                corrected_ts_ns: (i % 2 == 0).then_some(e.ts_ns - 5),
+                received_ts_ns: None,
+                outside_window: i % 2 == 1,
+            });
+        }
         vec![
             ("valid-zstd".into(), valid.clone()),
+            ("valid-clock-notes".into(), noted.encode(3)),
             ("valid-raw".into(), raw.clone()),
             ("empty-batch".into(), Batch::default().encode(1)),
             ("truncated".into(), valid[..valid.len() - 7].to_vec()),
@@ -691,7 +701,10 @@ mod tests {
             "[a-z0-9./:]{1,30}",
             0usize..3,
             1u64..1_000_000,
-            prop::collection::vec((1u64..1000, any::<i64>(), arb_payload()), 0..40),
+            prop::collection::vec(
+                (1u64..1000, any::<i64>(), arb_payload(), arb_clock()),
+                0..40,
+            ),
         )
             .prop_map(|(device, stream, class, start, items)| {
                 let mut seq = start;
@@ -701,18 +714,33 @@ mod tests {
                     class: PriorityClass::ALL[class],
                     entries: items
                         .into_iter()
-                        .map(|(step, ts_ns, payload)| {
+                        .map(|(step, ts_ns, payload, clock)| {
                             seq += step;
                             Entry {
                                 seq,
                                 ts_ns,
                                 payload,
-                                clock: None,
+                                clock,
                             }
                         })
                         .collect(),
                 }
             })
+    }
+
+    /// Mostly no note (then the batch is version 1), sometimes any note.
+    fn arb_clock() -> impl Strategy<Value = Option<ClockNote>> {
+        prop_oneof![
+            4 => Just(None),
+            1 => (any::<bool>(), any::<Option<i64>>(), any::<Option<i64>>(), any::<bool>()).prop_map(
+                |(untrusted, corrected_ts_ns, received_ts_ns, outside_window)| Some(ClockNote {
+                    untrusted,
+                    corrected_ts_ns,
+                    received_ts_ns,
+                    outside_window,
+                })
+            ),
+        ]
     }
 
     proptest! {

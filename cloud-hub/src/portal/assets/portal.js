@@ -165,7 +165,8 @@ async function loadSeries() {
   sel.replaceChildren(...r.series.map((s) => el("option", { value: s.tag }, s.tag)));
   if (r.series.some((s) => s.tag === current)) sel.value = current;
   const s = r.series.find((x) => x.tag === sel.value) || r.series[0];
-  $("plot-title").textContent = `${plot.device} · ${plot.stream}${s ? " · " + s.tag : ""}`;
+  const doubtful = r.clock_suspect_excluded ? ` (${r.clock_suspect_excluded} with a suspect time left out)` : "";
+  $("plot-title").textContent = `${plot.device} · ${plot.stream}${s ? " · " + s.tag : ""}${doubtful}`;
   timeChart($("plot"), s ? s.points.map((p) => ({ t: p.t_ns / 1e6, min: p.min, max: p.max, mean: p.mean })) : [], (a, b) => {
     plot.from = a; plot.to = b; loadSeries().catch((e) => showError(e.message));
   });
@@ -180,7 +181,8 @@ async function showPlant() {
       const tr = el("tr");
       const age = s.last_ts_ns ? Math.round((Date.now() - s.last_ts_ns / 1e6) / 1000) : null;
       tr.append(el("td", {}, d.device), el("td", {}, s.stream), el("td", {}, s.class), el("td", {}, String(s.records)),
-        el("td", {}, age === null ? "—" : `${fmtTime(s.last_ts_ns)} (${age} s ago)`));
+        el("td", {}, age === null ? "—" : `${fmtTime(s.last_ts_ns)} (${age} s ago)`),
+        el("td", s.clock_suspect ? { class: "warn" } : {}, String(s.clock_suspect || 0)));
       const td = el("td");
       const b = el("button", { type: "button", "aria-label": `Plot ${d.device} ${s.stream}` }, "Plot");
       b.addEventListener("click", () => {
