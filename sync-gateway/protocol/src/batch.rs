@@ -122,7 +122,19 @@ mod v1 {
         device: DeviceId,
         stream: StreamId,
         class: PriorityClass,
-        entries: Vec<(u64, i64, Payload)>,
+        entries: Vec<V1Entry>,
+    }
+
+    /// An entry read straight into its current form, so that the conversion below reuses the
+    /// vector (measured: converting a vector of tuples afterwards made decoding up to twice as
+    /// slow).
+    struct V1Entry(super::Entry);
+
+    impl<'de> Deserialize<'de> for V1Entry {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let (seq, ts_ns, payload) = <(u64, i64, Payload)>::deserialize(d)?;
+            Ok(Self(super::Entry::new(seq, ts_ns, payload)))
+        }
     }
 
     impl From<Segment> for super::Segment {
@@ -131,11 +143,7 @@ mod v1 {
                 device: s.device,
                 stream: s.stream,
                 class: s.class,
-                entries: s
-                    .entries
-                    .into_iter()
-                    .map(|(seq, ts_ns, payload)| super::Entry::new(seq, ts_ns, payload))
-                    .collect(),
+                entries: s.entries.into_iter().map(|e| e.0).collect(),
             }
         }
     }
