@@ -167,6 +167,11 @@ pub enum Value {
     Int(i64),
     Float(f64),
     Text(String),
+    /// An unsigned 64-bit source type (OPC UA UInt64, Sparkplug UInt64): the full range,
+    /// 2^63 and above included, which neither `Int` nor `Float` holds exactly. Last, so that
+    /// journals and stores written before it read as before.
+    #[serde(rename = "uint")]
+    UInt(u64),
 }
 
 impl Value {
@@ -175,6 +180,7 @@ impl Value {
             Value::Bool(b) => Some(f64::from(u8::from(*b))),
             Value::Int(i) => Some(*i as f64),
             Value::Float(f) => Some(*f),
+            Value::UInt(u) => Some(*u as f64),
             Value::Text(_) => None,
         }
     }
@@ -336,6 +342,35 @@ mod tests {
         );
         assert_eq!(Payload::decode(&bytes).unwrap(), p);
         assert_eq!(p.kind(), Kind::Reading);
+    }
+
+    #[test]
+    fn unsigned_64_bit_values_keep_their_full_range_and_old_values_still_decode() {
+        for u in [0, (1u64 << 63) - 1, 1 << 63, u64::MAX] {
+            let p = Payload::Reading(Reading {
+                value: Value::UInt(u),
+                ..match reading() {
+                    Payload::Reading(r) => r,
+                    _ => unreachable!(),
+                }
+            });
+            assert_eq!(Payload::decode(&p.encode()).unwrap(), p);
+            let j = serde_json::to_string(&p).unwrap();
+            assert!(j.contains(&format!("{{\"uint\":{u}}}")), "{j}");
+            assert_eq!(serde_json::from_str::<Payload>(&j).unwrap(), p);
+        }
+        // Values written before `UInt` existed keep their tags (it came last).
+        let tag = |v: Value| postcard::to_stdvec(&v).unwrap()[0];
+        assert_eq!(
+            [
+                tag(Value::Bool(true)),
+                tag(Value::Int(-1)),
+                tag(Value::Float(0.5)),
+                tag(Value::Text("x".into())),
+                tag(Value::UInt(1)),
+            ],
+            [0, 1, 2, 3, 4]
+        );
     }
 
     #[test]

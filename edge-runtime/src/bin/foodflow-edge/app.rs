@@ -217,6 +217,7 @@ pub async fn run(o: RunOptions) -> anyhow::Result<()> {
                     sources.latest(&tag).map(|v| match v {
                         foodflow_protocol::Value::Text(t) => t,
                         foodflow_protocol::Value::Int(i) => i.to_string(),
+                        foodflow_protocol::Value::UInt(u) => u.to_string(),
                         foodflow_protocol::Value::Float(f) => f.to_string(),
                         foodflow_protocol::Value::Bool(b) => b.to_string(),
                     })

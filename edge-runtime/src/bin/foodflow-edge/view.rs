@@ -15,6 +15,7 @@ fn show(v: &Value) -> String {
     match v {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
+        Value::UInt(u) => u.to_string(),
         Value::Float(f) => format!("{f:.2}"),
         Value::Text(t) => format!("{t:?}"),
     }

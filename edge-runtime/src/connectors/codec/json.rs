@@ -55,9 +55,11 @@ fn one(topic: &str, o: &Json, cfg: &JsonCodecConfig) -> Result<Reading, CodecErr
     let v = get("value", &cfg.value_path)?;
     let value = match v {
         Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => match n.as_i64() {
-            Some(i) => Value::Int(i),
-            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        Json::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::Int(i),
+            // 2^63 ..= 2^64-1: exact, not a float.
+            (None, Some(u)) => Value::UInt(u),
+            _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
         },
         Json::String(s) => Value::Text(s.clone()),
         other => {
@@ -204,6 +206,30 @@ mod tests {
         assert_eq!(a.origin_id.as_deref(), Some("m1"));
         assert_eq!(reading(&out[1].1).value, Value::Bool(true));
         assert_eq!(out[0].0, 7);
+    }
+
+    #[test]
+    fn integers_keep_their_full_range() {
+        let c = JsonCodecConfig::default();
+        let v = |text: &str| {
+            reading(&decode("t", text.as_bytes(), &c, 0).unwrap()[0].1)
+                .value
+                .clone()
+        };
+        assert_eq!(
+            v(r#"{"value": -9223372036854775808}"#),
+            Value::Int(i64::MIN)
+        );
+        assert_eq!(v(r#"{"value": 9223372036854775807}"#), Value::Int(i64::MAX));
+        assert_eq!(v(r#"{"value": 9223372036854775808}"#), Value::UInt(1 << 63));
+        assert_eq!(
+            v(r#"{"value": 18446744073709551615}"#),
+            Value::UInt(u64::MAX)
+        );
+        assert_eq!(
+            v(r#"{"value": 18446744073709551616}"#),
+            Value::Float(18446744073709551616.0)
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 """An independent OPC UA server (Python asyncua) for the edge's integration test.
 
 Serves ns=2;s=Peer.Temp (Double, Good), ns=2;s=Peer.State (String, Good) and ns=2;s=Peer.Sensor
-(Double, alternating UncertainLastUsableValue / BadSensorFailure). Every write carries an explicit
+(Double, alternating UncertainLastUsableValue / BadSensorFailure), and integers at the extremes
+of their types that never change: ns=2;s=Peer.U64Max (UInt64 2^64-1), Peer.U64Half (UInt64 2^63),
+Peer.I64Min (Int64 -2^63), Peer.SByteMin (SByte -128). Every write carries an explicit
 source timestamp of 2030-01-01T00:00:00Z + n seconds, so the test can check that the edge keeps
 source timestamps and status codes exactly. Prints READY once serving.
 """
@@ -24,6 +26,13 @@ async def main(port: int) -> None:
     temp = await obj.add_variable(ua.NodeId("Peer.Temp", idx), "Temp", 20.0)
     state = await obj.add_variable(ua.NodeId("Peer.State", idx), "State", "idle")
     sensor = await obj.add_variable(ua.NodeId("Peer.Sensor", idx), "Sensor", 1.0)
+    for name, value, vtype in [
+        ("U64Max", 2**64 - 1, ua.VariantType.UInt64),
+        ("U64Half", 2**63, ua.VariantType.UInt64),
+        ("I64Min", -(2**63), ua.VariantType.Int64),
+        ("SByteMin", -128, ua.VariantType.SByte),
+    ]:
+        await obj.add_variable(ua.NodeId(f"Peer.{name}", idx), name, ua.Variant(value, vtype))
     async with server:
         print(f"READY ns={idx}", flush=True)
         n = 0

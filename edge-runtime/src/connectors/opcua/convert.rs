@@ -20,10 +20,8 @@ pub fn variant_to_value(v: &Variant) -> Value {
         Variant::Int32(i) => Value::Int(i64::from(*i)),
         Variant::UInt32(i) => Value::Int(i64::from(*i)),
         Variant::Int64(i) => Value::Int(*i),
-        Variant::UInt64(i) => match i64::try_from(*i) {
-            Ok(i) => Value::Int(i),
-            Err(_) => Value::Float(*i as f64),
-        },
+        // Always unsigned, so that one tag keeps one type across its whole range.
+        Variant::UInt64(i) => Value::UInt(*i),
         Variant::Float(f) => Value::Float(f64::from(*f)),
         Variant::Double(f) => Value::Float(*f),
         Variant::String(s) => Value::Text(s.as_ref().to_owned()),
@@ -42,6 +40,9 @@ mod tests {
     fn converts_values_and_times() {
         assert_eq!(variant_to_value(&Variant::Double(1.5)), Value::Float(1.5));
         assert_eq!(variant_to_value(&Variant::Int16(-3)), Value::Int(-3));
+        for u in [0, (1u64 << 63) - 1, 1 << 63, u64::MAX] {
+            assert_eq!(variant_to_value(&Variant::UInt64(u)), Value::UInt(u));
+        }
         assert_eq!(
             variant_to_value(&Variant::from("run")),
             Value::Text("run".into())

@@ -43,6 +43,10 @@ opcua:
       - {{ node: \"ns=2;s=Peer.Temp\", name: peer.temp, unit: degC, sampling_interval_ms: 50 }}
       - {{ node: \"ns=2;s=Peer.State\", name: peer.state }}
       - {{ node: \"ns=2;s=Peer.Sensor\", name: peer.sensor }}
+      - {{ node: \"ns=2;s=Peer.U64Max\", name: peer.u64max }}
+      - {{ node: \"ns=2;s=Peer.U64Half\", name: peer.u64half }}
+      - {{ node: \"ns=2;s=Peer.I64Min\", name: peer.i64min }}
+      - {{ node: \"ns=2;s=Peer.SByteMin\", name: peer.sbytemin }}
 "
     );
     let mut edge = Edge::start(&profile, &dir.path().join("edge"));
@@ -88,6 +92,17 @@ opcua:
             );
         }
         assert_eq!(t["quality"], "good");
+    }
+    // Integers at the extremes of their types arrive exact (UInt64 above 2^63 too).
+    for (tag, want) in [
+        ("peer.u64max", serde_json::json!({"uint": u64::MAX})),
+        ("peer.u64half", serde_json::json!({"uint": 1u64 << 63})),
+        ("peer.i64min", serde_json::json!({"int": i64::MIN})),
+        ("peer.sbytemin", serde_json::json!({"int": -128})),
+    ] {
+        let got = of(tag);
+        assert!(!got.is_empty(), "{tag}: no value");
+        assert!(got.iter().all(|r| r["value"] == want), "{tag}: {got:?}");
     }
     let states = of("peer.state");
     assert!(states.iter().any(|s| {

@@ -37,6 +37,9 @@ struct NodeState {
     expected_seq: Option<u8>,
     /// alias -> (metric name as "device/metric" or "metric", datatype)
     aliases: HashMap<u64, (String, u32)>,
+    /// (device, metric name) -> the datatype its birth declared: authoritative for DATA,
+    /// which should not repeat it (Sparkplug B 3.0), whether it names the metric or aliases it.
+    types: HashMap<(Option<String>, String), u32>,
     bd_seq: Option<u64>,
     rebirth_pending: bool,
 }
@@ -81,6 +84,7 @@ impl Host {
             MessageType::Nbirth => {
                 node.online = true;
                 node.aliases.clear();
+                node.types.clear();
                 node.rebirth_pending = false;
                 node.expected_seq = seq.map(|s| s.wrapping_add(1));
                 node.bd_seq = bd_seq_of(&p);
@@ -169,14 +173,39 @@ impl Host {
         }
         let is_birth = matches!(t.msg_type, MessageType::Nbirth | MessageType::Dbirth);
         for m in &p.metrics {
-            if is_birth && let (Some(alias), Some(name)) = (m.alias, &m.name) {
-                node.aliases
-                    .insert(alias, (name.clone(), m.datatype.unwrap_or(0)));
+            if is_birth && let Some(name) = &m.name {
+                let dt = m.datatype.unwrap_or(0);
+                if let Some(alias) = m.alias {
+                    node.aliases.insert(alias, (name.clone(), dt));
+                }
+                if dt != 0 {
+                    node.types.insert((t.device.clone(), name.clone()), dt);
+                }
             }
+            // The birth's datatype wins; a DATA metric's own is used only where the birth
+            // gave none.
             let (name, dt) = match (&m.name, m.alias) {
-                (Some(n), _) => (n.clone(), m.datatype.unwrap_or(0)),
+                (Some(n), _) => {
+                    let born = node.types.get(&(t.device.clone(), n.clone())).copied();
+                    match born.or(m.datatype) {
+                        Some(dt) => (n.clone(), dt),
+                        None => {
+                            out.skipped
+                                .push(format!("{n}: no datatype (not in the birth)"));
+                            request_rebirth(node, &t, &mut out);
+                            continue;
+                        }
+                    }
+                }
                 (None, Some(a)) => match node.aliases.get(&a) {
-                    Some((n, dt)) => (n.clone(), m.datatype.unwrap_or(*dt)),
+                    Some((n, dt)) => (
+                        n.clone(),
+                        if *dt != 0 {
+                            *dt
+                        } else {
+                            m.datatype.unwrap_or(0)
+                        },
+                    ),
                     None => {
                         out.skipped.push(format!("alias {a} unknown"));
                         request_rebirth(node, &t, &mut out);
@@ -270,10 +299,7 @@ fn value_of(m: &Metric, dt: u32) -> Option<Value> {
         (Some(MetricValue::IntValue(v)), INT32) => Value::Int(i64::from(*v as i32)),
         (Some(MetricValue::IntValue(v)), _) => Value::Int(i64::from(*v)),
         (Some(MetricValue::LongValue(v)), INT64) => Value::Int(*v as i64),
-        (Some(MetricValue::LongValue(v)), UINT64) => match i64::try_from(*v) {
-            Ok(i) => Value::Int(i),
-            Err(_) => Value::Float(*v as f64),
-        },
+        (Some(MetricValue::LongValue(v)), UINT64) => Value::UInt(*v),
         (Some(MetricValue::LongValue(v)), _) => Value::Int(*v as i64),
         (Some(MetricValue::FloatValue(v)), _) => Value::Float(f64::from(*v)),
         (Some(MetricValue::DoubleValue(v)), _) => Value::Float(*v),
@@ -444,5 +470,45 @@ mod tests {
             Some(Some("d".to_owned()))
         );
         assert!(Topic::parse("spBv1.0/g/DDATA/n").is_none());
+    }
+
+    #[test]
+    fn the_birth_datatype_is_authoritative_for_named_data() {
+        let mut h = Host::new();
+        h.handle("spBv1.0/g/NBIRTH/n", &payload(0, vec![]), 0)
+            .unwrap();
+        let born = Metric::new(
+            "Dev/Offset",
+            None,
+            MetricValue::IntValue(0),
+            datatype::INT16,
+        );
+        let o = h
+            .handle("spBv1.0/g/DBIRTH/n/d", &payload(1, vec![born]), 0)
+            .unwrap();
+        assert!(o.rebirth.is_none());
+        // DATA by name, without a datatype (as the spec recommends): -1 as Int16 on the wire.
+        let mut m = Metric::new("Dev/Offset", None, MetricValue::IntValue(0xffff), 0);
+        m.datatype = None;
+        let o = h
+            .handle("spBv1.0/g/DDATA/n/d", &payload(2, vec![m.clone()]), 0)
+            .unwrap();
+        assert_eq!(readings(&o)[0].value, Value::Int(-1));
+        // Even a DATA metric that says otherwise is read with the birth's datatype.
+        m.datatype = Some(datatype::UINT16);
+        let o = h
+            .handle("spBv1.0/g/DDATA/n/d", &payload(3, vec![m.clone()]), 0)
+            .unwrap();
+        assert_eq!(readings(&o)[0].value, Value::Int(-1));
+        // A metric no birth declared and that carries no datatype cannot be read: skipped,
+        // said, and the node asked for its births.
+        let mut stray = Metric::new("Dev/Stray", None, MetricValue::IntValue(1), 0);
+        stray.datatype = None;
+        let o = h
+            .handle("spBv1.0/g/DDATA/n/d", &payload(4, vec![stray]), 0)
+            .unwrap();
+        assert!(readings(&o).is_empty());
+        assert!(o.skipped[0].contains("not in the birth"), "{:?}", o.skipped);
+        assert!(o.rebirth.is_some());
     }
 }
