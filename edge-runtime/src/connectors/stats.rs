@@ -4,10 +4,43 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use foodflow_protocol::{Payload, Value};
 
+use super::codec::{Refusal, Refused};
 use crate::metrics::Metrics;
+
+/// Warns about refused values at most once every 10 s per source, saying how many were
+/// refused since the last warning.
+#[derive(Default)]
+pub struct RefusedLog {
+    last: Option<Instant>,
+    since: u64,
+}
+
+impl RefusedLog {
+    pub fn note(&mut self, source: &str, refused: &[Refused]) {
+        self.since = self.since.saturating_add(refused.len() as u64);
+        if self
+            .last
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(10))
+        {
+            return;
+        }
+        if let Some(first) = refused.first() {
+            tracing::warn!(
+                source,
+                refused = self.since,
+                reason = first.why.as_str(),
+                first = %format!("{}: {}", first.what, first.detail),
+                "values not stored as readings (each kept in the journal as a values_refused event)"
+            );
+        }
+        self.last = Some(Instant::now());
+        self.since = 0;
+    }
+}
 
 /// How many distinct tags a source keeps a last value for (the view shows a few).
 const LAST_VALUES_CAP: usize = 256;
@@ -27,6 +60,8 @@ pub struct SourceStats {
     pub setup_ms: Arc<AtomicU64>,
     /// Redelivered messages recognised as already journaled.
     pub redelivered: Arc<AtomicU64>,
+    /// Values refused, by reason (in [`Refusal::ALL`] order).
+    refused: Vec<Arc<AtomicU64>>,
     last: Mutex<BTreeMap<String, (Value, i64)>>,
 }
 
@@ -81,8 +116,31 @@ impl SourceStats {
                 "Redelivered QoS 1 messages recognised as already journaled (acked, not stored again)",
                 &l,
             ),
+            refused: Refusal::ALL
+                .iter()
+                .map(|r| {
+                    metrics.counter(
+                        "foodflow_ingest_values_refused_total",
+                        "Values a source sent that were not stored as readings, by reason (each written to the journal as an event)",
+                        &[("source", name), ("protocol", kind), ("reason", r.as_str())],
+                    )
+                })
+                .collect(),
             last: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// Counts refused values.
+    pub fn refused(&self, refused: &[Refused]) {
+        for r in refused {
+            if let Some(c) = Refusal::ALL
+                .iter()
+                .position(|x| *x == r.why)
+                .and_then(|i| self.refused.get(i))
+            {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     pub fn set_connected(&self, up: bool) {

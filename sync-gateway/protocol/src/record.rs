@@ -165,13 +165,65 @@ pub struct DecodeError(pub String);
 pub enum Value {
     Bool(bool),
     Int(i64),
-    Float(f64),
+    /// NaN and ±Infinity keep their bits in the binary form and are spelled `"NaN"`,
+    /// `"Infinity"`, `"-Infinity"` in JSON, which has no numbers for them.
+    Float(#[serde(with = "json_float")] f64),
     Text(String),
     /// An unsigned 64-bit source type (OPC UA UInt64, Sparkplug UInt64): the full range,
     /// 2^63 and above included, which neither `Int` nor `Float` holds exactly. Last, so that
     /// journals and stores written before it read as before.
     #[serde(rename = "uint")]
     UInt(u64),
+}
+
+/// JSON's spelling of the floats it has no number for (as JavaScript's `JSON` and most
+/// readers of it accept).
+mod json_float {
+    use serde::{Deserializer, Serializer, de};
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if !s.is_human_readable() || x.is_finite() {
+            return s.serialize_f64(*x);
+        }
+        s.serialize_str(if x.is_nan() {
+            "NaN"
+        } else if x.is_sign_positive() {
+            "Infinity"
+        } else {
+            "-Infinity"
+        })
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        if !d.is_human_readable() {
+            return <f64 as serde::Deserialize>::deserialize(d);
+        }
+        struct Float;
+        impl de::Visitor<'_> for Float {
+            type Value = f64;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number, \"NaN\", \"Infinity\" or \"-Infinity\"")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+                Ok(v)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+                Ok(v as f64)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+                Ok(v as f64)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
+                match v {
+                    "NaN" => Ok(f64::NAN),
+                    "Infinity" => Ok(f64::INFINITY),
+                    "-Infinity" => Ok(f64::NEG_INFINITY),
+                    other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
+                }
+            }
+        }
+        d.deserialize_any(Float)
+    }
 }
 
 impl Value {
@@ -371,6 +423,33 @@ mod tests {
             ],
             [0, 1, 2, 3, 4]
         );
+    }
+
+    #[test]
+    fn nan_and_infinities_are_spelled_in_json_and_kept_in_binary() {
+        for (x, spelled) in [
+            (f64::NAN, r#"{"float":"NaN"}"#),
+            (f64::INFINITY, r#"{"float":"Infinity"}"#),
+            (f64::NEG_INFINITY, r#"{"float":"-Infinity"}"#),
+            (-0.0, r#"{"float":-0.0}"#),
+        ] {
+            let v = Value::Float(x);
+            assert_eq!(serde_json::to_string(&v).unwrap(), spelled);
+            let Value::Float(back) = serde_json::from_str::<Value>(spelled).unwrap() else {
+                panic!()
+            };
+            assert_eq!(back.is_nan(), x.is_nan());
+            if !x.is_nan() {
+                assert_eq!(back.to_bits(), x.to_bits());
+            }
+            let bin = postcard::to_stdvec(&v).unwrap();
+            assert_eq!(bin.len(), 9, "tag and the eight bytes, as before");
+            let Value::Float(b) = postcard::from_bytes::<Value>(&bin).unwrap() else {
+                panic!()
+            };
+            assert_eq!(b.to_bits(), x.to_bits(), "bit for bit");
+        }
+        assert!(serde_json::from_str::<Value>(r#"{"float":"nope"}"#).is_err());
     }
 
     #[test]

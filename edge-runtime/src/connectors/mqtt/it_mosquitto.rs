@@ -277,9 +277,9 @@ mqtt:
     edge.wait_connected(Duration::from_secs(20));
     publish_all(broker.port, "it-conf-pub", msgs).await;
     let t0 = std::time::Instant::now();
-    // The readings and the node's online event.
+    // The readings, the node's online event and the refusal event.
     while metric(&edge.get("/metrics"), "foodflow_journal_records_total").unwrap_or(0.0)
-        < (expected.len() + 1) as f64
+        < (expected.len() + 2) as f64
     {
         assert!(
             t0.elapsed() < Duration::from_secs(20),
@@ -288,8 +288,27 @@ mqtt:
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let refused = metric(
+        &edge.get("/metrics"),
+        "foodflow_ingest_values_refused_total{source=\"broker\",protocol=\"mqtt\",reason=\"unsupported_type\"}",
+    );
     edge.stop();
     let records = edge.dump();
+    // Kinds not stored yet are refused visibly: counted and named in a journal event.
+    let kinds = peer["refused"].as_array().unwrap();
+    assert_eq!(refused, Some(kinds.len() as f64));
+    let events: Vec<&str> = records
+        .iter()
+        .filter(|r| r["payload"]["event"]["name"] == "values_refused")
+        .filter_map(|r| r["payload"]["event"]["message"].as_str())
+        .collect();
+    for k in kinds {
+        let k = k.as_str().unwrap();
+        assert!(
+            events.iter().any(|e| e.contains(k)),
+            "{k} refused visibly: {events:?}"
+        );
+    }
     let mut stored: std::collections::HashMap<String, Vec<serde_json::Value>> =
         std::collections::HashMap::new();
     for r in records.iter().filter(|r| r["stream"] == "mqtt/conf") {

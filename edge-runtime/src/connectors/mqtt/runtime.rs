@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{parse_broker_url, topic_matches};
 use crate::connectors::ConnectorError;
-use crate::connectors::codec::{CodecError, json, sparkplug};
-use crate::connectors::stats::SourceStats;
+use crate::connectors::codec::{CodecError, Refused, json, sparkplug};
+use crate::connectors::stats::{RefusedLog, SourceStats};
 use crate::journal::{AppendResult, Entry, Journal};
 use crate::profile::{Codec, JsonCodecConfig, MqttSource, MqttSubscription};
 use crate::time::now_ns;
@@ -120,6 +120,7 @@ pub async fn run(
     let mut hosts: HashMap<usize, sparkplug::Host> = HashMap::new();
     let mut redelivery = Redelivery::load(&journal, &src.name);
     let redelivered = stats.redelivered.clone();
+    let mut refused_log = RefusedLog::default();
     let mut bad_log = BadLog {
         last: HashMap::new(),
     };
@@ -197,7 +198,12 @@ pub async fn run(
                 };
                 let now = now_ns();
                 let records = match decode(sub, hosts.entry(idx).or_default(), &p, now) {
-                    Ok((records, rebirth)) => {
+                    Ok((records, rebirth, refused)) => {
+                        if !refused.is_empty() {
+                            // The codec put the event among the records.
+                            stats.refused(&refused);
+                            refused_log.note(&src.name, &refused);
+                        }
                         if let Some(rb) = rebirth {
                             tracing::info!(source = %src.name, topic = %rb.topic, "requesting a Sparkplug rebirth");
                             client
@@ -334,8 +340,9 @@ impl Redelivery {
     }
 }
 
-/// Journal entries of one message, and the rebirth request it calls for, if any.
-type Decoded = (Vec<Entry>, Option<sparkplug::Rebirth>);
+/// Journal entries of one message, the rebirth request it calls for, if any, and the values
+/// it refused (already among the entries as an event).
+type Decoded = (Vec<Entry>, Option<sparkplug::Rebirth>, Vec<Refused>);
 
 fn decode(
     sub: &MqttSubscription,
@@ -353,11 +360,11 @@ fn decode(
                     &default
                 }
             };
-            json::decode(&p.topic, &p.payload, cfg, now).map(|r| (r, None))
+            json::decode(&p.topic, &p.payload, cfg, now).map(|r| (r, None, Vec::new()))
         }
         Codec::SparkplugB => {
             let out = host.handle(&p.topic, &p.payload, now)?;
-            Ok((out.records, out.rebirth))
+            Ok((out.records, out.rebirth, out.skipped))
         }
     }
 }

@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::convert::{datetime_to_ns, variant_to_value};
 use crate::connectors::ConnectorError;
-use crate::connectors::stats::SourceStats;
+use crate::connectors::codec::{Refusal, Refused, refused_event};
+use crate::connectors::stats::{RefusedLog, SourceStats};
 use crate::journal::Journal;
 use crate::profile::{OpcUaSource, SecurityMode, SecurityPolicy};
 use crate::time::now_ns;
@@ -393,6 +394,7 @@ async fn batch_to_journal(
     stats: Arc<SourceStats>,
 ) {
     let mut buf = Vec::with_capacity(4096);
+    let mut refused_log = RefusedLog::default();
     loop {
         // The subscription callback holds a sender for the session's lifetime, so the channel
         // never closes by itself: stop on cancel, after journaling what already arrived.
@@ -415,27 +417,42 @@ async fn batch_to_journal(
         stats
             .messages
             .fetch_add(buf.len() as u64, Ordering::Relaxed);
-        let records: Vec<(i64, Payload)> = buf
+        let mut refused = Vec::new();
+        let mut records: Vec<(i64, Payload)> = buf
             .drain(..)
-            .map(|(i, dv)| {
+            .filter_map(|(i, dv)| {
                 let code = dv.status.map(|s| s.bits()).unwrap_or(0);
-                (
+                let tag = names.get(i).cloned().unwrap_or_default();
+                let value = match dv.value.as_ref().map(variant_to_value) {
+                    None => foodflow_protocol::Value::Text(String::new()),
+                    Some(Ok(v)) => v,
+                    Some(Err(detail)) => {
+                        refused.push(Refused {
+                            what: tag,
+                            why: Refusal::UnsupportedType,
+                            detail,
+                        });
+                        return None;
+                    }
+                };
+                Some((
                     now,
                     Payload::Reading(Reading {
-                        tag: names.get(i).cloned().unwrap_or_default(),
-                        value: dv
-                            .value
-                            .as_ref()
-                            .map(variant_to_value)
-                            .unwrap_or(foodflow_protocol::Value::Text(String::new())),
+                        tag,
+                        value,
                         quality: Quality::from_status_code(code),
                         status_code: code,
                         source_ts_ns: dv.source_timestamp.as_ref().map(datetime_to_ns),
                         origin_id: None,
                     }),
-                )
+                ))
             })
             .collect();
+        if !refused.is_empty() {
+            stats.refused(&refused);
+            refused_log.note(&src.name, &refused);
+            records.push((now, refused_event(&src.name, &refused)));
+        }
         stats.observe(&records);
         if let Err(e) = journal
             .submit(src.stream.clone(), PriorityClass::Telemetry, records)

@@ -13,7 +13,7 @@ use prost::Message;
 pub use proto::{Metric, MetricValue, SpPayload, datatype};
 pub use topic::{MessageType, Topic};
 
-use super::CodecError;
+use super::{CodecError, Refusal, Refused, refused_event};
 
 /// The rebirth request a host sends to a node: topic and encoded payload.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,8 +27,9 @@ pub struct Rebirth {
 pub struct Outcome {
     pub records: Vec<(i64, Payload)>,
     pub rebirth: Option<Rebirth>,
-    /// Metrics that could not be turned into readings (unsupported types, unknown aliases).
-    pub skipped: Vec<String>,
+    /// Metrics that could not be turned into readings (unsupported types, unknown aliases):
+    /// also written to `records` as one event.
+    pub skipped: Vec<Refused>,
 }
 
 #[derive(Default)]
@@ -190,8 +191,11 @@ impl Host {
                     match born.or(m.datatype) {
                         Some(dt) => (n.clone(), dt),
                         None => {
-                            out.skipped
-                                .push(format!("{n}: no datatype (not in the birth)"));
+                            out.skipped.push(Refused {
+                                what: format!("{subject}/{n}"),
+                                why: Refusal::NoDatatype,
+                                detail: "no datatype (not in the birth)".into(),
+                            });
                             request_rebirth(node, &t, &mut out);
                             continue;
                         }
@@ -207,13 +211,21 @@ impl Host {
                         },
                     ),
                     None => {
-                        out.skipped.push(format!("alias {a} unknown"));
+                        out.skipped.push(Refused {
+                            what: format!("{subject}/alias {a}"),
+                            why: Refusal::UnknownAlias,
+                            detail: "an alias no birth defined".into(),
+                        });
                         request_rebirth(node, &t, &mut out);
                         continue;
                     }
                 },
                 (None, None) => {
-                    out.skipped.push("metric without name or alias".into());
+                    out.skipped.push(Refused {
+                        what: subject.clone(),
+                        why: Refusal::NoName,
+                        detail: "a metric without name or alias".into(),
+                    });
                     continue;
                 }
             };
@@ -227,8 +239,11 @@ impl Host {
                 value_of(m, dt)
             };
             let Some(value) = value else {
-                out.skipped
-                    .push(format!("{name}: unsupported value (datatype {dt})"));
+                out.skipped.push(Refused {
+                    what: format!("{subject}/{name}"),
+                    why: Refusal::UnsupportedType,
+                    detail: format!("{} values are not stored yet", datatype_name(dt)),
+                });
                 continue;
             };
             let ts = m
@@ -247,8 +262,57 @@ impl Host {
                 }),
             ));
         }
+        if !out.skipped.is_empty() {
+            out.records
+                .push((now_ns, refused_event(&subject, &out.skipped)));
+        }
         Ok(out)
     }
+}
+
+/// The Sparkplug B name of a datatype, for people.
+fn datatype_name(dt: u32) -> String {
+    const NAMES: [&str; 35] = [
+        "Unknown",
+        "Int8",
+        "Int16",
+        "Int32",
+        "Int64",
+        "UInt8",
+        "UInt16",
+        "UInt32",
+        "UInt64",
+        "Float",
+        "Double",
+        "Boolean",
+        "String",
+        "DateTime",
+        "Text",
+        "UUID",
+        "DataSet",
+        "Bytes",
+        "File",
+        "Template",
+        "PropertySet",
+        "PropertySetList",
+        "Int8Array",
+        "Int16Array",
+        "Int32Array",
+        "Int64Array",
+        "UInt8Array",
+        "UInt16Array",
+        "UInt32Array",
+        "UInt64Array",
+        "FloatArray",
+        "DoubleArray",
+        "BooleanArray",
+        "StringArray",
+        "DateTimeArray",
+    ];
+    usize::try_from(dt)
+        .ok()
+        .and_then(|i| NAMES.get(i))
+        .map_or_else(|| format!("datatype {dt}"), |n| (*n).to_owned())
 }
 
 /// The birth/death sequence number a node puts in its NBIRTH and NDEATH.
@@ -508,7 +572,13 @@ mod tests {
             .handle("spBv1.0/g/DDATA/n/d", &payload(4, vec![stray]), 0)
             .unwrap();
         assert!(readings(&o).is_empty());
-        assert!(o.skipped[0].contains("not in the birth"), "{:?}", o.skipped);
+        assert_eq!(o.skipped[0].why, Refusal::NoDatatype, "{:?}", o.skipped);
+        assert!(
+            o.records.iter().any(|(_, p)| matches!(p, Payload::Event(e)
+                if e.name == "values_refused" && e.message.contains("g/n/d/Dev/Stray: no datatype"))),
+            "refused in the journal: {:?}",
+            o.records
+        );
         assert!(o.rebirth.is_some());
     }
 }
