@@ -180,7 +180,18 @@ async fn ack_alarm(
     }
 }
 
-/// Every source: name, protocol, connected, records journaled, items subscribed.
+fn source_state(src: &crate::connectors::stats::SourceStats) -> &'static str {
+    if src.connected.load(Ordering::Relaxed) != 1 {
+        "down"
+    } else if src.subscribing.load(Ordering::Relaxed) == 1 {
+        "subscribing"
+    } else {
+        "up"
+    }
+}
+
+/// Every source: name, protocol, state, records journaled, items configured, subscribed and
+/// refused.
 pub fn source_views(sources: &Sources) -> Vec<serde_json::Value> {
     sources
         .all()
@@ -192,6 +203,9 @@ pub fn source_views(sources: &Sources) -> Vec<serde_json::Value> {
                 "connected": src.connected.load(Ordering::Relaxed) == 1,
                 "records": src.records.load(Ordering::Relaxed),
                 "items": src.items.load(Ordering::Relaxed),
+                "items_configured": src.items_configured.load(Ordering::Relaxed),
+                "items_failed": src.items_failed.load(Ordering::Relaxed),
+                "state": source_state(src),
             })
         })
         .collect()

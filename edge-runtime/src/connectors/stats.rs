@@ -58,6 +58,11 @@ pub struct SourceStats {
     pub items: Arc<AtomicU64>,
     /// How long the last subscription set-up took.
     pub setup_ms: Arc<AtomicU64>,
+    /// Items the profile asks for, and those the source refused (OPC UA).
+    pub items_configured: Arc<AtomicU64>,
+    pub items_failed: Arc<AtomicU64>,
+    /// 1 while monitored items are being created.
+    pub subscribing: Arc<AtomicU64>,
     /// Redelivered messages recognised as already journaled.
     pub redelivered: Arc<AtomicU64>,
     /// Values refused, by reason (in [`Refusal::ALL`] order).
@@ -109,6 +114,21 @@ impl SourceStats {
             setup_ms: metrics.gauge(
                 "foodflow_source_setup_duration_ms",
                 "Duration of the last subscription set-up, in milliseconds",
+                &l,
+            ),
+            items_configured: metrics.gauge(
+                "foodflow_source_items_configured",
+                "Items the profile asks the source for",
+                &l,
+            ),
+            items_failed: metrics.gauge(
+                "foodflow_source_items_failed",
+                "Items the source refused (bad node ids, limits)",
+                &l,
+            ),
+            subscribing: metrics.gauge(
+                "foodflow_source_subscribing",
+                "1 while the source's items are being created",
                 &l,
             ),
             redelivered: metrics.counter(

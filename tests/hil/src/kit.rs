@@ -91,6 +91,23 @@ impl Edge {
         get(&format!("{}/metrics", self.http)).1
     }
 
+    /// Sends SIGTERM and waits up to `within` for the exit; its status code, `None` if it
+    /// still runs (it is killed when dropped).
+    pub fn terminate(&mut self, within: Duration) -> Option<i32> {
+        // SAFETY: kill(2) on the pid of a child this kit spawned and has not reaped.
+        unsafe {
+            libc::kill(self._proc.0.id() as i32, libc::SIGTERM);
+        }
+        let t0 = Instant::now();
+        while t0.elapsed() < within {
+            if let Ok(Some(status)) = self._proc.0.try_wait() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// Until the broker granted the subscriptions of [`edge_profile`]: a message published
     /// before would be dropped unheard (an open port is not readiness).
     pub fn wait_subscribed(&self, log: &Path) {

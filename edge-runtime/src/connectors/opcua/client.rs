@@ -12,7 +12,7 @@ use opcua::crypto::SecurityPolicy as UaPolicy;
 use opcua::types::{
     AttributeId, DataChangeFilter, DataChangeTrigger, DataValue, DeadbandType, EndpointDescription,
     ExtensionObject, MessageSecurityMode, MonitoredItemCreateRequest, MonitoringMode,
-    MonitoringParameters, NodeId, ReadValueId, TimestampsToReturn,
+    MonitoringParameters, NodeId, ReadValueId, TimestampsToReturn, VariableId, Variant,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -153,16 +153,31 @@ pub async fn run(
     ));
 
     // The session event loop must keep running while this task awaits service calls on the
-    // session (subscribe, read), so it is polled by a task of its own.
-    let (ev_tx, mut ev_rx) = mpsc::channel(64);
+    // session (subscribe, read), so it is polled by a task of its own that never waits on this
+    // one: it passes on only the rare changes of connection state, and drops the rest. (It
+    // used to pass on every event through a small bounded channel: while this task waited for
+    // the monitored items of a large subscription, the transport events filled the channel,
+    // the poller stopped, nothing read the server's answers, and the edge hung at ~9,000
+    // items until the server dropped the session.)
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     let poller = tokio::spawn(async move {
         let mut events = Box::pin(event_loop.enter());
         while let Some(ev) = events.next().await {
-            if ev_tx.send(ev).await.is_err() {
+            let state_change = matches!(
+                ev,
+                Err(_)
+                    | Ok(SessionPollResult::ConnectionLost(_)
+                        | SessionPollResult::ReconnectFailed(_)
+                        | SessionPollResult::Reconnected(_))
+            );
+            if state_change && ev_tx.send(ev).is_err() {
                 break;
             }
         }
     });
+    stats
+        .items_configured
+        .store(tags.len() as u64, Ordering::Relaxed);
     let mut subscribed = false;
     loop {
         let ev = tokio::select! {
@@ -201,15 +216,23 @@ pub async fn run(
                 tracing::info!(source = %src.name, ?how, "OPC UA session up");
                 if !subscribed {
                     let t0 = std::time::Instant::now();
-                    match subscribe(&session, &src, &tags, by_node.clone(), dv_tx.clone()).await {
-                        Ok(n) => {
+                    stats.subscribing.store(1, Ordering::Relaxed);
+                    // A stop must take effect while thousands of items are being created.
+                    let r = tokio::select! {
+                        _ = cancel.cancelled() => None,
+                        r = subscribe(&session, &src, &tags, by_node.clone(), dv_tx.clone(), &stats) => Some(r),
+                    };
+                    stats.subscribing.store(0, Ordering::Relaxed);
+                    match r {
+                        None => break,
+                        Some(Ok(n)) => {
                             subscribed = true;
                             let ms = t0.elapsed().as_millis() as u64;
                             stats.items.store(n as u64, Ordering::Relaxed);
                             stats.setup_ms.store(ms, Ordering::Relaxed);
                             tracing::info!(source = %src.name, items = n, ms, "OPC UA monitored items created");
                         }
-                        Err(e) => {
+                        Some(Err(e)) => {
                             tracing::error!(source = %src.name, error = %e, "cannot create the OPC UA subscription");
                         }
                     }
@@ -285,7 +308,9 @@ async fn subscribe(
     tags: &[Tag],
     by_node: Arc<HashMap<NodeId, usize>>,
     tx: mpsc::UnboundedSender<(usize, DataValue)>,
+    stats: &SourceStats,
 ) -> Result<usize, String> {
+    let per_call = items_per_call(session).await;
     let sub = session
         .create_subscription(
             Duration::from_millis(src.publishing_interval_ms),
@@ -305,12 +330,13 @@ async fn subscribe(
         .await
         .map_err(|e| e.to_string())?;
     let mut created = 0;
-    for (chunk_no, chunk) in src.tags.chunks(ITEM_CHUNK).enumerate() {
+    let mut failed = 0;
+    for (chunk_no, chunk) in src.tags.chunks(per_call).enumerate() {
         let reqs: Vec<MonitoredItemCreateRequest> = chunk
             .iter()
             .enumerate()
             .map(|(j, t)| {
-                let i = chunk_no * ITEM_CHUNK + j;
+                let i = chunk_no * per_call + j;
                 let filter = if t.deadband > 0.0 {
                     ExtensionObject::from_message(DataChangeFilter {
                         trigger: DataChangeTrigger::StatusValue,
@@ -348,12 +374,41 @@ async fn subscribe(
             if r.result.status_code.is_bad() {
                 let t = &chunk[j];
                 tracing::warn!(source = %src.name, tag = %t.name, node = %t.node, status = %r.result.status_code, "monitored item rejected by the server; check the node id (`foodflow-edge opcua browse`)");
+                failed += 1;
             } else {
                 created += 1;
             }
         }
+        stats.items.store(created, Ordering::Relaxed);
+        stats.items_failed.store(failed, Ordering::Relaxed);
     }
-    Ok(created)
+    Ok(created as usize)
+}
+
+/// Monitored items per CreateMonitoredItems call: ours, or fewer where the server's
+/// `OperationLimits.MaxMonitoredItemsPerCall` says so (0 or unreadable: no limit).
+async fn items_per_call(session: &Arc<Session>) -> usize {
+    let limit = ReadValueId {
+        node_id: VariableId::Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall
+            .into(),
+        attribute_id: AttributeId::Value as u32,
+        ..Default::default()
+    };
+    let server = match session
+        .read(&[limit], TimestampsToReturn::Neither, 0.0)
+        .await
+    {
+        Ok(v) => match v.first().and_then(|dv| dv.value.as_ref()) {
+            Some(Variant::UInt32(n)) => usize::try_from(*n).unwrap_or(0),
+            _ => 0,
+        },
+        Err(_) => 0,
+    };
+    if server == 0 {
+        ITEM_CHUNK
+    } else {
+        server.min(ITEM_CHUNK)
+    }
 }
 
 async fn reread(
