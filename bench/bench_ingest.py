@@ -213,7 +213,8 @@ opcua:
     created = None
     while time.time() - t0 < 120:
         m = metrics(http_port)
-        if m.get('foodflow_source_items{source="sim",protocol="opcua"}', 0) >= OPCUA_ITEMS:
+        if (m.get('foodflow_source_items{source="sim",protocol="opcua"}', 0) >= OPCUA_ITEMS
+                and m.get('foodflow_source_subscribing{source="sim",protocol="opcua"}', 1) == 0):
             created = m.get('foodflow_source_setup_duration_ms{source="sim",protocol="opcua"}', 0) / 1000.0
             break
         time.sleep(0.1)
