@@ -63,7 +63,7 @@ pub struct SourceStats {
     pub items_failed: Arc<AtomicU64>,
     /// 1 while monitored items are being created.
     pub subscribing: Arc<AtomicU64>,
-    /// Redelivered messages recognised as already journaled.
+    /// Messages or samples received again and recognised as already journaled.
     pub redelivered: Arc<AtomicU64>,
     /// Values refused, by reason (in [`Refusal::ALL`] order).
     refused: Vec<Arc<AtomicU64>>,
@@ -133,7 +133,7 @@ impl SourceStats {
             ),
             redelivered: metrics.counter(
                 "foodflow_ingest_redelivered_duplicates_total",
-                "Redelivered QoS 1 messages recognised as already journaled (acked, not stored again)",
+                "Values received again and recognised as already journaled, not stored again (MQTT QoS 1 redeliveries, OPC UA samples sent again after a reconnect)",
                 &l,
             ),
             refused: Refusal::ALL

@@ -165,4 +165,36 @@ async fn server_restart_means_reconnect_reread_and_a_gap() {
         "all tags re-read after the reconnect: {after:?}"
     );
     assert!(stats.gaps.load(Ordering::Relaxed) >= 1);
+    // And none twice: the recreated subscription's first notification and the re-read carry
+    // the same sample (same source time, status and value).
+    let mut seen = std::collections::HashSet::new();
+    for r in &records {
+        if let Payload::Reading(x) = &r.payload {
+            let key = (
+                x.tag.clone(),
+                x.source_ts_ns,
+                x.status_code,
+                format!("{:?}", x.value),
+            );
+            assert!(
+                seen.insert(key),
+                "journaled twice: {x:?}; all of its tag: {:?}",
+                records
+                    .iter()
+                    .filter(|r| matches!(&r.payload, Payload::Reading(y) if y.tag == x.tag))
+                    .map(|r| match &r.payload {
+                        Payload::Reading(y) => format!(
+                            "#{} at {} src {:?} {:?} {}",
+                            r.seq, r.ts_ns, y.source_ts_ns, y.value, y.status_code
+                        ),
+                        _ => String::new(),
+                    })
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+    assert!(
+        stats.redelivered.load(Ordering::Relaxed) > 0,
+        "the repeats were counted"
+    );
 }

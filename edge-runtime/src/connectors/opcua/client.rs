@@ -450,6 +450,10 @@ async fn batch_to_journal(
 ) {
     let mut buf = Vec::with_capacity(4096);
     let mut refused_log = RefusedLog::default();
+    // Per tag, the sample last journaled (source time, status, value): after a reconnect the
+    // recreated subscription's first notification and the re-read carry the same sample, and
+    // a sample is stored once.
+    let mut last: Vec<Option<(i64, u32, foodflow_protocol::Value)>> = vec![None; names.len()];
     loop {
         // The subscription callback holds a sender for the session's lifetime, so the channel
         // never closes by itself: stop on cancel, after journaling what already arrived.
@@ -473,6 +477,7 @@ async fn batch_to_journal(
             .messages
             .fetch_add(buf.len() as u64, Ordering::Relaxed);
         let mut refused = Vec::new();
+        let mut again = 0u64;
         let mut records: Vec<(i64, Payload)> = buf
             .drain(..)
             .filter_map(|(i, dv)| {
@@ -490,6 +495,17 @@ async fn batch_to_journal(
                         return None;
                     }
                 };
+                let source_ts_ns = dv.source_timestamp.as_ref().map(datetime_to_ns);
+                if let (Some(ts), Some(slot)) = (source_ts_ns, last.get_mut(i)) {
+                    if slot
+                        .as_ref()
+                        .is_some_and(|(t, c, v)| *t == ts && *c == code && *v == value)
+                    {
+                        again += 1;
+                        return None;
+                    }
+                    *slot = Some((ts, code, value.clone()));
+                }
                 Some((
                     now,
                     Payload::Reading(Reading {
@@ -497,12 +513,13 @@ async fn batch_to_journal(
                         value,
                         quality: Quality::from_status_code(code),
                         status_code: code,
-                        source_ts_ns: dv.source_timestamp.as_ref().map(datetime_to_ns),
+                        source_ts_ns,
                         origin_id: None,
                     }),
                 ))
             })
             .collect();
+        stats.redelivered.fetch_add(again, Ordering::Relaxed);
         if !refused.is_empty() {
             stats.refused(&refused);
             refused_log.note(&src.name, &refused);
