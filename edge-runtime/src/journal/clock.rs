@@ -105,10 +105,6 @@ impl WallTrust {
         g.anchor = Some((timeline, at));
     }
 
-    pub fn state(&self) -> WallState {
-        self.lock().state
-    }
-
     /// The clock, wrong since this process started, was set: every wall time taken before
     /// was `by_ns` off.
     pub fn set_since_start(&self, by_ns: i64) {
